@@ -1,0 +1,46 @@
+# Everything a fresh machine needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+OAUTH_SERVER_PORT ?= 5000
+PARTNERS_DEMO_PORT ?= 5001
+# Where CI's PostgreSQL listens; each test run creates and drops its own database there.
+POSTGRES_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+export OAUTH_SERVER_INSTANCE ?= $(CURDIR)/instance
+
+.PHONY: install run test test-sqlite test-postgres lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,postgres]'
+	touch $@
+
+run: install
+	@mkdir -p instance
+	$(BIN)/oauth-server db upgrade
+	@$(BIN)/oauth-server demo seed > instance/demo.json
+	@$(BIN)/python -m oauth_server.devrun instance/demo.json $(OAUTH_SERVER_PORT) $(PARTNERS_DEMO_PORT)
+
+test: install
+	$(MAKE) test-sqlite
+	@if [ "$$CI" = "true" ] || [ -n "$$TEST_POSTGRES" ]; then $(MAKE) test-postgres; fi
+
+test-sqlite: install
+	$(BIN)/pytest
+
+test-postgres: install
+	TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check oauth_server partners_demo tests
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

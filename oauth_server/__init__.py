@@ -1,0 +1,26 @@
+"""OAuth 2.0 authorization server and API access layer of a shared-inbox workspace."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Application factory: config, extensions, blueprints, CLI."""
+    app = Flask(__name__, instance_path=os.environ.get("OAUTH_SERVER_INSTANCE") or None)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    from oauth_server import config as config_module
+
+    app.config.update(config_module.load(app.instance_path, config))
+
+    from oauth_server import setup
+
+    setup.extensions(app)
+    setup.security_headers(app)
+    setup.blueprints(app)
+    setup.error_pages(app)
+    return app

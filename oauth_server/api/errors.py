@@ -1,0 +1,126 @@
+"""JSON error bodies of the API and the RFC 6750 bearer challenges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+from werkzeug.wrappers import Response
+
+REALM = "api"
+
+
+class ApiError(Exception):
+    """Raised in API views; rendered as a JSON error with the right status and headers."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        title: str | None = None,
+        fields: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.title = title
+        self.fields = fields
+        self.headers = headers or {}
+
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+}
+
+
+def error_response(
+    status: int,
+    title: str | None,
+    message: str,
+    *,
+    fields: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "status": status,
+        "title": title or TITLES.get(status, "Error"),
+        "message": message,
+    }
+    if fields:
+        body["fields"] = fields
+    response = jsonify({"_error": body})
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def challenge(
+    error: str | None = None, description: str | None = None, scope: str | None = None
+) -> str:
+    """A ``WWW-Authenticate: Bearer`` value (RFC 6750 §3)."""
+    params = [f'realm="{REALM}"']
+    if error:
+        params.append(f'error="{error}"')
+    if description:
+        params.append(f'error_description="{description}"')
+    if scope:
+        params.append(f'scope="{scope}"')
+    return "Bearer " + ", ".join(params)
+
+
+def no_token() -> ApiError:
+    # RFC 6750 §3.1: no credentials -> 401 with a bare challenge, no error code.
+    return ApiError(
+        401,
+        "Send an API token as 'Authorization: Bearer <token>'.",
+        headers={"WWW-Authenticate": challenge()},
+    )
+
+
+def invalid_token() -> ApiError:
+    return ApiError(
+        401,
+        "The API token is unknown, malformed, expired or revoked.",
+        headers={"WWW-Authenticate": challenge("invalid_token", "The access token is not valid")},
+    )
+
+
+def invalid_request(message: str) -> ApiError:
+    return ApiError(
+        400, message, headers={"WWW-Authenticate": challenge("invalid_request", message)}
+    )
+
+
+def insufficient_scope(scope: str, message: str | None = None) -> ApiError:
+    message = message or f"This token needs the {scope} scope for this request."
+    return ApiError(
+        403,
+        message,
+        headers={"WWW-Authenticate": challenge("insufficient_scope", message, scope)},
+    )
+
+
+def not_found(what: str = "resource") -> ApiError:
+    return ApiError(404, f"No such {what}.")
+
+
+def validation(fields: dict[str, str]) -> ApiError:
+    summary = "; ".join(f"{name}: {problem}" for name, problem in fields.items())
+    return ApiError(400, f"Invalid request: {summary}", fields=fields)
+
+
+def render(error: ApiError) -> Response:
+    return error_response(
+        error.status, error.title, error.message, fields=error.fields, headers=error.headers
+    )

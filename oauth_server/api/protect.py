@@ -1,0 +1,94 @@
+"""Bearer authentication and scope checks for the JSON API (RFC 6750)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from typing import TypeVar
+
+from flask import g
+from flask import request
+
+from oauth_server.api import errors
+from oauth_server.services.access import Principal
+from oauth_server.services.access import authenticate_bearer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def bearer_value() -> str | None:
+    """The token of the Authorization header; the query string and form are refused."""
+    if "access_token" in request.args or (
+        request.mimetype == "application/x-www-form-urlencoded" and "access_token" in request.form
+    ):
+        raise errors.invalid_request("Send the token in the Authorization header, not the URL.")
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value or " " in value:
+        raise errors.invalid_token()
+    return value
+
+
+def authenticate() -> Principal:
+    """Run before every API view: put the caller's principal on ``g``."""
+    value = bearer_value()
+    if value is None:
+        raise errors.no_token()
+    principal = authenticate_bearer(value)
+    if principal is None:
+        raise errors.invalid_token()
+    g.principal = principal
+    return principal
+
+
+def current_principal() -> Principal:
+    principal: Principal = g.principal
+    return principal
+
+
+def rate_limit_key() -> str:
+    """Limit per token (hashed: the key may be stored in Redis), else per address."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        return "api-token:" + hashlib.sha256(header.encode("utf-8", "replace")).hexdigest()[:32]
+    return "api-ip:" + (request.remote_addr or "unknown")
+
+
+def requires(*needed: str) -> Callable[[F], F]:
+    """The view needs at least one of ``needed`` (ORed), else 403 insufficient_scope."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = current_principal()
+            if not any(principal.has(scope) for scope in needed):
+                raise errors.insufficient_scope(" ".join(needed[:1]), _needs(needed))
+            return view(*args, **kwargs)
+
+        wrapper.required_scopes = needed  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _needs(needed: tuple[str, ...]) -> str:
+    if len(needed) == 1:
+        return f"This token needs the {needed[0]} scope for this request."
+    return "This token needs one of these scopes: " + ", ".join(needed) + "."
+
+
+def require_resource_access() -> None:
+    """A view on team or private resources needs shared, a team scope or private."""
+    principal = current_principal()
+    from oauth_server import scopes
+
+    if not (principal.reaches_team_items or principal.has(scopes.PRIVATE)):
+        raise errors.insufficient_scope(
+            scopes.SHARED,
+            "This token needs the shared, private or a team scope for this request.",
+        )

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField
+from wtforms import HiddenField
+from wtforms import PasswordField
+from wtforms.validators import InputRequired
+from wtforms.validators import Length
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[InputRequired(), Length(max=320)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=200)])
+    next = HiddenField()

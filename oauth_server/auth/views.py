@@ -1,0 +1,91 @@
+"""``/login`` and ``/logout``; the Flask-Login user loader."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from flask import Blueprint
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from flask_login import login_required
+from flask_login import login_user
+from flask_login import logout_user
+from werkzeug.wrappers import Response
+
+from oauth_server.auth.forms import LoginForm
+from oauth_server.extensions import db
+from oauth_server.extensions import limiter
+from oauth_server.extensions import login_manager
+from oauth_server.models import Teammate
+from oauth_server.services import workspace
+
+bp = Blueprint("auth", __name__)
+log = logging.getLogger("oauth_server.audit")
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> Teammate | None:
+    """Sessions name the teammate and their session version; a bumped version logs out."""
+    try:
+        teammate_id, version = (int(part) for part in user_id.split(":"))
+    except ValueError:
+        return None
+    teammate = db.session.get(Teammate, teammate_id)
+    if teammate is None or teammate.session_version != version:
+        return None
+    return teammate
+
+
+def safe_next(target: str | None) -> str:
+    """A same-site path to go back to after sign-in, never another host."""
+    if not target:
+        return url_for("home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("home")
+    if "\\" in target:
+        return url_for("home")
+    return target
+
+
+def _login_account_key() -> str:
+    return "login-account:" + (request.form.get("email") or "").strip().lower()[:320]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["RATELIMIT_LOGIN_ACCOUNT"],
+    methods=["POST"],
+    key_func=_login_account_key,
+)
+def login() -> str | Response:
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+        if current_user.is_authenticated:
+            return redirect(safe_next(form.next.data))
+    if form.validate_on_submit():
+        teammate = workspace.authenticate(form.email.data or "", form.password.data or "")
+        if teammate is not None:
+            login_user(teammate)
+            log.info("signed in", extra={"teammate_id": teammate.id})
+            return redirect(safe_next(form.next.data))
+        flash("Wrong e-mail or password.", "error")
+        return render_template("auth/login.html", form=form), 401
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> Response:
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,96 @@
+"""Settings read from the environment, with development defaults."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB_NAME = "oauth_server.db"
+
+
+def normalize_database_url(url: str) -> str:
+    """Let a plain ``postgresql://`` URL work as written: we drive PostgreSQL with psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _instance_secrets(instance_path: str) -> dict[str, str]:
+    """Keys for a development instance, made once and kept in the instance folder.
+
+    Production sets SECRET_KEY and TOKEN_ENCRYPTION_KEY in the environment; a laptop
+    running ``make run`` should not have to, and must keep the same keys across restarts
+    so that stored personal tokens stay readable.
+    """
+    path = Path(instance_path) / "secret_keys.json"
+    if path.exists():
+        data: dict[str, str] = json.loads(path.read_text())
+        return data
+    data = {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh)
+    log.warning("No SECRET_KEY/TOKEN_ENCRYPTION_KEY in the environment: using %s", path)
+    return data
+
+
+def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from the environment, then ``overrides``."""
+    overrides = dict(overrides or {})
+    env = os.environ
+    config: dict[str, Any] = {
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
+        or f"sqlite:///{Path(instance_path) / DEFAULT_DB_NAME}",
+        "OAUTH_ISSUER": env.get("OAUTH_ISSUER", "http://127.0.0.1:5000").rstrip("/"),
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,
+        # A token's "last used" is written at most this often (seconds).
+        "LAST_USED_RESOLUTION": int(env.get("LAST_USED_RESOLUTION", "60")),
+        "PASSWORD_HASH_METHOD": "scrypt",
+        "TOKEN_LIST_PAGE_SIZE": 50,
+        "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "true").lower() != "false",
+        "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "10 per minute"),
+        "RATELIMIT_LOGIN_ACCOUNT": env.get("RATELIMIT_LOGIN_ACCOUNT", "20 per hour"),
+        "RATELIMIT_API": env.get("RATELIMIT_API", "600 per minute"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+    }
+    config["SESSION_COOKIE_SECURE"] = config["OAUTH_ISSUER"].startswith("https://")
+    for key in ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY"):
+        if env.get(key):
+            config[key] = env[key]
+    config.update(overrides)
+    missing = [k for k in ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY") if not config.get(k)]
+    if missing:
+        generated = _instance_secrets(instance_path)
+        for key in missing:
+            config[key] = generated[key]
+    config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    config["RATELIMIT_STORAGE_URI"] = config.get("REDIS_URL") or "memory://"
+    config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", _engine_options(config["SQLALCHEMY_DATABASE_URI"])
+    )
+    return config
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}

@@ -1,0 +1,41 @@
+"""Database models, one module per aggregate."""
+
+from __future__ import annotations
+
+from oauth_server.models.base import Base
+from oauth_server.models.company import Company
+from oauth_server.models.company import Plan
+from oauth_server.models.resources import RESOURCE_MODELS
+from oauth_server.models.resources import Channel
+from oauth_server.models.resources import Contact
+from oauth_server.models.resources import Conversation
+from oauth_server.models.resources import Inbox
+from oauth_server.models.resources import Message
+from oauth_server.models.resources import OwnedResource
+from oauth_server.models.resources import Rule
+from oauth_server.models.resources import Shift
+from oauth_server.models.resources import Tag
+from oauth_server.models.team import Team
+from oauth_server.models.team import team_memberships
+from oauth_server.models.teammate import Teammate
+from oauth_server.models.tokens import PersonalToken
+
+__all__ = [
+    "Base",
+    "Channel",
+    "Company",
+    "Contact",
+    "Conversation",
+    "Inbox",
+    "Message",
+    "OwnedResource",
+    "PersonalToken",
+    "Plan",
+    "RESOURCE_MODELS",
+    "Rule",
+    "Shift",
+    "Tag",
+    "Team",
+    "Teammate",
+    "team_memberships",
+]

@@ -1,0 +1,1 @@
+"""Domain rules as plain functions: no request objects, our own errors."""

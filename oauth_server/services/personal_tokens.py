@@ -1,0 +1,115 @@
+"""Issuing, listing and reading personal API tokens."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from oauth_server import scopes
+from oauth_server import tokens
+from oauth_server.errors import NotAllowed
+from oauth_server.errors import NotFound
+from oauth_server.errors import ScopeNotOffered
+from oauth_server.errors import ValidationFailed
+from oauth_server.extensions import db
+from oauth_server.models import Company
+from oauth_server.models import PersonalToken
+from oauth_server.models import Teammate
+from oauth_server.models.base import utcnow
+from oauth_server.services.vault import vault
+
+log = logging.getLogger("oauth_server.audit")
+
+NAME_MAX = 100
+EXPIRY_CHOICES = (None, 7, 30, 90, 365)
+
+
+def issue_personal_token(
+    company: Company,
+    *,
+    actor: Teammate,
+    name: str,
+    scope: str,
+    expires_in_days: int | None = None,
+) -> tuple[PersonalToken, str]:
+    """Create a personal token with one offered scope; return it and its value."""
+    if not actor.is_admin or actor.company_id != company.id:
+        raise NotAllowed("Only an admin of this company can create API tokens.")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("Name is required.", field="name")
+    if len(name) > NAME_MAX:
+        raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
+    if not scopes.is_offered(company, scope):
+        raise ScopeNotOffered("This permission scope is not available.", field="scope")
+    if expires_in_days not in EXPIRY_CHOICES:
+        raise ValidationFailed("Choose an offered expiration.", field="expires_in_days")
+    value = tokens.generate(tokens.Kind.PERSONAL)
+    now = utcnow()
+    token = PersonalToken(
+        company_id=company.id,
+        created_by_id=actor.id,
+        name=name,
+        scope=scope,
+        lookup_hash=tokens.lookup_hash(value),
+        encrypted_value=vault().encrypt(value),
+        created_at=now,
+        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    db.session.add(token)
+    db.session.commit()
+    log.info(
+        "personal token created",
+        extra={"token_id": token.id, "company_id": company.id, "actor_id": actor.id},
+    )
+    return token, value
+
+
+def list_personal_tokens(
+    company: Company, *, before_id: int | None = None, limit: int = 50
+) -> tuple[list[PersonalToken], int | None]:
+    """One page of the company's tokens, newest first, and the cursor of the next page.
+
+    Keyset paging on (company_id, id): the cost of a page does not grow with the table.
+    """
+    query = (
+        select(PersonalToken)
+        .where(PersonalToken.company_id == company.id)
+        .options(joinedload(PersonalToken.created_by))
+        .order_by(PersonalToken.id.desc())
+        .limit(limit + 1)
+    )
+    if before_id is not None:
+        query = query.where(PersonalToken.id < before_id)
+    rows = list(db.session.scalars(query))
+    next_cursor = rows[limit - 1].id if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def get_personal_token(company: Company, token_id: int) -> PersonalToken:
+    token = db.session.scalar(
+        select(PersonalToken).where(
+            PersonalToken.company_id == company.id, PersonalToken.id == token_id
+        )
+    )
+    if token is None:
+        raise NotFound("No such token.")
+    return token
+
+
+def reveal(token: PersonalToken) -> str | None:
+    """The token's value for the admin to copy, or None if the key no longer opens it."""
+    return vault().decrypt(token.encrypted_value)
+
+
+def status(token: PersonalToken, now: datetime | None = None) -> str:
+    now = now or utcnow()
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= now:
+        return "expired"
+    return "active"

@@ -1,0 +1,182 @@
+"""Companies, teammates and teams: creation, sign-in checks, API allowance."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import current_app
+from sqlalchemy import func
+from sqlalchemy import select
+from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
+
+from oauth_server.errors import Conflict
+from oauth_server.errors import NotAllowed
+from oauth_server.errors import NotFound
+from oauth_server.errors import ValidationFailed
+from oauth_server.extensions import db
+from oauth_server.models import Company
+from oauth_server.models import Plan
+from oauth_server.models import Team
+from oauth_server.models import Teammate
+
+log = logging.getLogger("oauth_server.audit")
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+NAME_MAX = 200
+PASSWORD_MIN = 8
+PASSWORD_MAX = 200
+# Compared against when the e-mail is unknown, so sign-in takes as long either way.
+_DUMMY_HASH: dict[str, str] = {}
+
+
+def _name(value: str, what: str, field: str = "name") -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationFailed(f"{what} is required.", field=field)
+    if len(value) > NAME_MAX:
+        raise ValidationFailed(f"{what} must be at most {NAME_MAX} characters.", field=field)
+    return value
+
+
+def _plan(plan: str) -> str:
+    if plan not in {p.value for p in Plan}:
+        raise ValidationFailed("Plan must be starter, growth or scale.", field="plan")
+    return plan
+
+
+def company_by_name(name: str) -> Company:
+    company = db.session.scalar(select(Company).where(Company.name == name))
+    if company is None:
+        raise NotFound(f"No company named {name!r}.")
+    return company
+
+
+def create_company(name: str, *, plan: str = "starter", teams_feature: bool = False) -> Company:
+    name = _name(name, "Company name")
+    if db.session.scalar(select(Company.id).where(Company.name == name)) is not None:
+        raise Conflict(f"A company named {name!r} exists already.", field="name")
+    company = Company(name=name, plan=_plan(plan), teams_feature=teams_feature)
+    db.session.add(company)
+    db.session.commit()
+    return company
+
+
+def update_company(
+    company: Company, *, plan: str | None = None, teams_feature: bool | None = None
+) -> Company:
+    """Change plan or Teams feature; tokens stop reaching what is no longer offered."""
+    if plan is not None:
+        company.plan = _plan(plan)
+    if teams_feature is not None:
+        company.teams_feature = teams_feature
+    db.session.commit()
+    log.info(
+        "company updated",
+        extra={"company_id": company.id, "plan": company.plan, "teams": company.teams_feature},
+    )
+    return company
+
+
+def normalize_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not EMAIL_RE.match(email) or len(email) > 320:
+        raise ValidationFailed("Enter a valid e-mail address.", field="email")
+    return email
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def create_teammate(
+    company: Company,
+    *,
+    email: str,
+    password: str,
+    name: str = "",
+    is_admin: bool = False,
+) -> Teammate:
+    email = normalize_email(email)
+    if not PASSWORD_MIN <= len(password or "") <= PASSWORD_MAX:
+        raise ValidationFailed(
+            f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters.", field="password"
+        )
+    if len(name or "") > NAME_MAX:
+        raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
+    if db.session.scalar(select(Teammate.id).where(Teammate.email == email)) is not None:
+        raise Conflict(f"A teammate with e-mail {email} exists already.", field="email")
+    teammate = Teammate(
+        company_id=company.id,
+        email=email,
+        name=(name or "").strip(),
+        password_hash=hash_password(password),
+        is_admin=is_admin,
+    )
+    db.session.add(teammate)
+    db.session.commit()
+    return teammate
+
+
+def authenticate(email: str, password: str) -> Teammate | None:
+    """The active teammate with these credentials, or None."""
+    email = (email or "").strip().lower()
+    teammate = db.session.scalar(select(Teammate).where(Teammate.email == email))
+    if teammate is None:
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        if method not in _DUMMY_HASH:
+            _DUMMY_HASH[method] = generate_password_hash("not a password", method=method)
+        check_password_hash(_DUMMY_HASH[method], password or "")
+        return None
+    if not check_password_hash(teammate.password_hash, password or ""):
+        return None
+    return teammate if teammate.active else None
+
+
+def teammate_in_company(company: Company, teammate_id: int) -> Teammate:
+    teammate = db.session.scalar(
+        select(Teammate).where(Teammate.company_id == company.id, Teammate.id == teammate_id)
+    )
+    if teammate is None:
+        raise NotFound("No such teammate.")
+    return teammate
+
+
+def set_private_api_access(teammate: Teammate, allowed: bool, *, actor: Teammate) -> None:
+    """Allow or stop API access to ``teammate``'s private resources.
+
+    The teammate decides for themself (Preferences); an admin of the same company may
+    decide for them (Teammates).
+    """
+    if actor.id != teammate.id and not (actor.is_admin and actor.company_id == teammate.company_id):
+        raise NotAllowed("Only the teammate or an admin can change this.")
+    teammate.private_api_access = allowed
+    db.session.commit()
+    log.info(
+        "private api access changed",
+        extra={"teammate_id": teammate.id, "allowed": allowed, "actor_id": actor.id},
+    )
+
+
+def create_team(company: Company, *, name: str, member_emails: list[str] = ()) -> Team:  # type: ignore[assignment]
+    name = _name(name, "Team name")
+    exists = db.session.scalar(
+        select(Team.id).where(Team.company_id == company.id, func.lower(Team.name) == name.lower())
+    )
+    if exists is not None:
+        raise Conflict(f"A team named {name!r} exists already.", field="name")
+    members = []
+    for email in member_emails:
+        member = db.session.scalar(
+            select(Teammate).where(
+                Teammate.company_id == company.id, Teammate.email == email.strip().lower()
+            )
+        )
+        if member is None:
+            raise NotFound(f"No teammate {email} in {company.name}.", field="member")
+        members.append(member)
+    team = Team(company_id=company.id, name=name, members=members)
+    db.session.add(team)
+    db.session.commit()
+    return team

@@ -1,0 +1,124 @@
+"""The steps of the app factory, one function each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask import Response
+from flask import render_template
+from flask import request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from oauth_server.extensions import csrf
+from oauth_server.extensions import db
+from oauth_server.extensions import limiter
+from oauth_server.extensions import login_manager
+from oauth_server.extensions import migrate
+from oauth_server.services import vault
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite: enforce foreign keys; WAL lets readers run beside one writer."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def extensions(app: Flask) -> None:
+    from pathlib import Path
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(Path(__file__).parent / "migrations"),
+        render_as_batch=True,  # SQLite alters tables by copying them
+        compare_type=True,
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Log in to continue."
+    login_manager.session_protection = "basic"
+    vault.init_app(app)
+
+
+def security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if response.mimetype == "text/html":
+            # No page of ours may be framed (clickjacking on consent and settings).
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'",
+            )
+        if request.blueprint in {"auth", "settings", "preferences"}:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def blueprints(app: Flask) -> None:
+    from oauth_server.api import bp as api_bp
+    from oauth_server.auth import bp as auth_bp
+    from oauth_server.health import bp as health_bp
+    from oauth_server.settings import bp as settings_bp
+    from oauth_server.settings import preferences_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(settings_bp)
+    app.register_blueprint(preferences_bp)
+    app.register_blueprint(api_bp)
+    from oauth_server.settings.views import home
+
+    app.add_url_rule("/", endpoint="home", view_func=home)
+    csrf.exempt(api_bp)
+    limiter.exempt(health_bp)
+
+
+def error_pages(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    def page(status: int, title: str, message: str) -> tuple[str, int]:
+        return render_template("error.html", title=title, message=message), status
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError) -> Any:
+        return page(
+            400,
+            "Form expired",
+            "The form expired or was sent from elsewhere. Go back, reload and try again.",
+        )
+
+    for status, title in (
+        (400, "Bad request"),
+        (403, "Forbidden"),
+        (404, "Not found"),
+        (405, "Method not allowed"),
+        (413, "Request too large"),
+        (429, "Too many requests"),
+        (500, "Something went wrong"),
+    ):
+
+        def handler(error: Any, status: int = status, title: str = title) -> Any:
+            if request.path.startswith("/api/"):
+                from oauth_server.api.errors import error_response
+
+                return error_response(status, title, getattr(error, "description", title))
+            if status == 500:
+                message = "The server could not finish this request. Try again later."
+            else:
+                message = getattr(error, "description", None) or title
+            return page(status, title, message)
+
+        app.register_error_handler(status, handler)

@@ -1,0 +1,173 @@
+"""Base fixtures: one app and schema per test session, emptied after every test.
+
+The database is SQLite in a temporary folder unless ``TEST_DATABASE_URL`` names a
+PostgreSQL server; then a database of its own is created for this run and dropped after.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
+
+from oauth_server import create_app
+from oauth_server.config import normalize_database_url
+from oauth_server.extensions import db
+from oauth_server.extensions import limiter
+
+
+def _postgres_database(server_url: str) -> Iterator[str]:
+    url = make_url(normalize_database_url(server_url))
+    name = f"oauth_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = os.environ.get("TEST_DATABASE_URL")
+    if server:
+        yield from _postgres_database(server)
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("instance"))
+
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key",
+    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast in tests; scrypt in production
+    "OAUTH_ISSUER": "http://localhost",
+    "RATELIMIT_LOGIN": "1000 per minute",
+    "RATELIMIT_LOGIN_ACCOUNT": "1000 per minute",
+    "RATELIMIT_API": "10000 per minute",
+}
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, instance_path: str) -> Iterator[Flask]:
+    os.environ["OAUTH_SERVER_INSTANCE"] = instance_path
+    app = create_app(
+        {
+            **TEST_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        }
+    )
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean(app: Flask) -> Iterator[None]:
+    """Each test starts with empty tables, fresh rate limits and the test config."""
+    saved = dict(app.config)
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        yield
+    finally:
+        db.session.rollback()
+        db.session.remove()
+        _empty_tables()
+        limiter.reset()
+        app.config.clear()
+        app.config.update(saved)
+        ctx.pop()
+
+
+def _empty_tables() -> None:
+    tables = list(reversed(db.metadata.sorted_tables))
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+CSRF_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+def post_form(client: FlaskClient, page: str, action: str, data: dict[str, Any]) -> Any:
+    """Open ``page`` like a browser, then submit a form of it to ``action`` with its CSRF token."""
+    html = client.get(page).get_data(as_text=True)
+    return client.post(action, data={**data, "csrf_token": csrf_from(html)})
+
+
+def login(client: FlaskClient, email: str, password: str = "password123") -> Any:
+    response = post_form(client, "/login", "/login", {"email": email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response
+
+
+def bearer(value: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {value}"}
+
+
+class LiveServer:
+    def __init__(self, app: Flask) -> None:
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    server = LiveServer(app).start()
+    yield server
+    server.stop()

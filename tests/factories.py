@@ -1,0 +1,70 @@
+"""Test data with sensible defaults; keyword arguments override any of them."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from oauth_server.extensions import db
+from oauth_server.models import RESOURCE_MODELS
+from oauth_server.models import Company
+from oauth_server.models import PersonalToken
+from oauth_server.models import Team
+from oauth_server.models import Teammate
+from oauth_server.services import personal_tokens
+from oauth_server.services import workspace
+
+PASSWORD = "password123"
+_seq = itertools.count(1)
+
+
+def make_company(name: str | None = None, **kwargs: Any) -> Company:
+    return workspace.create_company(name or f"Company {next(_seq)}", **kwargs)
+
+
+def make_teammate(company: Company | None = None, **kwargs: Any) -> Teammate:
+    company = company or make_company()
+    kwargs.setdefault("email", f"person{next(_seq)}@example.com")
+    kwargs.setdefault("password", PASSWORD)
+    private = kwargs.pop("private_api_access", False)
+    teammate = workspace.create_teammate(company, **kwargs)
+    if private:
+        teammate.private_api_access = True
+        db.session.commit()
+    return teammate
+
+
+def make_admin(company: Company | None = None, **kwargs: Any) -> Teammate:
+    return make_teammate(company, is_admin=True, **kwargs)
+
+
+def make_team(company: Company, name: str | None = None, members: list[Teammate] = ()) -> Team:  # type: ignore[assignment]
+    return workspace.create_team(
+        company, name=name or f"Team {next(_seq)}", member_emails=[m.email for m in members]
+    )
+
+
+def make_personal_token(
+    company: Company, scope: str = "shared", *, actor: Teammate | None = None, **kwargs: Any
+) -> tuple[PersonalToken, str]:
+    actor = actor or next((t for t in company.teammates if t.is_admin), None) or make_admin(company)
+    kwargs.setdefault("name", f"Token {next(_seq)}")
+    return personal_tokens.issue_personal_token(company, actor=actor, scope=scope, **kwargs)
+
+
+def make_resource(collection: str, company: Company, **kwargs: Any) -> Any:
+    """A team item (``team=``) or a private item (``owner=``) of ``collection``."""
+    model = RESOURCE_MODELS[collection]
+    team = kwargs.pop("team", None)
+    owner = kwargs.pop("owner", None)
+    name_field = "subject" if collection == "conversations" else "name"
+    kwargs.setdefault(name_field, f"{collection} {next(_seq)}")
+    row = model(
+        company_id=company.id,
+        team_id=team.id if team else None,
+        owner_id=owner.id if owner else None,
+        **kwargs,
+    )
+    db.session.add(row)
+    db.session.commit()
+    return row

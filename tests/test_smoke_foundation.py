@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from tests.conftest import bearer
+from tests.conftest import login
+from tests.factories import make_admin
+from tests.factories import make_company
+from tests.factories import make_personal_token
+
+
+def test_admin_token_reaches_me_then_revoked(client):
+    company = make_company("Acme")
+    admin = make_admin(company, email="admin@acme.test")
+    token, value = make_personal_token(company, "shared", actor=admin)
+    response = client.get("/api/v1/me", headers=bearer(value))
+    assert response.status_code == 200
+    assert response.json["kind"] == "personal"
+    assert response.json["company"] == {"id": company.id, "name": "Acme"}
+    login(client, "admin@acme.test")
+    page = client.get(f"/settings/plugins-api/api/tokens/{token.id}")
+    assert value in page.get_data(as_text=True)
