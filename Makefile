@@ -20,10 +20,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: install
-	@mkdir -p instance
+	@mkdir -p "$(OAUTH_SERVER_INSTANCE)"
 	$(BIN)/oauth-server db upgrade
-	@$(BIN)/oauth-server demo seed > instance/demo.json
-	@$(BIN)/python -m oauth_server.devrun instance/demo.json $(OAUTH_SERVER_PORT) $(PARTNERS_DEMO_PORT)
+	@$(BIN)/oauth-server demo seed > "$(OAUTH_SERVER_INSTANCE)/demo.json"
+	@$(BIN)/python -m oauth_server.devrun "$(OAUTH_SERVER_INSTANCE)/demo.json" $(OAUTH_SERVER_PORT) $(PARTNERS_DEMO_PORT)
 
 test: install
 	$(MAKE) test-sqlite

@@ -1,6 +1,8 @@
 """The ``oauth-server`` command line: one JSON object on stdout for ``create`` commands.
 
-Bad input ends with a one-line message on stderr and exit status 1.
+Every failure ends with a one-line message on stderr and a non-zero exit status: 1 for
+bad input (a domain rule) or a database that cannot be used, 2 for a usage error
+(unknown option, missing option, bad choice), as click does.
 """
 
 from __future__ import annotations
@@ -9,12 +11,104 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 from flask import Flask
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 from oauth_server.errors import DomainError
+
+
+def _one_line(message: str) -> str:
+    """Collapse a message onto one line: scripts read the first line of stderr."""
+    return " ".join(message.split())
+
+
+class UsageLine(click.ClickException):
+    """A click usage error shown on one line (click prints usage and a hint on three)."""
+
+    exit_code = 2
+
+    def __init__(self, error: click.UsageError) -> None:
+        message = _one_line(error.format_message()).rstrip(".")
+        if error.ctx is not None:
+            message += f". Try '{error.ctx.command_path} --help'"
+        super().__init__(message + ".")
+
+
+@contextmanager
+def _usage_on_one_line() -> Iterator[None]:
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise  # a bare group name: its help is the answer
+    except click.UsageError as error:
+        raise UsageLine(error) from None
+
+
+class Commands(click.Group):
+    """The top group: usage errors of any subcommand come out as one line."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with _usage_on_one_line():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _usage_on_one_line():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _errors_on_one_line() -> Iterator[None]:
+    """Turn the errors a user can cause into ``Error: <one line>`` and exit status 1.
+
+    Domain errors are bad input; SQLAlchemy errors here mean a DATABASE_URL that is
+    malformed, unreachable or not migrated (or a race on a unique value): a traceback
+    would bury the one line that matters. Anything else is a bug and keeps its traceback.
+    Messages never include DATABASE_URL itself, which may hold a password.
+    """
+    try:
+        yield
+    except DomainError as error:
+        raise click.ClickException(_one_line(error.message)) from None
+    except ArgumentError as error:
+        raise click.ClickException(f"DATABASE_URL: {_sentence(str(error))}") from None
+    except SQLAlchemyError as error:
+        raise click.ClickException(_database_error(error)) from None
+    except ModuleNotFoundError as error:
+        if error.name != "psycopg":
+            raise
+        raise click.ClickException(
+            "DATABASE_URL names PostgreSQL, but its driver psycopg is not installed: "
+            "install the 'postgres' extra (pip install -e '.[postgres]')."
+        ) from None
+
+
+def _sentence(text: str) -> str:
+    text = _one_line(text)
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def _database_error(error: SQLAlchemyError) -> str:
+    detail = str(error.orig) if isinstance(error, DBAPIError) else str(error)
+    lines = []
+    for line in detail.splitlines():
+        # Drop SQLAlchemy's link and PostgreSQL's "LINE 2: FROM ... ^" pointer.
+        if line.startswith(("(Background on this error", "LINE ")):
+            break
+        if line.strip():
+            lines.append(_sentence(line))
+    message = "Database error: " + " ".join(lines)
+    orig = getattr(error, "orig", None)
+    # SQLite "no such table"; PostgreSQL SQLSTATE 42P01 undefined_table.
+    if "no such table" in detail or getattr(orig, "sqlstate", None) == "42P01":
+        message += " Run 'oauth-server db upgrade' first."
+    return message
 
 
 def _app() -> Flask:
@@ -24,19 +118,18 @@ def _app() -> Flask:
 
 
 def in_app(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``command`` in an app context; turn domain errors into a one-line exit 1."""
+    """Run ``command`` in an app context, with errors on one line.
+
+    Leaving the app context removes the session, which rolls back whatever a failed
+    command left half done.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        app = _app()
-        with app.app_context():
-            try:
+        with _errors_on_one_line():
+            app = _app()
+            with app.app_context():
                 return command(*args, **kwargs)
-            except DomainError as error:
-                from oauth_server.extensions import db
-
-                db.session.rollback()
-                raise click.ClickException(error.message) from None
 
     return wrapper
 
@@ -45,7 +138,7 @@ def emit(data: dict[str, Any]) -> None:
     click.echo(json.dumps(data, sort_keys=True))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Manage the workspace OAuth server."""
 
@@ -79,6 +172,7 @@ PLAN = click.Choice(["starter", "growth", "scale"])
 @click.option("--teams", is_flag=True, help="Turn on the Teams feature.")
 @in_app
 def companies_create(name: str, plan: str, teams: bool) -> None:
+    """Create a company; print it as JSON."""
     from oauth_server.services import workspace
 
     company = workspace.create_company(name, plan=plan, teams_feature=teams)
@@ -91,6 +185,7 @@ def companies_create(name: str, plan: str, teams: bool) -> None:
 @click.option("--teams/--no-teams", default=None, help="Turn the Teams feature on or off.")
 @in_app
 def companies_update(name: str, plan: str | None, teams: bool | None) -> None:
+    """Change a company's plan or Teams feature; print it as JSON."""
     from oauth_server.services import workspace
 
     company = workspace.update_company(
@@ -121,6 +216,7 @@ def users() -> None:
 @click.option("--admin", is_flag=True)
 @in_app
 def users_create(company_name: str, email: str, password: str, name: str, admin: bool) -> None:
+    """Create a teammate (8 to 200 character password); print it as JSON."""
     from oauth_server.services import workspace
 
     company = workspace.company_by_name(company_name)
@@ -148,6 +244,7 @@ def teams() -> None:
 @click.option("--member", "members", multiple=True, help="E-mail of a member; repeatable.")
 @in_app
 def teams_create(company_name: str, name: str, members: tuple[str, ...]) -> None:
+    """Create a team; print it as JSON, with its scope team:<id>."""
     from oauth_server.services import workspace
 
     company = workspace.company_by_name(company_name)
@@ -182,7 +279,8 @@ def demo_seed() -> None:
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 def serve(host: str, port: int) -> None:
     """Serve the app with the development server (use gunicorn in production)."""
-    app = _app()
+    with _errors_on_one_line():
+        app = _app()
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 

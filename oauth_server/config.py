@@ -65,6 +65,11 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         # A token's "last used" is written at most this often (seconds).
         "LAST_USED_RESOLUTION": int(env.get("LAST_USED_RESOLUTION", "60")),
         "PASSWORD_HASH_METHOD": "scrypt",
+        "ACCESS_TOKEN_TTL": int(env.get("ACCESS_TOKEN_TTL", "3600")),
+        "REFRESH_TOKEN_TTL": int(env.get("REFRESH_TOKEN_TTL", str(30 * 24 * 3600))),
+        "AUTHORIZATION_CODE_TTL": int(env.get("AUTHORIZATION_CODE_TTL", "120")),
+        "RATELIMIT_TOKEN": env.get("RATELIMIT_TOKEN", "120 per minute"),
+        "RATELIMIT_TOKEN_COMPANY": env.get("RATELIMIT_TOKEN_COMPANY", "600 per minute"),
         "TOKEN_LIST_PAGE_SIZE": 50,
         "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "true").lower() != "false",
         "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "10 per minute"),

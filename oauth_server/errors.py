@@ -30,3 +30,11 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     """The object already exists (a duplicate e-mail or name)."""
+
+
+class ScopeRequired(NotAllowed):
+    """The caller's token lacks ``scope`` (an API token reaching a team or private item)."""
+
+    def __init__(self, message: str, *, scope: str, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.scope = scope

@@ -79,6 +79,18 @@ def blueprints(app: Flask) -> None:
     app.register_blueprint(settings_bp)
     app.register_blueprint(preferences_bp)
     app.register_blueprint(api_bp)
+    from oauth_server.oauth import bp as oauth_bp
+    from oauth_server.oauth import wellknown_bp
+    from oauth_server.oauth import server as oauth_server_module
+
+    oauth_server_module.init_app(app)
+    app.register_blueprint(oauth_bp)
+    app.register_blueprint(wellknown_bp)
+    from oauth_server.oauth import views as oauth_views
+
+    # Protocol endpoints authenticate the client, not a browser session: no CSRF token.
+    for view in (oauth_views.token, oauth_views.revoke, oauth_views.introspect):
+        csrf.exempt(view)
     from oauth_server.settings.views import home
 
     app.add_url_rule("/", endpoint="home", view_func=home)

@@ -4,16 +4,44 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask import current_app
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
 from oauth_server.api import errors
 from oauth_server.api import protect
+from oauth_server.errors import DomainError
 from oauth_server.extensions import limiter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
+
+
+class IdConverter(BaseConverter):
+    """``<id:name>`` in a rule: a row id, 1 and up, at most 18 digits.
+
+    The pattern alone decides (no validation after matching, which would turn a bad
+    id on a PATCH into a 405): a longer number matches no route and is a 404 instead of
+    overflowing in the database.
+    """
+
+    regex = r"[1-9][0-9]{0,17}"
+    weight = 50
+    part_isolating = True
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: object) -> str:
+        return str(int(value))  # type: ignore[call-overload]
+
+
+@bp.record_once
+def _register_converter(state: BlueprintSetupState) -> None:
+    # Runs before the blueprint's rules are added, which need the converter.
+    state.app.url_map.converters["id"] = IdConverter
 
 
 @bp.before_request
@@ -30,6 +58,11 @@ def _api_error(error: errors.ApiError) -> Response:
     return errors.render(error)
 
 
+@bp.errorhandler(DomainError)
+def _domain_error(error: DomainError) -> Response:
+    return errors.render(errors.from_domain(error))
+
+
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> Response:
     response = errors.error_response(error.code or 500, None, error.description or "")
@@ -40,4 +73,10 @@ def _http_error(error: HTTPException) -> Response:
 
 limiter.limit(lambda: current_app.config["RATELIMIT_API"], key_func=protect.rate_limit_key)(bp)
 
+# The route modules register themselves on ``bp`` (and in the OpenAPI registry).
 from oauth_server.api import me  # noqa: E402,F401
+from oauth_server.api import messages  # noqa: E402,F401
+from oauth_server.api import openapi  # noqa: E402,F401
+from oauth_server.api import resources  # noqa: E402,F401
+from oauth_server.api import teammates  # noqa: E402,F401
+from oauth_server.api import teams  # noqa: E402,F401

@@ -7,6 +7,13 @@ from typing import Any
 from flask import jsonify
 from werkzeug.wrappers import Response
 
+from oauth_server.errors import Conflict
+from oauth_server.errors import DomainError
+from oauth_server.errors import NotAllowed
+from oauth_server.errors import NotFound
+from oauth_server.errors import ScopeNotOffered
+from oauth_server.errors import ScopeRequired
+
 REALM = "api"
 
 
@@ -124,3 +131,20 @@ def render(error: ApiError) -> Response:
     return error_response(
         error.status, error.title, error.message, fields=error.fields, headers=error.headers
     )
+
+
+def from_domain(error: DomainError) -> ApiError:
+    """The API answer to a service's domain error."""
+    if isinstance(error, ScopeRequired):
+        return insufficient_scope(error.scope, error.message)
+    if isinstance(error, NotFound):
+        # Unknown and invisible look the same: never reveal that an id exists.
+        return ApiError(404, error.message)
+    if isinstance(error, NotAllowed | ScopeNotOffered):
+        return ApiError(403, error.message)
+    status = 409 if isinstance(error, Conflict) else 400
+    if error.field:
+        if status == 400:
+            return validation({error.field: error.message})
+        return ApiError(status, error.message, fields={error.field: error.message})
+    return ApiError(status, error.message)

@@ -29,7 +29,11 @@ def bearer_value() -> str | None:
         return None
     scheme, _, value = header.partition(" ")
     value = value.strip()
-    if scheme.lower() != "bearer" or not value or " " in value:
+    if scheme.lower() != "bearer":
+        # RFC 6750 §3.1: another authentication method is no bearer token at all, so
+        # the answer is the bare challenge, without an error code.
+        return None
+    if not value or " " in value:
         raise errors.invalid_token()
     return value
 
@@ -82,13 +86,36 @@ def _needs(needed: tuple[str, ...]) -> str:
     return "This token needs one of these scopes: " + ", ".join(needed) + "."
 
 
+# Stands for "any team:<id> scope" in a list of accepted scopes.
+ANY_TEAM = "team:{team_id}"
+
+
+def holds(principal: Principal, scope: str) -> bool:
+    """Whether the principal has ``scope``, or any team scope for ``ANY_TEAM``."""
+    if scope == ANY_TEAM:
+        return bool(principal.team_ids)
+    return principal.has(scope)
+
+
+def require_any(accepted: tuple[str, ...]) -> None:
+    """403 insufficient_scope unless the token has one of ``accepted`` (ORed).
+
+    The challenge names the first accepted scope, the widest one of each route.
+    """
+    principal = current_principal()
+    if not accepted or any(holds(principal, scope) for scope in accepted):
+        return
+    names = [scope.replace("{team_id}", "<id>") for scope in accepted]
+    message = (
+        f"This token needs the {names[0]} scope for this request."
+        if len(names) == 1
+        else "This token needs one of these scopes: " + ", ".join(names) + "."
+    )
+    raise errors.insufficient_scope(accepted[0], message)
+
+
 def require_resource_access() -> None:
     """A view on team or private resources needs shared, a team scope or private."""
-    principal = current_principal()
     from oauth_server import scopes
 
-    if not (principal.reaches_team_items or principal.has(scopes.PRIVATE)):
-        raise errors.insufficient_scope(
-            scopes.SHARED,
-            "This token needs the shared, private or a team scope for this request.",
-        )
+    require_any((scopes.SHARED, scopes.PRIVATE, ANY_TEAM))

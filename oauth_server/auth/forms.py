@@ -9,6 +9,12 @@ from wtforms.validators import Length
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(), Length(max=320)])
-    password = PasswordField("Password", validators=[InputRequired(), Length(max=200)])
+    email = EmailField(
+        "Email",
+        validators=[InputRequired("Enter your e-mail address."), Length(max=320)],
+    )
+    password = PasswordField(
+        "Password",
+        validators=[InputRequired("Enter your password."), Length(max=200)],
+    )
     next = HiddenField()

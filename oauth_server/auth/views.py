@@ -37,7 +37,8 @@ def load_user(user_id: str) -> Teammate | None:
     except ValueError:
         return None
     teammate = db.session.get(Teammate, teammate_id)
-    if teammate is None or teammate.session_version != version:
+    # A deactivated teammate's open sessions end too, not only new sign-ins.
+    if teammate is None or teammate.session_version != version or not teammate.active:
         return None
     return teammate
 
@@ -65,7 +66,7 @@ def _login_account_key() -> str:
     methods=["POST"],
     key_func=_login_account_key,
 )
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int]:
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")

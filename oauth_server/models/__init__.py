@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from oauth_server.models.base import Base
+from oauth_server.models.clients import OAuthClient
 from oauth_server.models.company import Company
 from oauth_server.models.company import Plan
+from oauth_server.models.grants import AuthorizationCode
+from oauth_server.models.grants import OAuthGrant
+from oauth_server.models.grants import OAuthToken
 from oauth_server.models.resources import RESOURCE_MODELS
 from oauth_server.models.resources import Channel
 from oauth_server.models.resources import Contact
@@ -21,6 +25,10 @@ from oauth_server.models.teammate import Teammate
 from oauth_server.models.tokens import PersonalToken
 
 __all__ = [
+    "AuthorizationCode",
+    "OAuthClient",
+    "OAuthGrant",
+    "OAuthToken",
     "Base",
     "Channel",
     "Company",

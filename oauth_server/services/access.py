@@ -76,7 +76,27 @@ def authenticate_bearer(value: str) -> Principal | None:
     kind = tokens.kind_of(value)
     if kind is tokens.Kind.PERSONAL:
         return _personal_principal(value)
-    return None
+    if kind is tokens.Kind.ACCESS:
+        return _oauth_principal(value)
+    return None  # refresh tokens, codes and client secrets are never bearer tokens
+
+
+def _oauth_principal(value: str) -> Principal | None:
+    from oauth_server.services import oauth_tokens
+
+    context = oauth_tokens.live_access(value)
+    if context is None:
+        return None
+    teammate = context.teammate
+    return Principal(
+        kind="oauth",
+        token_id=context.token.id,
+        company=context.company,
+        granted_scopes=oauth_tokens.effective_grant_scopes(context),
+        teammate=teammate,
+        app=context.client,
+        private_owner_id=None if teammate.is_admin else teammate.id,
+    )
 
 
 def _personal_principal(value: str) -> Principal | None:

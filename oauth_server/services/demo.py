@@ -43,7 +43,7 @@ def _create() -> Company:
                 model(
                     company_id=company.id,
                     team_id=team.id,
-                    **{field: f"{team.name} {collection[:-1]}"},
+                    **{field: f"{team.name} {_singular(collection)}"},
                 )
             )
     private = Conversation(
@@ -64,6 +64,10 @@ def _create() -> Company:
     )
     db.session.commit()
     return company
+
+
+def _singular(collection: str) -> str:
+    return "inbox" if collection == "inboxes" else collection.removesuffix("s")
 
 
 def describe(company: Company) -> dict[str, Any]:

@@ -143,6 +143,15 @@ def teammate_in_company(company: Company, teammate_id: int) -> Teammate:
     return teammate
 
 
+def list_teammates(company: Company) -> list[Teammate]:
+    """Every teammate of ``company``, by e-mail."""
+    return list(
+        db.session.scalars(
+            select(Teammate).where(Teammate.company_id == company.id).order_by(Teammate.email)
+        )
+    )
+
+
 def set_private_api_access(teammate: Teammate, allowed: bool, *, actor: Teammate) -> None:
     """Allow or stop API access to ``teammate``'s private resources.
 

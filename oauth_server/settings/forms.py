@@ -1,3 +1,5 @@
+"""Forms of the settings pages. They check shape; the services decide what is allowed."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -5,6 +7,8 @@ from wtforms import BooleanField
 from wtforms import RadioField
 from wtforms import SelectField
 from wtforms import StringField
+from wtforms.fields import SelectChoice
+from wtforms.validators import AnyOf
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 
@@ -15,19 +19,46 @@ from oauth_server.services.personal_tokens import NAME_MAX
 EXPIRY_LABELS = {"": "Never", "7": "7 days", "30": "30 days", "90": "90 days", "365": "1 year"}
 
 
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
 class NewTokenForm(FlaskForm):
     name = StringField(
-        "Name", validators=[InputRequired("Name is required."), Length(max=NAME_MAX)]
+        "Name",
+        filters=[_strip],
+        validators=[
+            InputRequired("Name is required."),
+            Length(max=NAME_MAX, message=f"Name must be at most {NAME_MAX} characters."),
+        ],
     )
+    # Which scopes are offered is a rule of the service (issue_personal_token refuses the
+    # others); the form only lists the current ones.
     scope = RadioField(
-        "Permission scope", validators=[InputRequired("Choose a permission scope.")], choices=[]
+        "Permission scope",
+        validators=[InputRequired("Choose a permission scope.")],
+        choices=[],
+        validate_choice=False,
     )
-    expires_in_days = SelectField("Expiration", choices=list(EXPIRY_LABELS.items()), default="")
+    expires_in_days = SelectField(
+        "Expiration",
+        choices=[SelectChoice(value, label) for value, label in EXPIRY_LABELS.items()],
+        default="",
+        validate_choice=False,
+        validators=[AnyOf(list(EXPIRY_LABELS), message="Choose one of the offered expirations.")],
+    )
 
     def offer(self, company: Company) -> None:
         """Radio choices: only the scopes this company is offered now."""
-        self.scope.choices = [(c.value, c.label) for c in offered(company)]
-        self.descriptions = {c.value: c.description for c in offered(company)}
+        choices = offered(company)
+        self.scope.choices = [SelectChoice(c.value, c.label) for c in choices]
+        self.descriptions = {c.value: c.description for c in choices}
+
+    @property
+    def expiry_days(self) -> int | None:
+        """The chosen expiration in days; None for "Never" (validated by AnyOf)."""
+        raw = self.expires_in_days.data or ""
+        return int(raw) if raw.isdigit() else None
 
 
 class AllowanceForm(FlaskForm):

@@ -6,9 +6,11 @@ Views are thin: read the form, call one service, render or redirect.
 from __future__ import annotations
 
 from typing import Any
+from typing import NoReturn
 
 from flask import Blueprint
 from flask import abort
+from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -16,24 +18,24 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from oauth_server import scopes
 from oauth_server.errors import DomainError
 from oauth_server.errors import NotFound
-from oauth_server.extensions import db
-from oauth_server.models import Teammate
 from oauth_server.services import personal_tokens
 from oauth_server.services import revocation
 from oauth_server.services import workspace
-from oauth_server.settings.forms import EXPIRY_LABELS
 from oauth_server.settings.forms import AllowanceForm
 from oauth_server.settings.forms import ConfirmForm
 from oauth_server.settings.forms import NewTokenForm
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 preferences_bp = Blueprint("preferences", __name__)
+
+FORM_EXPIRED = "The form expired. Reload the page and try again."
+# Ids in URLs are database ids: positive and within a signed 64-bit integer.
+_ID_DIGITS = 18
 
 
 @bp.before_request
@@ -43,13 +45,20 @@ def _admins_only() -> None:
         abort(403, "Only company admins can open Company settings.")
 
 
-def _or_404(error: NotFound) -> None:
+def _or_404(error: NotFound) -> NoReturn:
     abort(404, error.message)
 
 
+def _id(raw: str, what: str) -> int:
+    """A positive id from the URL, or 400: a malformed id is bad input, not a missing row."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > _ID_DIGITS or int(raw) < 1:
+        abort(400, f"A {what} id is a positive whole number.")
+    return int(raw)
+
+
 def _cursor() -> int | None:
-    raw = request.args.get("before", "")
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 18 else None
+    raw = request.args.get("before")
+    return None if raw is None else _id(raw, "token")
 
 
 @bp.get("/")
@@ -60,25 +69,18 @@ def index() -> Response:
 @bp.get("/plugins-api/api")
 def api_tokens() -> str:
     company = current_user.company
+    before = _cursor()
     rows, next_cursor = personal_tokens.list_personal_tokens(
-        company,
-        before_id=_cursor(),
-        limit=current_app_page_size(),
+        company, before_id=before, limit=current_app.config["TOKEN_LIST_PAGE_SIZE"]
     )
     return render_template(
         "settings/api_tokens.html",
         tokens=rows,
         next_cursor=next_cursor,
+        paged=before is not None,
         label=lambda scope: scopes.label(scope, company.teams),
         status=personal_tokens.status,
     )
-
-
-def current_app_page_size() -> int:
-    from flask import current_app
-
-    size: int = current_app.config["TOKEN_LIST_PAGE_SIZE"]
-    return size
 
 
 @bp.route("/plugins-api/api/tokens/new", methods=["GET", "POST"])
@@ -86,33 +88,33 @@ def new_token() -> Any:
     company = current_user.company
     form = NewTokenForm()
     form.offer(company)
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                token, _value = personal_tokens.issue_personal_token(
-                    company,
-                    actor=current_user,
-                    name=form.name.data or "",
-                    scope=form.scope.data or "",
-                    expires_in_days=int(form.expires_in_days.data)
-                    if form.expires_in_days.data
-                    else None,
-                )
-            except DomainError as error:
-                target = getattr(form, error.field or "name", form.name)
-                target.errors = [*target.errors, error.message]
-            else:
-                flash(f"Token “{token.name}” created.", "info")
-                return redirect(url_for("settings.token_detail", token_id=token.id))
-        return render_template("settings/new_token.html", form=form), 400
-    return render_template("settings/new_token.html", form=form)
+    if request.method == "GET":
+        return render_template("settings/new_token.html", form=form)
+    if form.validate_on_submit():
+        try:
+            token, _value = personal_tokens.issue_personal_token(
+                company,
+                actor=current_user,
+                name=form.name.data or "",
+                scope=form.scope.data or "",
+                expires_in_days=form.expiry_days,
+            )
+        except DomainError as error:
+            target = getattr(form, error.field or "name", form.name)
+            target.errors = [*target.errors, error.message]
+        else:
+            # The help article, step 6: "You will now see this token in your list of tokens.
+            # Click on the token to access and copy it."
+            flash(f"Token “{token.name}” created. Click it to copy its value.", "info")
+            return redirect(url_for("settings.api_tokens"))
+    return render_template("settings/new_token.html", form=form), 400
 
 
-@bp.get("/plugins-api/api/tokens/<int:token_id>")
-def token_detail(token_id: int) -> str:
+@bp.get("/plugins-api/api/tokens/<token_id>")
+def token_detail(token_id: str) -> str:
     company = current_user.company
     try:
-        token = personal_tokens.get_personal_token(company, token_id)
+        token = personal_tokens.get_personal_token(company, _id(token_id, "token"))
     except NotFound as error:
         _or_404(error)
     return render_template(
@@ -125,13 +127,13 @@ def token_detail(token_id: int) -> str:
     )
 
 
-@bp.post("/plugins-api/api/tokens/<int:token_id>/revoke")
-def revoke_token(token_id: int) -> Response:
+@bp.post("/plugins-api/api/tokens/<token_id>/revoke")
+def revoke_token(token_id: str) -> Response:
     form = ConfirmForm()
     if not form.validate_on_submit():
-        abort(400, "The form expired. Reload the page and try again.")
+        abort(400, FORM_EXPIRED)
     try:
-        token = personal_tokens.get_personal_token(current_user.company, token_id)
+        token = personal_tokens.get_personal_token(current_user.company, _id(token_id, "token"))
     except NotFound as error:
         _or_404(error)
     if revocation.revoke(token, actor=current_user, via="settings"):
@@ -143,23 +145,22 @@ def revoke_token(token_id: int) -> Response:
 
 @bp.get("/teammates")
 def teammates() -> str:
-    company = current_user.company
-    rows = db.session.scalars(
-        select(Teammate).where(Teammate.company_id == company.id).order_by(Teammate.email)
-    ).all()
+    rows = workspace.list_teammates(current_user.company)
     return render_template("settings/teammates.html", teammates=rows, form=ConfirmForm())
 
 
-@bp.post("/teammates/<int:teammate_id>/private-api-access")
-def set_teammate_access(teammate_id: int) -> Response:
+@bp.post("/teammates/<teammate_id>/private-api-access")
+def set_teammate_access(teammate_id: str) -> Response:
     form = ConfirmForm()
     if not form.validate_on_submit():
-        abort(400, "The form expired. Reload the page and try again.")
+        abort(400, FORM_EXPIRED)
     choice = request.form.get("allowed")
     if choice not in {"true", "false"}:
-        abort(400, "Say whether API access is allowed.")
+        abort(400, "Say whether API access is allowed: allowed=true or allowed=false.")
     try:
-        teammate = workspace.teammate_in_company(current_user.company, teammate_id)
+        teammate = workspace.teammate_in_company(
+            current_user.company, _id(teammate_id, "teammate")
+        )
     except NotFound as error:
         _or_404(error)
     workspace.set_private_api_access(teammate, choice == "true", actor=current_user)
@@ -174,18 +175,14 @@ def preferences() -> Any:
     form = AllowanceForm()
     if request.method == "GET":
         form.allowed.data = current_user.private_api_access
-    elif form.validate_on_submit():
-        workspace.set_private_api_access(current_user, bool(form.allowed.data), actor=current_user)
-        flash("Preferences saved.", "info")
-        return redirect(url_for("preferences.preferences"))
-    else:
+        return render_template("preferences.html", form=form)
+    if not form.validate_on_submit():
         return render_template("preferences.html", form=form), 400
-    return render_template("preferences.html", form=form)
+    workspace.set_private_api_access(current_user, bool(form.allowed.data), actor=current_user)
+    flash("Preferences saved.", "info")
+    return redirect(url_for("preferences.preferences"))
 
 
 @login_required
 def home() -> str:
     return render_template("home.html")
-
-
-__all__ = ["bp", "preferences_bp", "home", "EXPIRY_LABELS"]

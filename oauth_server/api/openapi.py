@@ -1,0 +1,243 @@
+"""``GET /openapi.json``: the OpenAPI 3.1 document of the API, public.
+
+Built from ``registry.OPERATIONS`` (what each route declared when it was added) and the
+pydantic models the routes validate and serialize with, so it follows the code.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from flask import request
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from oauth_server.api import bp
+from oauth_server.api.pagination import MAX_LIMIT
+from oauth_server.api.registry import OPERATIONS
+from oauth_server.api.registry import Operation
+from oauth_server.api.registry import route
+
+SCHEME = "bearer"
+REF = "#/components/schemas/{model}"
+_PARAM_RE = re.compile(r"<(?:(?P<converter>[a-zA-Z_][a-zA-Z0-9_]*)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+
+_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
+    "id": {"type": "integer", "minimum": 1},
+    "int": {"type": "integer", "minimum": 0},
+}
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Every error answer of the API.",
+    "required": ["_error"],
+    "properties": {
+        "_error": {
+            "type": "object",
+            "required": ["status", "title", "message"],
+            "properties": {
+                "status": {"type": "integer", "description": "The HTTP status again."},
+                "title": {"type": "string"},
+                "message": {"type": "string", "description": "What went wrong, for a person."},
+                "fields": {
+                    "type": "object",
+                    "description": "Invalid request fields, each with its problem.",
+                    "additionalProperties": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+PAGINATION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["next"],
+    "properties": {
+        "next": {
+            "type": ["string", "null"],
+            "format": "uri",
+            "description": "URL of the next page, or null on the last page.",
+        }
+    },
+}
+ERROR_RESPONSES = {
+    400: "Invalid input: `_error.fields` names each bad field.",
+    401: "No token (bare `WWW-Authenticate: Bearer` challenge), or an unknown, malformed, "
+    'expired or revoked token (`error="invalid_token"`).',
+    403: 'The token lacks a scope (`error="insufficient_scope"`, with the needed `scope`).',
+    404: "No such item, or one the token cannot see.",
+    415: "The body is not `application/json`.",
+    429: "Too many requests; see `Retry-After`.",
+}
+PAGING_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": f"Items per page, 1 to {MAX_LIMIT}.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 25},
+    },
+    {
+        "name": "page_token",
+        "in": "query",
+        "required": False,
+        "description": "Cursor of the next page, as found in `_pagination.next`.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+]
+
+
+@route(
+    "/openapi.json",
+    "GET",
+    endpoint="openapi",
+    summary="This OpenAPI 3.1 document",
+    tag="meta",
+    public=True,
+    description="Public: no token needed.",
+)
+def openapi() -> dict[str, Any]:
+    server = request.host_url.rstrip("/") + (bp.url_prefix or "")
+    return {**document(), "servers": [{"url": server}]}
+
+
+def openapi_path(rule: str) -> str:
+    """``/inboxes/<id:item_id>`` -> ``/inboxes/{item_id}``."""
+    return _PARAM_RE.sub(lambda m: "{" + m.group("name") + "}", rule)
+
+
+@cache
+def document() -> dict[str, Any]:
+    """The document without ``servers`` (which names the host of each request)."""
+    refs, schemas = _schemas()
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(openapi_path(op.rule), {})[op.method.lower()] = _operation(op, refs)
+    tags = sorted({op.tag for op in OPERATIONS})
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Workspace API",
+            "version": "1",
+            "description": (
+                "Send `Authorization: Bearer <token>` (a personal API token or a partner's "
+                "OAuth access token); a token in the query string is refused. Each "
+                "operation lists the scopes that let a token call it, any one of them; "
+                "`team:{team_id}` stands for the scope of one team."
+            ),
+        },
+        "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
+        "tags": [{"name": tag} for tag in tags],
+        "security": [{SCHEME: []}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "securitySchemes": {
+                SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A personal API token (wsp_pat_...) or an OAuth access "
+                    "token (wsp_oat_...).",
+                }
+            },
+            "schemas": schemas,
+        },
+    }
+
+
+def _schemas() -> tuple[dict[type[BaseModel], dict[str, Any]], dict[str, Any]]:
+    inputs = {op.body for op in OPERATIONS if op.body is not None}
+    outputs = {op.response for op in OPERATIONS if op.response is not None}
+    pairs: list[tuple[type[BaseModel], Any]] = [
+        *((model, "validation") for model in sorted(inputs, key=lambda m: m.__name__)),
+        *((model, "serialization") for model in sorted(outputs, key=lambda m: m.__name__)),
+    ]
+    by_model, definitions = models_json_schema(pairs, ref_template=REF)
+    refs = {model: ref for (model, _mode), ref in by_model.items()}
+    schemas = dict(sorted(definitions.get("$defs", {}).items()))
+    schemas["Error"] = ERROR_SCHEMA
+    schemas["Pagination"] = PAGINATION_SCHEMA
+    return refs, schemas
+
+
+def _operation(op: Operation, refs: dict[type[BaseModel], dict[str, Any]]) -> dict[str, Any]:
+    parameters = [
+        {
+            "name": match.group("name"),
+            "in": "path",
+            "required": True,
+            "schema": _PARAM_SCHEMAS.get(match.group("converter") or "", {"type": "string"}),
+        }
+        for match in _PARAM_RE.finditer(op.rule)
+    ]
+    if op.paged:
+        parameters.extend(PAGING_PARAMETERS)
+    item: dict[str, Any] = {
+        "operationId": op.endpoint.removeprefix(f"{bp.name}."),
+        "summary": op.summary,
+        "tags": [op.tag],
+        # Security requirements are alternatives: any one listed scope lets the call in.
+        "security": [] if op.public else [{SCHEME: [s]} for s in op.scopes] or [{SCHEME: []}],
+        "x-required-scopes": list(op.scopes),
+        "responses": _responses(op, refs),
+    }
+    description = op.description
+    if op.scopes:
+        description = f"Scopes (any one): {', '.join(op.scopes)}. {description}".strip()
+    if description:
+        item["description"] = description
+    if parameters:
+        item["parameters"] = parameters
+    if op.body is not None:
+        item["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[op.body]}},
+        }
+    return item
+
+
+def _responses(op: Operation, refs: dict[type[BaseModel], dict[str, Any]]) -> dict[str, Any]:
+    responses: dict[str, Any] = {str(op.status): _success(op, refs)}
+    codes: list[int] = []
+    if op.body is not None or op.paged:
+        codes.append(400)
+    if not op.public:
+        codes.append(401)
+    if op.scopes:
+        codes.append(403)
+    if "<" in op.rule:
+        codes.append(404)
+    if op.body is not None:
+        codes.append(415)
+    codes.append(429)
+    error = {"application/json": {"schema": {"$ref": REF.format(model="Error")}}}
+    for code in codes:
+        entry: dict[str, Any] = {"description": ERROR_RESPONSES[code], "content": error}
+        if code in (401, 403):
+            entry["headers"] = {
+                "WWW-Authenticate": {
+                    "description": "The RFC 6750 bearer challenge.",
+                    "schema": {"type": "string"},
+                }
+            }
+        responses[str(code)] = entry
+    return responses
+
+
+def _success(op: Operation, refs: dict[type[BaseModel], dict[str, Any]]) -> dict[str, Any]:
+    if op.status == 204:
+        return {"description": "Done; no body."}
+    if op.response is None:
+        schema: dict[str, Any] = {"type": "object"}
+    elif op.paged:
+        schema = {
+            "type": "object",
+            "required": ["_results", "_pagination"],
+            "properties": {
+                "_results": {"type": "array", "items": refs[op.response]},
+                "_pagination": {"$ref": REF.format(model="Pagination")},
+            },
+        }
+    else:
+        schema = refs[op.response]
+    description = "Created." if op.status == 201 else "OK."
+    return {"description": description, "content": {"application/json": {"schema": schema}}}

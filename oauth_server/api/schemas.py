@@ -1,0 +1,324 @@
+"""Request and response bodies of the JSON API as pydantic models.
+
+The same models validate requests, serialize responses and become the schemas of the
+OpenAPI document, so the three cannot disagree. The six resource collections share one
+shape (a name, exactly one owner, timestamps) plus a few optional fields each; their
+models are generated from the ``COLLECTIONS`` table below rather than written six times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from typing import Annotated
+from typing import Any
+from typing import Literal
+
+from pydantic import AfterValidator
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import StringConstraints
+from pydantic import create_model
+
+from oauth_server.models import Channel
+from oauth_server.models import Contact
+from oauth_server.models import Conversation
+from oauth_server.models import Inbox
+from oauth_server.models import OwnedResource
+from oauth_server.models import Rule
+from oauth_server.models import Tag
+
+# Ids are 32-bit integer columns; a larger number in a body is refused before the database.
+MAX_ID = 2**31 - 1
+
+# Request bodies: unknown fields and loose types ("5" for 5, 1 for true) are errors.
+INPUT = ConfigDict(extra="forbid", strict=True)
+OUTPUT = ConfigDict(from_attributes=True)
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text; refuse it here rather than fail in the database.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def text(max_length: int, *, strip: bool = True, pattern: str | None = None) -> Any:
+    """A required string of 1..``max_length`` characters.
+
+    Names and addresses drop surrounding spaces; a message body is kept as written but
+    may not be blank.
+    """
+    checks = [AfterValidator(_no_nul)]
+    if not strip:
+        checks.append(AfterValidator(_not_blank))
+    return Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=strip, min_length=1, max_length=max_length, pattern=pattern
+        ),
+        *checks,
+    ]
+
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Email = text(320, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+def _without_default(schema: dict[str, Any]) -> None:
+    # PATCH: an absent field stays as it is; "default: null" would say otherwise.
+    schema.pop("default", None)
+
+
+@dataclass(frozen=True)
+class Option:
+    """An optional field of one collection."""
+
+    input: Any  # the request type (constraints included)
+    output: Any  # the response type
+    description: str
+    default: Any = None  # on create, when the field is left out
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One resource collection of the API: its model, routes' names and fields."""
+
+    name: str  # URL segment: "inboxes"
+    singular: str  # endpoint names: "api.get_inbox"
+    model: type[OwnedResource]
+    title: str  # "name", or "subject" for conversations
+    title_max: int
+    options: dict[str, Option] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.singular.capitalize()
+
+
+CHANNEL_TYPES = Literal["email", "sms", "whatsapp", "chat", "phone", "custom"]
+CONVERSATION_STATUSES = Literal["open", "assigned", "archived", "snoozed"]
+
+COLLECTIONS: dict[str, Collection] = {
+    c.name: c
+    for c in (
+        Collection(
+            "inboxes",
+            "inbox",
+            Inbox,
+            "name",
+            200,
+            {"address": Option(Email | None, str | None, "E-mail address of the inbox.")},
+        ),
+        Collection(
+            "channels",
+            "channel",
+            Channel,
+            "name",
+            200,
+            {
+                "type": Option(CHANNEL_TYPES, str, "Kind of channel.", "email"),
+                "address": Option(
+                    text(320) | None, str | None, "Address on that channel (e-mail, number...)."
+                ),
+            },
+        ),
+        Collection(
+            "conversations",
+            "conversation",
+            Conversation,
+            "subject",
+            500,
+            {"status": Option(CONVERSATION_STATUSES, str, "Where the conversation is.", "open")},
+        ),
+        Collection(
+            "contacts",
+            "contact",
+            Contact,
+            "name",
+            200,
+            {
+                "handle": Option(
+                    text(320) | None, str | None, "How to reach the contact (e-mail, phone...)."
+                ),
+                "description": Option(text(10_000) | None, str | None, "Free-form notes."),
+            },
+        ),
+        Collection(
+            "tags",
+            "tag",
+            Tag,
+            "name",
+            200,
+            {"highlight": Option(text(20) | None, str | None, "Colour of the tag, e.g. blue.")},
+        ),
+        Collection(
+            "rules",
+            "rule",
+            Rule,
+            "name",
+            200,
+            {
+                "description": Option(text(10_000) | None, str | None, "What the rule does."),
+                "enabled": Option(bool, bool, "Whether the rule runs.", True),
+            },
+        ),
+    )
+}
+
+OWNER_FIELDS = ("team_id", "owner_id")
+# Fields a client sees but never sends.
+READ_ONLY_FIELDS = frozenset(
+    {"id", "team_id", "owner_id", "created_at", "updated_at", "conversation_id", "author_id"}
+)
+
+_TEAM_ID = "The owning team: a team item. Give this or owner_id, not both."
+_OWNER_ID = "The owning teammate: a private item. Give this or team_id, not both."
+
+
+def _create_model(c: Collection) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        c.title: (text(c.title_max), Field(description=f"The {c.singular}'s {c.title}.")),
+        "team_id": (Id | None, Field(default=None, description=_TEAM_ID)),
+        "owner_id": (Id | None, Field(default=None, description=_OWNER_ID)),
+    }
+    for name, option in c.options.items():
+        fields[name] = (option.input, Field(default=option.default, description=option.description))
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"{c.label}Create",
+        __config__=INPUT,
+        __doc__=f"A new {c.singular}: owned by a team (team_id) or a teammate (owner_id).",
+        **fields,
+    )
+
+
+def _update_model(c: Collection) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        c.title: (
+            text(c.title_max),
+            Field(default=None, json_schema_extra=_without_default, description=f"New {c.title}."),
+        )
+    }
+    for name, option in c.options.items():
+        fields[name] = (
+            option.input,
+            Field(default=None, json_schema_extra=_without_default, description=option.description),
+        )
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"{c.label}Update",
+        __config__=INPUT,
+        __doc__=f"Changes to a {c.singular}; fields left out stay as they are. "
+        "The owner (team_id, owner_id) cannot change.",
+        **fields,
+    )
+
+
+def _output_model(c: Collection) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        "id": (int, ...),
+        c.title: (str, ...),
+        "team_id": (int | None, Field(description="The owning team, or null for a private item.")),
+        "owner_id": (
+            int | None,
+            Field(description="The owning teammate of a private item, or null."),
+        ),
+        "created_at": (datetime, Field(description="ISO 8601, UTC.")),
+        "updated_at": (datetime, Field(description="ISO 8601, UTC.")),
+    }
+    for name, option in c.options.items():
+        fields[name] = (option.output, Field(description=option.description))
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        c.label,
+        __config__=OUTPUT,
+        __doc__=f"A team or private {c.singular}.",
+        **fields,
+    )
+
+
+CREATE_MODELS: dict[str, type[BaseModel]] = {n: _create_model(c) for n, c in COLLECTIONS.items()}
+UPDATE_MODELS: dict[str, type[BaseModel]] = {n: _update_model(c) for n, c in COLLECTIONS.items()}
+OUTPUT_MODELS: dict[str, type[BaseModel]] = {n: _output_model(c) for n, c in COLLECTIONS.items()}
+
+
+class MessageCreate(BaseModel):
+    """A new message in a conversation."""
+
+    model_config = INPUT
+
+    body: text(100_000, strip=False) = Field(description="The message text.")  # type: ignore[valid-type]
+
+
+class Message(BaseModel):
+    """A message of a conversation."""
+
+    model_config = OUTPUT
+
+    id: int
+    conversation_id: int
+    body: str
+    author_id: int | None = Field(
+        description="The teammate who wrote it, or null (written through a personal token)."
+    )
+    created_at: datetime = Field(description="ISO 8601, UTC.")
+
+
+class Team(BaseModel):
+    """A team of the company."""
+
+    model_config = OUTPUT
+
+    id: int = Field(description="The id that team:<id> scopes name.")
+    name: str
+    teammate_ids: list[int] = Field(description="Ids of the team's members.")
+    created_at: datetime = Field(description="ISO 8601, UTC.")
+
+
+class Teammate(BaseModel):
+    """A teammate of the company."""
+
+    model_config = OUTPUT
+
+    id: int
+    email: str
+    name: str
+    active: bool = Field(description="False once the teammate was deactivated.")
+
+
+class MeCompany(BaseModel):
+    id: int
+    name: str
+
+
+class MeApp(BaseModel):
+    client_id: str
+    name: str
+
+
+class MeTeammate(BaseModel):
+    id: int
+    email: str
+
+
+class Me(BaseModel):
+    """The token that made the request."""
+
+    kind: Literal["personal", "oauth"]
+    scopes: list[str] = Field(description="The scopes the token reaches now.")
+    company: MeCompany
+    app: MeApp | None = Field(description="The partner app of an OAuth token, else null.")
+    teammate: MeTeammate | None = Field(
+        description="Who created the personal token, or who granted the partner token."
+    )
+
+
+def dump(model: type[BaseModel], obj: Any) -> dict[str, Any]:
+    """``obj`` (a row or a mapping) as JSON-ready data, through its response model."""
+    return model.model_validate(obj).model_dump(mode="json")

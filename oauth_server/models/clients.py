@@ -1,0 +1,83 @@
+"""Registered partner apps (OAuth clients)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON
+from sqlalchemy import ForeignKey
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from oauth_server.models.base import Base
+from oauth_server.models.base import utcnow
+
+if TYPE_CHECKING:
+    from oauth_server.models.company import Company
+
+GRANT_TYPES = ("authorization_code", "refresh_token")
+
+
+class OAuthClient(Base):
+    """A partner app. Confidential apps hold a secret; public ones (SPAs, native) do not.
+
+    Authlib reads clients through the ``ClientMixin`` methods below.
+    """
+
+    __tablename__ = "oauth_clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The company whose admin registered it under Developers; None for operator-made apps.
+    owner_company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
+    # HMAC-SHA256 of the secret: secrets are high-entropy, a password hash would only add cost.
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    is_public: Mapped[bool] = mapped_column(default=False)
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    introspection: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    secret_rotated_at: Mapped[datetime | None]
+    # Deleted apps are kept (their grants are history) but can do nothing.
+    deleted_at: Mapped[datetime | None]
+
+    owner_company: Mapped[Company | None] = relationship()
+
+    # --- Authlib ClientMixin -------------------------------------------------------------
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        # No fallback: every authorization request must name its exact redirect URI.
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        # Scopes are checked against the company and the teammate by our consent policy.
+        return scope or ""
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uris  # exact string match (RFC 9700 §4.1.3)
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        from oauth_server.services import clients
+
+        return clients.secret_matches(self, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.deleted_at is not None:
+            return False
+        if self.is_public:
+            return method == "none"
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in GRANT_TYPES
+
+    def __repr__(self) -> str:
+        return f"<OAuthClient {self.client_id} {self.name!r}>"

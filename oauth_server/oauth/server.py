@@ -1,0 +1,294 @@
+"""Authlib's authorization server, with our storage and the policies Authlib leaves open.
+
+What we change from Authlib's defaults, and why (RFC 9700):
+- PKCE S256 is required of every client, confidential too; ``plain`` is refused.
+- A code is redeemed with one conditional UPDATE (not read-then-delete), so a replay or
+  a concurrent second redemption fails and revokes what the code issued; a failed
+  verifier check burns the code.
+- No default redirect URI: the authorization request must name one, matched exactly.
+- Only ``authorization_code`` and ``refresh_token`` grants exist; refresh tokens rotate.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc6749 import InvalidGrantError
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import InvalidScopeError
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
+from authlib.oauth2.rfc9207 import IssuerParameter as _IssuerParameter
+from flask import Flask
+from flask import current_app
+
+from oauth_server import scopes
+from oauth_server import tokens
+from oauth_server.extensions import db
+from oauth_server.models import AuthorizationCode
+from oauth_server.models import OAuthClient
+from oauth_server.models import OAuthToken
+from oauth_server.models import PersonalToken
+from oauth_server.models import Teammate
+from oauth_server.services import clients
+from oauth_server.services import consent
+from oauth_server.services import oauth_tokens
+from oauth_server.services import revocation
+from oauth_server.services.oauth_tokens import PresentedToken
+
+CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+ALL_AUTH_METHODS = [*CONFIDENTIAL_AUTH_METHODS, "none"]
+_NOT_IN_ERROR_TEXT = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
+
+
+def quoted(value: str | None, limit: int = 40) -> str:
+    """Request input as it may appear in an error_description (RFC 6749 §5.2: a subset of
+    ASCII; Authlib raises ValueError, a 500, on anything else)."""
+    return "'" + _NOT_IN_ERROR_TEXT.sub("?", (value or "")[:limit]) + "'"
+
+
+def checked_redirect_uri(server: Any, request: OAuth2Request) -> str | None:
+    """The request's redirect URI if it is registered for its client, else None.
+
+    An error may be sent back only there (RFC 6749 §4.1.2.1); no fallback to a registered
+    URI when none is sent (RFC 9700 §2.1).
+    """
+    client = server.query_client(request.payload.client_id)
+    uri = request.payload.redirect_uri
+    if client is not None and uri and client.check_redirect_uri(uri):
+        return str(uri)
+    return None
+
+
+class AuthorizationServer(FlaskAuthorizationServer):
+    def query_client(self, client_id: str) -> OAuthClient | None:
+        return clients.find_active(client_id)
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        oauth_tokens.store_issued(
+            token,
+            client=request.client,
+            code=getattr(request, "authorization_code", None),
+            previous=getattr(request, "refresh_token", None),
+        )
+
+    def get_authorization_grant(self, request: OAuth2Request) -> Any:
+        # Authlib builds its unsupported_response_type description from the raw value (a
+        # quote in it is a 500) and treats a missing response_type the same way; RFC 6749
+        # §4.1.2.1 calls that invalid_request.
+        response_type = request.payload.response_type
+        if not response_type:
+            raise InvalidRequestError(
+                "Missing 'response_type'.", redirect_uri=checked_redirect_uri(self, request)
+            )
+        if response_type != "code":
+            raise UnsupportedResponseTypeError(
+                quoted(response_type),
+                description=f"response_type {quoted(response_type)} is not supported: use 'code'.",
+                redirect_uri=checked_redirect_uri(self, request),
+            )
+        return super().get_authorization_grant(request)
+
+    def validate_requested_scope(self, scope: str | None) -> None:
+        # Company- and teammate-dependent scope checks happen in the consent view; here
+        # we only refuse strings that are no scope of ours at all.
+        for item in scopes.parse(scope):
+            if not scopes.is_well_formed(item):
+                raise InvalidScopeError(f"Unknown scope {quoted(item)}.")
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE for every client, S256 only (RFC 9700 §2.1.1)."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send code_challenge (S256).")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        if not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier'.")
+        super().validate_code_verifier(grant, result)
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
+    #: Set by the consent view: what the teammate actually granted.
+    granted_scope: str | None = None
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request: OAuth2Request, client: OAuthClient) -> str:
+        """Exact match of a URI the request must name; the error never quotes it (a quote
+        or non-ASCII character in an error_description is a 500 in Authlib)."""
+        uri = request.payload.redirect_uri
+        if not uri:
+            raise InvalidRequestError("Missing 'redirect_uri'.", state=request.payload.state)
+        if not client.check_redirect_uri(uri):
+            raise InvalidRequestError(
+                "This redirect_uri is not registered for this client.",
+                state=request.payload.state,
+            )
+        return str(uri)
+
+    def generate_authorization_code(self) -> str:
+        return tokens.generate(tokens.Kind.CODE)
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        data = request.payload.data
+        consent.store_code(
+            code,
+            client=request.client,
+            teammate=request.user,
+            redirect_uri=request.payload.redirect_uri,
+            scope=self.granted_scope or "",
+            code_challenge=data["code_challenge"],
+            code_challenge_method=data["code_challenge_method"],
+        )
+
+    def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
+        return oauth_tokens.claim_code(code, client)
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Nothing to delete: the code was marked used when it was claimed."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> Teammate | None:
+        teammate = db.session.get(Teammate, authorization_code.teammate_id)
+        return teammate if teammate is not None and teammate.active else None
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation (RFC 9700 §4.14.2)
+
+    def validate_token_request(self) -> None:
+        client = self._validate_request_client()
+        self.request.client = client
+        value = self.request.form.get("refresh_token")
+        if not value:
+            raise InvalidRequestError("Missing 'refresh_token' in request.")
+        # The scope is checked before the claim: a refused request (asking for more than
+        # the token has) must not spend the refresh token, or the client's next, correct
+        # refresh would count as reuse and revoke the grant.
+        unspent = oauth_tokens.peek_refresh(value, client)
+        if unspent is not None:
+            self._validate_token_scope(unspent)
+        token = self.authenticate_refresh_token(value)
+        if token is None or not token.check_client(client):
+            raise InvalidGrantError("Invalid, expired, used or revoked refresh token.")
+        self.request.refresh_token = token
+
+    def authenticate_refresh_token(self, refresh_token: str) -> OAuthToken | None:
+        return oauth_tokens.claim_refresh(refresh_token, self.request.client)
+
+    def _validate_token_scope(self, token: OAuthToken) -> None:
+        super()._validate_token_scope(token)  # never wider than the grant
+        requested = scopes.parse(self.request.payload.scope)
+        company = token.grant.company
+        if any(not scopes.is_offered(company, s) for s in requested):
+            raise InvalidScopeError("A requested scope is no longer offered to this workspace.")
+
+    def authenticate_user(self, refresh_token: OAuthToken) -> Teammate | None:
+        return refresh_token.grant.teammate
+
+    def revoke_old_credential(self, refresh_token: OAuthToken) -> None:
+        """Already marked used when claimed; the old access token stays until it expires."""
+
+
+def _require_token_parameter(request: OAuth2Request) -> None:
+    """RFC 7009 §2.1 / RFC 7662 §2.1: ``token`` is required; the hint MAY be ignored, and is:
+    we search every kind anyway (Authlib answers an unknown hint with a 401)."""
+    if not request.form.get("token"):
+        raise InvalidRequestError("Missing 'token'.")
+
+
+class RevocationEndpoint(_RevocationEndpoint):
+    """RFC 7009 for partner tokens. Personal tokens are handled before this (views)."""
+
+    CLIENT_AUTH_METHODS = ALL_AUTH_METHODS
+
+    def check_params(self, request: OAuth2Request, client: OAuthClient) -> None:
+        _require_token_parameter(request)
+
+    def authenticate_token(self, request: OAuth2Request, client: OAuthClient) -> Any:
+        self.check_params(request, client)
+        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        if token is not None and not token.check_client(client):
+            # RFC 7009 §2.1: refused; invalid_grant is RFC 6749 §5.2's code for a token
+            # "issued to another client".
+            raise InvalidGrantError("This token was issued to another client.")
+        return token
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> PresentedToken | None:
+        return oauth_tokens.find_presented(token_string, token_type_hint)
+
+    def revoke_token(self, token: PresentedToken, request: Any) -> None:
+        revocation.revoke(token, actor=None, via="rfc7009")
+
+
+class IntrospectionEndpoint(_IntrospectionEndpoint):
+    """RFC 7662 for resource servers registered with introspection; both token kinds."""
+
+    CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+    def authenticate_endpoint_client(self, request: OAuth2Request) -> OAuthClient:
+        client: OAuthClient = super().authenticate_endpoint_client(request)
+        if not client.introspection:
+            # RFC 7662 §2.3 answers a caller that may not introspect with RFC 6749 §5.2's
+            # invalid_client (401): this client cannot authenticate at this endpoint.
+            raise InvalidClientError(
+                status_code=401,
+                description="This client is not registered for token introspection.",
+            )
+        return client
+
+    def check_params(self, request: OAuth2Request, client: OAuthClient) -> None:
+        _require_token_parameter(request)
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        from oauth_server.services import introspection
+
+        return introspection.find(token_string)
+
+    def check_permission(self, token: Any, client: OAuthClient, request: Any) -> bool:
+        return bool(client.introspection)
+
+    def introspect_token(self, token: Any) -> dict[str, Any]:
+        from oauth_server.services import introspection
+
+        return introspection.describe(token, issuer=current_app.config["OAUTH_ISSUER"])
+
+
+class IssuerParameter(_IssuerParameter):
+    def get_issuer(self) -> str:
+        issuer: str = current_app.config["OAUTH_ISSUER"]
+        return issuer
+
+
+server = AuthorizationServer()
+
+
+def init_app(app: Flask) -> None:
+    server.init_app(app)
+    server.register_token_generator("default", oauth_tokens.generate_bearer)
+    if not server._authorization_grants:  # one process-wide server; register once
+        server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+        server.register_grant(RefreshTokenGrant)
+        server.register_endpoint(RevocationEndpoint)
+        server.register_endpoint(IntrospectionEndpoint)
+        server.register_extension(IssuerParameter())
+
+
+__all__ = ["PersonalToken", "server", "init_app"]

@@ -1,0 +1,336 @@
+"""Routes of the protocol: ``/oauth/*`` and ``/.well-known/oauth-authorization-server``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+from urllib.parse import unquote
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidScopeError
+from flask import Blueprint
+from flask import current_app
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from oauth_server import scopes
+from oauth_server import tokens
+from oauth_server.errors import ScopeNotOffered
+from oauth_server.extensions import db
+from oauth_server.extensions import limiter
+from oauth_server.models import PersonalToken
+from oauth_server.oauth.server import ALL_AUTH_METHODS
+from oauth_server.oauth.server import CONFIDENTIAL_AUTH_METHODS
+from oauth_server.oauth.server import server
+from oauth_server.services import consent
+from oauth_server.services import revocation
+
+bp = Blueprint("oauth", __name__, url_prefix="/oauth")
+wellknown_bp = Blueprint("wellknown", __name__)
+
+PARAM_MAX = 4096
+PARAMS_MAX = 30
+JSON_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    """Nothing of the protocol is cached: codes, tokens, consent pages with CSRF tokens."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _issuer() -> str:
+    issuer: str = current_app.config["OAUTH_ISSUER"]
+    return issuer
+
+
+def _oauth_error(status: int, error: str, description: str, **headers: str) -> Response:
+    response = jsonify({"error": error, "error_description": description})
+    response.status_code = status
+    response.headers.update({**JSON_NO_STORE, **headers})
+    return response
+
+
+def _body() -> bytes:
+    """The raw request body, read once and kept: ``request.form`` is then parsed from it."""
+    data: bytes = request.get_data(cache=True)
+    return data
+
+
+def _form_problem() -> str | None:
+    """What is wrong with a token/revoke/introspect request body, if anything (RFC 6749 §3.2).
+
+    Werkzeug parses a form leniently: invalid UTF-8 empties it or is kept as ``%FF``, and a
+    repeated parameter is only a second value. So the body is checked here, strictly, before
+    Authlib reads ``request.form``.
+    """
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return "Send parameters as application/x-www-form-urlencoded."
+    if request.args:
+        return "Send parameters in the request body, not the URL."
+    try:
+        pairs = parse_qsl(
+            _body().decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict"
+        )
+    except UnicodeDecodeError:
+        return "Parameters must be UTF-8."
+    if len(pairs) > PARAMS_MAX:
+        return "Too many parameters."
+    seen: set[str] = set()
+    for key, value in pairs:
+        if len(value) > PARAM_MAX or len(key) > 100:
+            return "A parameter is too long."
+        if _CONTROL.search(key) or _CONTROL.search(value):
+            return "Parameters must not contain control characters."
+        if key in seen:
+            return f"Parameter {key[:40]!r} appears more than once."  # RFC 6749 §3.1
+        seen.add(key)
+    return None
+
+
+def _client_auth_problem() -> Response | None:
+    """A Basic header Authlib would choke on (it decodes without catching errors): 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        parts = [unquote(part, errors="strict") for part in decoded.split(":", 1)]
+    except (binascii.Error, UnicodeDecodeError):
+        parts = None
+    if parts is None or any(_CONTROL.search(part) for part in parts):
+        return _oauth_error(
+            401,
+            "invalid_client",
+            "Malformed HTTP Basic client credentials.",
+            **{"WWW-Authenticate": 'Basic error="invalid_client"'},
+        )
+    return None
+
+
+def _client_key() -> str:
+    """Rate-limit key of the protocol endpoints: the client named, with the address.
+
+    The address is part of the key because a client_id is public (it is in every
+    authorization URL): alone, anyone could spend a partner's allowance.
+    """
+    _body()  # keep the raw body for _form_problem before the form is parsed
+    auth = request.authorization
+    client_id = (auth.username if auth and auth.type == "basic" else None) or request.form.get(
+        "client_id"
+    )
+    address = request.remote_addr or "unknown"
+    if client_id:
+        return f"oauth-client:{client_id[:64]}:{address}"
+    return "oauth-ip:" + address
+
+
+# --- authorization endpoint ---------------------------------------------------------------
+
+
+def _error_page(error: OAuth2Error) -> tuple[str, int]:
+    return (
+        render_template(
+            "oauth/error.html",
+            error=error.error,
+            description=error.get_error_description(),
+        ),
+        400,
+    )
+
+
+def _redirect_error(error: OAuth2Error) -> Response | tuple[str, int]:
+    """An error goes back to a validated redirect URI, with ``iss`` (RFC 9207); else a page."""
+    if not error.redirect_uri:
+        return _error_page(error)
+    _status, _body, headers = error()
+    location = add_params_to_uri(dict(headers)["Location"], {"iss": _issuer()})
+    return redirect(location, 302)
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize() -> Any:
+    for key in request.args:
+        if len(request.args[key]) > PARAM_MAX:
+            return render_template(
+                "oauth/error.html", error="invalid_request", description="A parameter is too long."
+            ), 400
+    user = current_user if current_user.is_authenticated else None
+    try:
+        grant = server.get_consent_grant(end_user=user)
+    except OAuth2Error as error:
+        return _redirect_error(error)
+    if user is None:
+        return redirect(url_for("auth.login", next=request.full_path))
+    try:
+        decision = consent.evaluate(user.company, user, grant.request.payload.scope)
+    except ScopeNotOffered as problem:
+        return _redirect_error(
+            InvalidScopeError(
+                problem.message,
+                redirect_uri=grant.redirect_uri,
+                state=grant.request.payload.state,
+            )
+        )
+    if request.method == "GET":
+        return render_template(
+            "oauth/consent.html",
+            client=grant.client,
+            company=user.company,
+            decision=decision,
+            label=lambda scope: scopes.label(scope, user.company.teams),
+            action=request.full_path,
+        )
+    allowed = request.form.get("decision") == "allow" and bool(decision.grantable)
+    grant.granted_scope = decision.scope
+    return server.create_authorization_response(grant=grant, grant_user=user if allowed else None)
+
+
+# --- token, revocation and introspection endpoints ---------------------------------------------
+
+
+def _refusal(*, required: str | None = None) -> Response | None:
+    """The RFC 6749 §5.2 answer to a malformed request, before Authlib sees it."""
+    problem = _form_problem()
+    if problem is None and required and not request.form.get(required):
+        problem = f"Missing '{required}'."
+    if problem:
+        return _oauth_error(400, "invalid_request", problem)
+    return _client_auth_problem()
+
+
+@bp.post("/token")
+@limiter.limit(lambda: current_app.config["RATELIMIT_TOKEN"], key_func=_client_key)
+def token() -> Response:
+    refusal = _refusal(required="grant_type")
+    if refusal:
+        return refusal
+    response: Response = server.create_token_response()
+    # One transaction per exchange: the issued pair, or the burnt code / revoked grant of
+    # an error answer. An exception rolls everything back instead.
+    db.session.commit()
+    return response
+
+
+@bp.post("/revoke")
+@limiter.limit(lambda: current_app.config["RATELIMIT_TOKEN"], key_func=_client_key)
+def revoke() -> Response:
+    authorization = request.headers.get("Authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        refusal = _refusal()  # no Basic header: the Bearer token authenticates
+        return refusal or _revoke_personal(authorization[7:].strip())
+    refusal = _refusal()
+    if refusal:
+        return refusal
+    response: Response = server.create_endpoint_response("revocation")
+    return response
+
+
+def _revoke_personal(bearer: str) -> Response:
+    """A personal token revokes itself: it must authenticate the request and be the token."""
+    challenge = 'Bearer error="invalid_token"'
+    if tokens.kind_of(bearer) is not tokens.Kind.PERSONAL:
+        return _oauth_error(
+            401, "invalid_token", "Only a personal token authenticates as Bearer here.",
+            **{"WWW-Authenticate": challenge},
+        )
+    row = db.session.scalar(
+        select(PersonalToken).where(PersonalToken.lookup_hash == tokens.lookup_hash(bearer))
+    )
+    if row is None:
+        return _oauth_error(
+            401, "invalid_token", "Unknown token.", **{"WWW-Authenticate": challenge}
+        )
+    presented = request.form.get("token")
+    if not presented:
+        return _oauth_error(400, "invalid_request", "Missing 'token'.")
+    if not hmac.compare_digest(presented.encode(), bearer.encode()):
+        # Refused like a client's request for another client's token (RFC 7009 §2.1).
+        return _oauth_error(400, "invalid_grant", "A personal token can revoke only itself.")
+    revocation.revoke(row, actor=None, via="rfc7009")
+    response = jsonify({})
+    response.headers.update(JSON_NO_STORE)
+    return response
+
+
+@bp.post("/introspect")
+@limiter.limit(lambda: current_app.config["RATELIMIT_TOKEN"], key_func=_client_key)
+def introspect() -> Response:
+    refusal = _refusal()
+    if refusal:
+        return refusal
+    response: Response = server.create_endpoint_response("introspection")
+    return response
+
+
+# The form endpoints answer in JSON even when Flask or a limit refuses the request.
+PROTOCOL_ENDPOINTS = {"oauth.token", "oauth.revoke", "oauth.introspect", "oauth.wrong_method"}
+
+
+def _wrong_method() -> Response:
+    """RFC 6749 §3.2: the token endpoint (and its siblings) take POST only."""
+    return _oauth_error(405, "invalid_request", "Use POST.", Allow="POST")
+
+
+for _path in ("/token", "/revoke", "/introspect"):
+    bp.add_url_rule(
+        _path,
+        endpoint="wrong_method",
+        view_func=_wrong_method,
+        methods=["GET", "PUT", "PATCH", "DELETE"],
+    )
+
+
+@bp.errorhandler(413)
+@bp.errorhandler(429)
+def _refused(error: HTTPException) -> Any:
+    if request.endpoint not in PROTOCOL_ENDPOINTS:
+        return error  # the authorization endpoint keeps the HTML error pages
+    code = error.code or 400
+    description = "Request body too large." if code == 413 else "Too many requests."
+    # 429: Flask-Limiter adds Retry-After to whatever answer the error ends in.
+    return _oauth_error(code, "invalid_request", description)
+
+
+# --- discovery -----------------------------------------------------------------------------
+
+
+@wellknown_bp.get("/.well-known/oauth-authorization-server")
+def metadata() -> Response:
+    """RFC 8414 metadata."""
+    issuer = _issuer()
+    response = jsonify(
+        {
+            "issuer": issuer,
+            "authorization_endpoint": issuer + url_for("oauth.authorize"),
+            "token_endpoint": issuer + url_for("oauth.token"),
+            "revocation_endpoint": issuer + url_for("oauth.revoke"),
+            "introspection_endpoint": issuer + url_for("oauth.introspect"),
+            "scopes_supported": [scopes.SHARED, scopes.PRIVATE, scopes.PROVISIONING, scopes.SCIM],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
+            "revocation_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
+            "introspection_endpoint_auth_methods_supported": CONFIDENTIAL_AUTH_METHODS,
+            "authorization_response_iss_parameter_supported": True,
+        }
+    )
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response

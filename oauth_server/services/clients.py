@@ -1,0 +1,198 @@
+"""Partner app registration: redirect URIs, secrets (shown once), rotation, deletion."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy import update
+
+from oauth_server import tokens
+from oauth_server.errors import NotAllowed
+from oauth_server.errors import NotFound
+from oauth_server.errors import ValidationFailed
+from oauth_server.extensions import db
+from oauth_server.models import AuthorizationCode
+from oauth_server.models import Company
+from oauth_server.models import OAuthClient
+from oauth_server.models import OAuthGrant
+from oauth_server.models import Teammate
+from oauth_server.models.base import utcnow
+
+log = logging.getLogger("oauth_server.audit")
+
+NAME_MAX = 100
+URI_MAX = 2000
+MAX_REDIRECT_URIS = 10
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+
+
+def _secret_key() -> bytes:
+    return str(current_app.config["SECRET_KEY"]).encode("utf-8")
+
+
+def hash_secret(secret: str) -> str:
+    """A keyed hash (HMAC-SHA256): fast, and useless without the server's key."""
+    return hmac.new(_secret_key(), secret.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def secret_matches(client: OAuthClient, secret: str) -> bool:
+    if client.is_public or client.secret_hash is None or client.deleted_at is not None:
+        return False
+    if tokens.kind_of(secret) is not tokens.Kind.CLIENT_SECRET:
+        return False  # a personal token (or anything else) is never a client secret
+    return hmac.compare_digest(client.secret_hash, hash_secret(secret))
+
+
+def validate_redirect_uri(uri: str) -> str:
+    """Absolute https URI, or http on a loopback host (RFC 8252 §7.3); no fragment."""
+    uri = (uri or "").strip()
+    if not uri:
+        raise ValidationFailed("Enter a redirect URI.", field="redirect_uris")
+    if len(uri) > URI_MAX:
+        raise ValidationFailed(f"Redirect URIs are at most {URI_MAX} characters.", field="redirect_uris")
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname or ""
+    except ValueError:
+        raise ValidationFailed(f"{uri!r} is not a valid URI.", field="redirect_uris") from None
+    if parts.scheme not in ("https", "http") or not parts.netloc or not host:
+        raise ValidationFailed(
+            f"{uri!r} must be an absolute http(s) URI.", field="redirect_uris"
+        )
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        raise ValidationFailed(
+            f"{uri!r}: plain http is allowed only on 127.0.0.1 or localhost.",
+            field="redirect_uris",
+        )
+    if parts.fragment or "#" in uri:
+        raise ValidationFailed(f"{uri!r} must not have a fragment.", field="redirect_uris")
+    if any(ch.isspace() for ch in uri):
+        raise ValidationFailed(f"{uri!r} must not contain spaces.", field="redirect_uris")
+    return uri
+
+
+def register_client(
+    *,
+    name: str,
+    redirect_uris: list[str],
+    public: bool = False,
+    introspection: bool = False,
+    owner_company: Company | None = None,
+    actor: Teammate | None = None,
+) -> tuple[OAuthClient, str | None]:
+    """Register a partner app; return it and its secret (None for a public app).
+
+    The secret exists only in this return value: we keep its keyed hash.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("Name is required.", field="name")
+    if len(name) > NAME_MAX:
+        raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
+    uris = list(dict.fromkeys(validate_redirect_uri(u) for u in redirect_uris))
+    if not uris:
+        raise ValidationFailed("Register at least one redirect URI.", field="redirect_uris")
+    if len(uris) > MAX_REDIRECT_URIS:
+        raise ValidationFailed(
+            f"Register at most {MAX_REDIRECT_URIS} redirect URIs.", field="redirect_uris"
+        )
+    if public and introspection:
+        raise ValidationFailed(
+            "Only a confidential app can introspect tokens.", field="introspection"
+        )
+    secret = None if public else tokens.generate(tokens.Kind.CLIENT_SECRET)
+    client = OAuthClient(
+        client_id="wsp_app_" + secrets.token_hex(12),
+        name=name,
+        owner_company_id=owner_company.id if owner_company else None,
+        secret_hash=hash_secret(secret) if secret else None,
+        is_public=public,
+        redirect_uris=uris,
+        introspection=introspection,
+    )
+    db.session.add(client)
+    db.session.commit()
+    log.info(
+        "client registered",
+        extra={"client_id": client.client_id, "actor_id": actor.id if actor else None},
+    )
+    return client, secret
+
+
+def find_active(client_id: str | None) -> OAuthClient | None:
+    if not client_id or len(client_id) > 64:
+        return None
+    return db.session.scalar(
+        select(OAuthClient).where(
+            OAuthClient.client_id == client_id, OAuthClient.deleted_at.is_(None)
+        )
+    )
+
+
+def company_clients(company: Company) -> list[OAuthClient]:
+    return list(
+        db.session.scalars(
+            select(OAuthClient)
+            .where(OAuthClient.owner_company_id == company.id, OAuthClient.deleted_at.is_(None))
+            .order_by(OAuthClient.id.desc())
+        )
+    )
+
+
+def company_client(company: Company, client_pk: int) -> OAuthClient:
+    client = db.session.scalar(
+        select(OAuthClient).where(
+            OAuthClient.owner_company_id == company.id,
+            OAuthClient.id == client_pk,
+            OAuthClient.deleted_at.is_(None),
+        )
+    )
+    if client is None:
+        raise NotFound("No such app.")
+    return client
+
+
+def rotate_secret(client: OAuthClient, *, actor: Teammate) -> str:
+    """A new secret replaces the old one at once; the old one stops working."""
+    if client.is_public:
+        raise NotAllowed("A public app has no secret.")
+    secret = tokens.generate(tokens.Kind.CLIENT_SECRET)
+    client.secret_hash = hash_secret(secret)
+    client.secret_rotated_at = utcnow()
+    db.session.commit()
+    log.info("client secret rotated", extra={"client_id": client.client_id, "actor_id": actor.id})
+    return secret
+
+
+def delete_client(client: OAuthClient, *, actor: Teammate | None, via: str) -> None:
+    """Delete an app: revoke its grants in every company and its pending codes."""
+    from oauth_server.services import revocation
+
+    now = utcnow()
+    grants = db.session.scalars(
+        select(OAuthGrant).where(OAuthGrant.client_pk == client.id, OAuthGrant.revoked_at.is_(None))
+    ).all()
+    for grant in grants:
+        revocation.revoke(grant, actor=actor, via=via)
+    db.session.execute(
+        update(AuthorizationCode)
+        .where(
+            AuthorizationCode.client_pk == client.id,
+            AuthorizationCode.used_at.is_(None),
+            AuthorizationCode.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    client.deleted_at = now
+    client.secret_hash = None
+    db.session.commit()
+    log.info(
+        "client deleted",
+        extra={"client_id": client.client_id, "actor_id": actor.id if actor else None},
+    )

@@ -1,0 +1,102 @@
+"""Who may grant what at the consent page, and the authorization codes it issues."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+
+from oauth_server import scopes
+from oauth_server import tokens
+from oauth_server.errors import ScopeNotOffered
+from oauth_server.extensions import db
+from oauth_server.models import AuthorizationCode
+from oauth_server.models import Company
+from oauth_server.models import OAuthClient
+from oauth_server.models import Teammate
+from oauth_server.models.base import utcnow
+
+log = logging.getLogger("oauth_server.audit")
+
+SCOPE_STRING_MAX = 1000
+
+
+@dataclass(frozen=True)
+class ConsentDecision:
+    """A parsed authorization request: what the teammate may grant and what they may not."""
+
+    requested: list[str]
+    grantable: list[str]
+    unavailable: list[str]
+
+    @property
+    def scope(self) -> str:
+        return " ".join(self.grantable)
+
+
+def may_delegate(teammate: Teammate, scope: str) -> bool:
+    """SPEC: an admin may grant any offered scope; another teammate ``private`` (their own
+    private resources) and the ``team:`` scopes of teams they belong to."""
+    if teammate.is_admin:
+        return True
+    if scope == scopes.PRIVATE:
+        return True
+    team_id = scopes.team_id_of(scope)
+    return team_id is not None and any(team.id == team_id for team in teammate.teams)
+
+
+def delegable(teammate: Teammate, granted: list[str]) -> list[str]:
+    """The part of a grant's scopes its teammate may still delegate today."""
+    return [s for s in granted if may_delegate(teammate, s)]
+
+
+def evaluate(company: Company, teammate: Teammate, scope_string: str | None) -> ConsentDecision:
+    """Split a requested scope string; raise ScopeNotOffered if any scope is not offered."""
+    if scope_string is not None and len(scope_string) > SCOPE_STRING_MAX:
+        raise ScopeNotOffered("The scope parameter is too long.")
+    requested = scopes.parse(scope_string)
+    if not requested:
+        raise ScopeNotOffered("Ask for at least one scope.")
+    not_offered = [s for s in requested if not scopes.is_offered(company, s)]
+    if not_offered:
+        raise ScopeNotOffered(
+            "Scope not offered for this workspace: " + " ".join(s[:40] for s in not_offered[:5])
+        )
+    grantable = [s for s in requested if may_delegate(teammate, s)]
+    unavailable = [s for s in requested if s not in grantable]
+    return ConsentDecision(requested=requested, grantable=grantable, unavailable=unavailable)
+
+
+def store_code(
+    code: str,
+    *,
+    client: OAuthClient,
+    teammate: Teammate,
+    redirect_uri: str,
+    scope: str,
+    code_challenge: str,
+    code_challenge_method: str,
+) -> AuthorizationCode:
+    ttl = timedelta(seconds=current_app.config["AUTHORIZATION_CODE_TTL"])
+    now = utcnow()
+    row = AuthorizationCode(
+        code_hash=tokens.lookup_hash(code),
+        client_pk=client.id,
+        company_id=teammate.company_id,
+        teammate_id=teammate.id,
+        redirect_uri=redirect_uri,
+        scope=scope,
+        code_challenge=code_challenge,
+        code_challenge_method=code_challenge_method,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    db.session.add(row)
+    db.session.commit()
+    log.info(
+        "consent granted",
+        extra={"client_id": client.client_id, "teammate_id": teammate.id, "scope": scope},
+    )
+    return row

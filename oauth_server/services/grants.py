@@ -1,0 +1,38 @@
+"""Partner grants of a company, as "Apps with Access" lists them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from oauth_server.errors import NotFound
+from oauth_server.extensions import db
+from oauth_server.models import Company
+from oauth_server.models import OAuthGrant
+
+
+def list_live_grants(
+    company: Company, *, before_id: int | None = None, limit: int = 50
+) -> tuple[list[OAuthGrant], int | None]:
+    """One page of the company's live grants, newest first (keyset on company_id, id)."""
+    query = (
+        select(OAuthGrant)
+        .where(OAuthGrant.company_id == company.id, OAuthGrant.revoked_at.is_(None))
+        .options(joinedload(OAuthGrant.client), joinedload(OAuthGrant.teammate))
+        .order_by(OAuthGrant.id.desc())
+        .limit(limit + 1)
+    )
+    if before_id is not None:
+        query = query.where(OAuthGrant.id < before_id)
+    rows = list(db.session.scalars(query))
+    next_cursor = rows[limit - 1].id if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def company_grant(company: Company, grant_id: int) -> OAuthGrant:
+    grant = db.session.scalar(
+        select(OAuthGrant).where(OAuthGrant.company_id == company.id, OAuthGrant.id == grant_id)
+    )
+    if grant is None:
+        raise NotFound("No such app grant.")
+    return grant

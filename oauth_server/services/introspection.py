@@ -1,0 +1,95 @@
+"""RFC 7662 answers for both kinds of token, with ``token_kind`` beside the standard fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from oauth_server import scopes
+from oauth_server import tokens
+from oauth_server.extensions import db
+from oauth_server.models import OAuthClient
+from oauth_server.models import PersonalToken
+from oauth_server.models.base import utcnow
+from oauth_server.services import consent
+from oauth_server.services import oauth_tokens
+from oauth_server.services.oauth_tokens import PresentedToken
+
+
+@dataclass
+class PresentedPersonal:
+    row: PersonalToken
+
+    def check_client(self, client: OAuthClient) -> bool:
+        return False  # no client owns a personal token
+
+    def is_revoked(self) -> bool:
+        return self.row.revoked_at is not None
+
+    def is_expired(self) -> bool:
+        return self.row.expires_at is not None and self.row.expires_at <= utcnow()
+
+
+def find(value: str) -> PresentedPersonal | PresentedToken | None:
+    kind = tokens.kind_of(value)
+    if kind is tokens.Kind.PERSONAL:
+        row = db.session.scalar(
+            select(PersonalToken).where(PersonalToken.lookup_hash == tokens.lookup_hash(value))
+        )
+        return PresentedPersonal(row) if row else None
+    if kind in (tokens.Kind.ACCESS, tokens.Kind.REFRESH):
+        presented = oauth_tokens.find_presented(value)
+        if presented is None:
+            return None
+        grant = presented.row.grant
+        teammate = grant.teammate
+        if presented.row.client.deleted_at is not None or teammate is None or not teammate.active:
+            return None  # reported as inactive
+        return presented
+    return None
+
+
+def _ts(value: Any) -> int | None:
+    return int(value.timestamp()) if value is not None else None
+
+
+def describe(token: PresentedPersonal | PresentedToken, *, issuer: str) -> dict[str, Any]:
+    """The RFC 7662 §2.2 answer for a live token; fields we do not know are left out, not null."""
+    return {key: value for key, value in _fields(token, issuer).items() if value is not None}
+
+
+def _fields(token: PresentedPersonal | PresentedToken, issuer: str) -> dict[str, Any]:
+    if isinstance(token, PresentedPersonal):
+        row = token.row
+        return {
+            "active": True,
+            "token_kind": "personal",
+            "token_type": "Bearer",
+            "scope": " ".join(scopes.effective(row.company, row.scopes)),
+            "iat": _ts(row.created_at),
+            "exp": _ts(row.expires_at),
+            "sub": str(row.created_by_id) if row.created_by_id else None,
+            "username": row.created_by.email if row.created_by else None,
+            "company_id": row.company_id,
+            "iss": issuer,
+        }
+    pair = token.row
+    grant = pair.grant
+    teammate = grant.teammate
+    granted = consent.delegable(teammate, pair.scope.split()) if teammate else []
+    return {
+        "active": True,
+        "token_kind": "oauth",
+        # token_type is an access token type (RFC 6749 §7.1); a refresh token has none.
+        "token_type": "Bearer" if token.part == "access_token" else None,
+        "scope": " ".join(scopes.effective(grant.company, granted)),
+        "client_id": pair.client.client_id,
+        "iat": _ts(pair.issued_at),
+        "exp": _ts(token.expires_at),
+        "sub": str(teammate.id) if teammate else None,
+        "username": teammate.email if teammate else None,
+        "company_id": pair.company_id,
+        "iss": issuer,
+    }
