@@ -2,8 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-OAUTH_SERVER_PORT ?= 5000
-PARTNERS_DEMO_PORT ?= 5001
+export OAUTH_SERVER_PORT ?= 5000
+export PARTNERS_DEMO_PORT ?= 5001
 # Where CI's PostgreSQL listens; each test run creates and drops its own database there.
 POSTGRES_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 

@@ -261,6 +261,47 @@ def teams_create(company_name: str, name: str, members: tuple[str, ...]) -> None
 
 
 @main.group()
+def clients() -> None:
+    """Partner apps (OAuth clients)."""
+
+
+@clients.command("create")
+@click.option("--name", required=True)
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    required=True,
+    help="Exact redirect URI; repeatable.",
+)
+@click.option("--public", is_flag=True, help="A public client: no secret, PKCE only.")
+@click.option(
+    "--introspection", is_flag=True, help="May call the introspection endpoint for any token."
+)
+@in_app
+def clients_create(
+    name: str, redirect_uris: tuple[str, ...], public: bool, introspection: bool
+) -> None:
+    """Register a partner app; a confidential app's secret is printed once, here."""
+    from oauth_server.services import clients as clients_service
+
+    client, secret = clients_service.register_client(
+        name=name, redirect_uris=list(redirect_uris), public=public, introspection=introspection
+    )
+    data = {
+        "id": client.id,
+        "client_id": client.client_id,
+        "name": client.name,
+        "redirect_uris": client.redirect_uris,
+        "public": client.is_public,
+        "introspection": client.introspection,
+    }
+    if secret is not None:
+        data["client_secret"] = secret
+    emit(data)
+
+
+@main.group()
 def demo() -> None:
     """The demo workspace."""
 

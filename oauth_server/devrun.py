@@ -23,26 +23,41 @@ READY_TIMEOUT = 30.0
 def main(demo_file: str, server_port: str, demo_port: str) -> int:
     demo = json.loads(Path(demo_file).read_text())
     server = f"http://127.0.0.1:{server_port}"
+    partner = f"http://127.0.0.1:{demo_port}"
     # Checked first: otherwise whatever holds the port would answer our readiness check.
-    if not _port_free(int(server_port)):
-        print(
-            f"Port {server_port} is in use by another program: stop it, or pick another "
-            "port with OAUTH_SERVER_PORT=...",
-            file=sys.stderr,
-        )
-        return 1
+    for port, variable in ((server_port, "OAUTH_SERVER_PORT"), (demo_port, "PARTNERS_DEMO_PORT")):
+        if not _port_free(int(port)):
+            print(
+                f"Port {port} is in use by another program: stop it, or pick another "
+                f"port with {variable}=...",
+                file=sys.stderr,
+            )
+            return 1
     env = dict(os.environ, OAUTH_ISSUER=os.environ.get("OAUTH_ISSUER", server))
+    credentials = json.loads(Path(demo["partner_app"]["credentials_file"]).read_text())
+    demo_env = dict(
+        os.environ,
+        PARTNERS_DEMO_SERVER_URL=env["OAUTH_ISSUER"],
+        PARTNERS_DEMO_CLIENT_ID=credentials["client_id"],
+        PARTNERS_DEMO_CLIENT_SECRET=credentials["client_secret"] or "",
+        PARTNERS_DEMO_INSTANCE=str(Path(demo_file).parent / "partners_demo"),
+    )
     bin_dir = Path(sys.executable).parent
     # SIGTERM (a process manager, `kill`) ends us like Ctrl-C: through `finally`, so the
     # servers we started do not outlive us.
     signal.signal(signal.SIGTERM, _exit)
     procs = [
-        subprocess.Popen([str(bin_dir / "oauth-server"), "serve", "--port", server_port], env=env)
+        subprocess.Popen([str(bin_dir / "oauth-server"), "serve", "--port", server_port], env=env),
+        subprocess.Popen(
+            [sys.executable, "-m", "partners_demo", "--port", demo_port], env=demo_env
+        ),
     ]
     try:
-        if _ready(f"{server}/healthz", procs[0]):
-            print(_banner(server, demo["logins"]), flush=True)
-        return procs[0].wait()
+        if _ready(f"{server}/healthz", procs[0]) and _ready(f"{partner}/healthz", procs[1]):
+            print(_banner(server, partner, demo["logins"]), flush=True)
+        while all(proc.poll() is None for proc in procs):
+            time.sleep(0.5)
+        return next(proc.returncode for proc in procs if proc.returncode is not None)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -52,11 +67,12 @@ def main(demo_file: str, server_port: str, demo_port: str) -> int:
                 proc.wait(10)
 
 
-def _banner(server: str, logins: dict[str, dict[str, str]]) -> str:
+def _banner(server: str, partner: str, logins: dict[str, dict[str, str]]) -> str:
     admin, teammate = logins["admin"], logins["teammate"]
     return (
         "\n"
         f"  Workspace server:  {server}/login\n"
+        f"  Partner demo:      {partner}/\n"
         f"  Admin login:       {admin['email']} / {admin['password']}\n"
         f"  Teammate login:    {teammate['email']} / {teammate['password']}\n"
         f"  API tokens:        {server}/settings/plugins-api/api\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ NAME_MAX = 100
 URI_MAX = 2000
 MAX_REDIRECT_URIS = 10
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+CLIENT_ID_RE = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 
 
 def _secret_key() -> bytes:
@@ -126,7 +128,9 @@ def register_client(
 
 
 def find_active(client_id: str | None) -> OAuthClient | None:
-    if not client_id or len(client_id) > 64:
+    """A live app by its client_id; None for anything that cannot be one (PostgreSQL refuses
+    a NUL in a query parameter, so odd strings never reach the database)."""
+    if not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id):
         return None
     return db.session.scalar(
         select(OAuthClient).where(
@@ -158,7 +162,7 @@ def company_client(company: Company, client_pk: int) -> OAuthClient:
     return client
 
 
-def rotate_secret(client: OAuthClient, *, actor: Teammate) -> str:
+def rotate_secret(client: OAuthClient, *, actor: Teammate | None) -> str:
     """A new secret replaces the old one at once; the old one stops working."""
     if client.is_public:
         raise NotAllowed("A public app has no secret.")
@@ -166,7 +170,10 @@ def rotate_secret(client: OAuthClient, *, actor: Teammate) -> str:
     client.secret_hash = hash_secret(secret)
     client.secret_rotated_at = utcnow()
     db.session.commit()
-    log.info("client secret rotated", extra={"client_id": client.client_id, "actor_id": actor.id})
+    log.info(
+        "client secret rotated",
+        extra={"client_id": client.client_id, "actor_id": actor.id if actor else None},
+    )
     return secret
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 
 from oauth_server.extensions import db
@@ -11,8 +15,10 @@ from oauth_server.models import RESOURCE_MODELS
 from oauth_server.models import Company
 from oauth_server.models import Conversation
 from oauth_server.models import Message
+from oauth_server.models import OAuthClient
 from oauth_server.models import Team
 from oauth_server.models import Teammate
+from oauth_server.services import clients
 from oauth_server.services import workspace
 
 COMPANY = "Demo Company"
@@ -21,11 +27,62 @@ TEAMMATE = {"email": "teammate@demo.test", "password": "demo-teammate-pass", "na
 TEAMS = ("Support", "Sales")
 
 
+PARTNER_APP = "Partner Demo"
+CREDENTIALS_FILE = "partners_demo_client.json"
+
+
 def seed() -> dict[str, Any]:
     company = db.session.scalar(select(Company).where(Company.name == COMPANY))
     if company is None:
         company = _create()
-    return describe(company)
+    description = describe(company)
+    description["partner_app"] = _partner_app()
+    return description
+
+
+def _partner_redirect_uris() -> list[str]:
+    port = os.environ.get("PARTNERS_DEMO_PORT", "5001")
+    return [f"http://127.0.0.1:{port}/callback", f"http://localhost:{port}/callback"]
+
+
+def _partner_app() -> dict[str, Any]:
+    """The demo partner app, registered once; its secret goes to a file, never to stdout.
+
+    The secret exists only at registration (we keep a hash), so it is written to the
+    instance folder (mode 0600) for ``make run`` to hand to the partner demo. If that file
+    is lost, the secret is rotated and the file written again.
+    """
+    path = Path(current_app.instance_path) / CREDENTIALS_FILE
+    client = db.session.scalar(
+        select(OAuthClient).where(
+            OAuthClient.name == PARTNER_APP,
+            OAuthClient.owner_company_id.is_(None),
+            OAuthClient.deleted_at.is_(None),
+        )
+    )
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    if client is None:
+        client, secret = clients.register_client(
+            name=PARTNER_APP, redirect_uris=_partner_redirect_uris()
+        )
+        _write_credentials(path, client.client_id, secret)
+    elif saved.get("client_id") != client.client_id:
+        _write_credentials(path, client.client_id, clients.rotate_secret(client, actor=None))
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "redirect_uris": client.redirect_uris,
+        "credentials_file": str(path),
+    }
+
+
+def _write_credentials(path: Path, client_id: str, secret: str | None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"client_id": client_id, "client_secret": secret}, fh)
+    tmp.replace(path)
 
 
 def _create() -> Company:
