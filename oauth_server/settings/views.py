@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 from oauth_server import scopes
 from oauth_server.errors import DomainError
 from oauth_server.errors import NotFound
+from oauth_server.services import grants
 from oauth_server.services import personal_tokens
 from oauth_server.services import revocation
 from oauth_server.services import workspace
@@ -56,9 +57,9 @@ def _id(raw: str, what: str) -> int:
     return int(raw)
 
 
-def _cursor() -> int | None:
-    raw = request.args.get("before")
-    return None if raw is None else _id(raw, "token")
+def _cursor(name: str = "before") -> int | None:
+    raw = request.args.get(name)
+    return None if raw is None else _id(raw, "token" if name == "before" else "app")
 
 
 @bp.get("/")
@@ -70,13 +71,19 @@ def index() -> Response:
 def api_tokens() -> str:
     company = current_user.company
     before = _cursor()
+    page_size = current_app.config["TOKEN_LIST_PAGE_SIZE"]
     rows, next_cursor = personal_tokens.list_personal_tokens(
-        company, before_id=before, limit=current_app.config["TOKEN_LIST_PAGE_SIZE"]
+        company, before_id=before, limit=page_size
+    )
+    app_grants, grants_next = grants.list_live_grants(
+        company, before_id=_cursor("apps_before"), limit=page_size
     )
     return render_template(
         "settings/api_tokens.html",
         tokens=rows,
         next_cursor=next_cursor,
+        grants=app_grants,
+        grants_next=grants_next,
         paged=before is not None,
         label=lambda scope: scopes.label(scope, company.teams),
         status=personal_tokens.status,
