@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from typing import Any
+from typing import cast
 
 from flask import request
 from pydantic import BaseModel
@@ -152,8 +153,8 @@ def _schemas() -> tuple[dict[type[BaseModel], dict[str, Any]], dict[str, Any]]:
         *((model, "serialization") for model in sorted(outputs, key=lambda m: m.__name__)),
     ]
     by_model, definitions = models_json_schema(pairs, ref_template=REF)
-    refs = {model: ref for (model, _mode), ref in by_model.items()}
-    schemas = dict(sorted(definitions.get("$defs", {}).items()))
+    refs = {cast(type[BaseModel], model): ref for (model, _mode), ref in by_model.items()}
+    schemas: dict[str, Any] = dict(sorted(definitions.get("$defs", {}).items()))
     schemas["Error"] = ERROR_SCHEMA
     schemas["Pagination"] = PAGINATION_SCHEMA
     return refs, schemas

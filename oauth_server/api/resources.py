@@ -103,7 +103,7 @@ def _register(c: Collection) -> None:
         one,
         "PATCH",
         endpoint=f"update_{c.singular}",
-        summary=f"Change a {c.singular}'s fields (not its owner)",
+        summary=f"Change the fields of one {c.singular} (not its owner)",
         body=update_body,
         response=out,
         description="Fields left out stay as they are. team_id and owner_id cannot change.",
@@ -117,7 +117,7 @@ def _register(c: Collection) -> None:
         one,
         "DELETE",
         endpoint=f"delete_{c.singular}",
-        summary=f"Delete a {c.singular}",
+        summary=f"Delete one {c.singular}",
         status=204,
         **common,
     )

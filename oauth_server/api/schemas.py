@@ -215,7 +215,7 @@ def _update_model(c: Collection) -> type[BaseModel]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         f"{c.label}Update",
         __config__=INPUT,
-        __doc__=f"Changes to a {c.singular}; fields left out stay as they are. "
+        __doc__=f"Changes to one {c.singular}; fields left out stay as they are. "
         "The owner (team_id, owner_id) cannot change.",
         **fields,
     )

@@ -7,6 +7,8 @@ reaches. Conditions are SQL, so lists filter in the database.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement
 from sqlalchemy import Select
 from sqlalchemy import and_
@@ -25,7 +27,7 @@ from oauth_server.services.access import private_owner_condition
 from oauth_server.services.access import visible_teams
 
 
-def teams(principal: Principal) -> Select[tuple[Team]]:
+def teams(principal: Principal) -> Select[Any]:
     return select(Team).where(visible_teams(principal)).options(selectinload(Team.members))
 
 
@@ -50,5 +52,5 @@ def visible_teammates(principal: Principal) -> ColumnElement[bool]:
     return and_(in_company, or_(*reachable))
 
 
-def teammates(principal: Principal) -> Select[tuple[Teammate]]:
+def teammates(principal: Principal) -> Select[Any]:
     return select(Teammate).where(visible_teammates(principal))

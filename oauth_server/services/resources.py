@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 from typing import TypeVar
+from typing import cast
 
 from sqlalchemy import Select
 from sqlalchemy import inspect
@@ -40,7 +41,7 @@ def _what(model: type[OwnedResource]) -> str:
     return model.__name__.lower()
 
 
-def items(principal: Principal, model: type[R]) -> Select[tuple[R]]:
+def items(principal: Principal, model: type[R]) -> Select[Any]:
     """The items of ``model`` this principal may see (its company's, by scope)."""
     return select(model).where(visible(model, principal))
 
@@ -73,7 +74,10 @@ def create_item(
             "is required: give team_id (a team item) or owner_id (a private item)",
             field="team_id",
         )
-    item = model(company_id=principal.company.id, team_id=team_id, owner_id=owner_id, **values)
+    # type[R] is a mapped class; the mixin it is typed by takes no keywords.
+    item: R = cast(Any, model)(
+        company_id=principal.company.id, team_id=team_id, owner_id=owner_id, **values
+    )
     db.session.add(item)
     db.session.commit()
     return item
@@ -96,7 +100,7 @@ def delete_item(principal: Principal, model: type[OwnedResource], item_id: int) 
     db.session.commit()
 
 
-def messages(principal: Principal, conversation_id: int) -> Select[tuple[Message]]:
+def messages(principal: Principal, conversation_id: int) -> Select[Any]:
     """The messages of a conversation this principal may see."""
     conversation = get_item(principal, Conversation, conversation_id)
     return select(Message).where(Message.conversation_id == conversation.id)

@@ -24,7 +24,6 @@ from tests.conftest import bearer
 from tests.factories import make_admin
 from tests.factories import make_company
 from tests.factories import make_personal_token
-from tests.factories import make_resource
 from tests.factories import make_team
 from tests.factories import make_teammate
 from tests.isolation import IsolatedClient
@@ -90,15 +89,25 @@ def world() -> World:
     other_admin = make_admin(other, email="admin@other.test", private_api_access=True)
     other_team = make_team(other, "Other team", members=[other_admin])
     w = World(company, admin, alice, bob, team_a, team_b, other)
-    for collection in COLLECTIONS:
+    owners = {"team_a": {"team_id": team_a.id}, "team_b": {"team_id": team_b.id}}
+    owners.update(alice={"owner_id": alice.id}, bob={"owner_id": bob.id})
+    # One commit for all items (make_resource commits each: slow on PostgreSQL).
+    for collection, model in RESOURCE_MODELS.items():
         w.items[collection] = {
-            "team_a": make_resource(collection, company, team=team_a),
-            "team_b": make_resource(collection, company, team=team_b),
-            "alice": make_resource(collection, company, owner=alice),
-            "bob": make_resource(collection, company, owner=bob),
+            owner: _item(model, company, f"{owner} {collection}", TITLE[collection], ownership)
+            for owner, ownership in owners.items()
         }
-        w.other_items[collection] = make_resource(collection, other, team=other_team)
+        w.other_items[collection] = _item(
+            model, other, f"other {collection}", TITLE[collection], {"team_id": other_team.id}
+        )
+    db.session.commit()
     return w
+
+
+def _item(model: type[Any], company: Company, title: str, field: str, owner: dict[str, int]) -> Any:
+    item = model(company_id=company.id, **{field: title}, **owner)
+    db.session.add(item)
+    return item
 
 
 def stored(model: type[Any], row_id: int) -> Any:
