@@ -45,7 +45,7 @@ from oauth_server.services.oauth_tokens import PresentedToken
 
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 ALL_AUTH_METHODS = [*CONFIDENTIAL_AUTH_METHODS, "none"]
-_NOT_IN_ERROR_TEXT = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
+_NOT_IN_ERROR_TEXT = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
 
 def quoted(value: str | None, limit: int = 40) -> str:

@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server.errors import ScopeNotOffered
+from oauth_server.extensions import csrf
 from oauth_server.extensions import db
 from oauth_server.extensions import limiter
 from oauth_server.models import PersonalToken
@@ -230,13 +231,12 @@ def token() -> Response:
 @bp.post("/revoke")
 @limiter.limit(lambda: current_app.config["RATELIMIT_TOKEN"], key_func=_client_key)
 def revoke() -> Response:
-    authorization = request.headers.get("Authorization", "")
-    if authorization[:7].lower() == "bearer ":
-        refusal = _refusal()  # no Basic header: the Bearer token authenticates
-        return refusal or _revoke_personal(authorization[7:].strip())
     refusal = _refusal()
     if refusal:
         return refusal
+    authorization = request.headers.get("Authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        return _revoke_personal(authorization[7:].strip())
     response: Response = server.create_endpoint_response("revocation")
     return response
 
@@ -246,7 +246,9 @@ def _revoke_personal(bearer: str) -> Response:
     challenge = 'Bearer error="invalid_token"'
     if tokens.kind_of(bearer) is not tokens.Kind.PERSONAL:
         return _oauth_error(
-            401, "invalid_token", "Only a personal token authenticates as Bearer here.",
+            401,
+            "invalid_token",
+            "Only a personal token authenticates as Bearer here.",
             **{"WWW-Authenticate": challenge},
         )
     row = db.session.scalar(
@@ -282,6 +284,7 @@ def introspect() -> Response:
 PROTOCOL_ENDPOINTS = {"oauth.token", "oauth.revoke", "oauth.introspect", "oauth.wrong_method"}
 
 
+@csrf.exempt  # no session, no form: there is nothing to forge
 def _wrong_method() -> Response:
     """RFC 6749 §3.2: the token endpoint (and its siblings) take POST only."""
     return _oauth_error(405, "invalid_request", "Use POST.", Allow="POST")

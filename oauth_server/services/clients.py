@@ -32,6 +32,11 @@ URI_MAX = 2000
 MAX_REDIRECT_URIS = 10
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 CLIENT_ID_RE = re.compile(r"[A-Za-z0-9._~-]{1,64}")
+# PostgreSQL refuses NUL in text, and no name or URI needs a control character.
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# Primary keys are 32-bit integers: a larger id from a URL names no row (and PostgreSQL
+# would refuse the comparison rather than find nothing).
+ID_MAX = 2**31 - 1
 
 
 def _secret_key() -> bytes:
@@ -57,16 +62,20 @@ def validate_redirect_uri(uri: str) -> str:
     if not uri:
         raise ValidationFailed("Enter a redirect URI.", field="redirect_uris")
     if len(uri) > URI_MAX:
-        raise ValidationFailed(f"Redirect URIs are at most {URI_MAX} characters.", field="redirect_uris")
+        raise ValidationFailed(
+            f"Redirect URIs are at most {URI_MAX} characters.", field="redirect_uris"
+        )
+    if CONTROL_RE.search(uri):
+        raise ValidationFailed(
+            "Redirect URIs must not contain control characters.", field="redirect_uris"
+        )
     try:
         parts = urlsplit(uri)
         host = parts.hostname or ""
     except ValueError:
         raise ValidationFailed(f"{uri!r} is not a valid URI.", field="redirect_uris") from None
     if parts.scheme not in ("https", "http") or not parts.netloc or not host:
-        raise ValidationFailed(
-            f"{uri!r} must be an absolute http(s) URI.", field="redirect_uris"
-        )
+        raise ValidationFailed(f"{uri!r} must be an absolute http(s) URI.", field="redirect_uris")
     if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
         raise ValidationFailed(
             f"{uri!r}: plain http is allowed only on 127.0.0.1 or localhost.",
@@ -97,6 +106,8 @@ def register_client(
         raise ValidationFailed("Name is required.", field="name")
     if len(name) > NAME_MAX:
         raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
+    if CONTROL_RE.search(name):
+        raise ValidationFailed("Name must not contain control characters.", field="name")
     uris = list(dict.fromkeys(validate_redirect_uri(u) for u in redirect_uris))
     if not uris:
         raise ValidationFailed("Register at least one redirect URI.", field="redirect_uris")
@@ -150,6 +161,10 @@ def company_clients(company: Company) -> list[OAuthClient]:
 
 
 def company_client(company: Company, client_pk: int) -> OAuthClient:
+    """One of the company's live apps; NotFound for another company's, a deleted one, or
+    an id no row can have."""
+    if not 0 < client_pk <= ID_MAX:
+        raise NotFound("No such app.")
     client = db.session.scalar(
         select(OAuthClient).where(
             OAuthClient.owner_company_id == company.id,
@@ -178,15 +193,17 @@ def rotate_secret(client: OAuthClient, *, actor: Teammate | None) -> str:
 
 
 def delete_client(client: OAuthClient, *, actor: Teammate | None, via: str) -> None:
-    """Delete an app: revoke its grants in every company and its pending codes."""
+    """Delete an app: revoke its grants in every company and its pending codes.
+
+    The app is marked deleted (and its secret dropped) first, in its own commit: from then
+    on it cannot authenticate, redeem a code or refresh, so no grant can appear after the
+    grants below are listed. The row is kept: its grants are history.
+    """
     from oauth_server.services import revocation
 
     now = utcnow()
-    grants = db.session.scalars(
-        select(OAuthGrant).where(OAuthGrant.client_pk == client.id, OAuthGrant.revoked_at.is_(None))
-    ).all()
-    for grant in grants:
-        revocation.revoke(grant, actor=actor, via=via)
+    client.deleted_at = now
+    client.secret_hash = None
     db.session.execute(
         update(AuthorizationCode)
         .where(
@@ -195,11 +212,19 @@ def delete_client(client: OAuthClient, *, actor: Teammate | None, via: str) -> N
             AuthorizationCode.revoked_at.is_(None),
         )
         .values(revoked_at=now)
+        .execution_options(synchronize_session="fetch")
     )
-    client.deleted_at = now
-    client.secret_hash = None
     db.session.commit()
+    grants = db.session.scalars(
+        select(OAuthGrant).where(OAuthGrant.client_pk == client.id, OAuthGrant.revoked_at.is_(None))
+    ).all()
+    for grant in grants:
+        revocation.revoke(grant, actor=actor, via=via)
     log.info(
         "client deleted",
-        extra={"client_id": client.client_id, "actor_id": actor.id if actor else None},
+        extra={
+            "client_id": client.client_id,
+            "actor_id": actor.id if actor else None,
+            "grants_revoked": len(grants),
+        },
     )

@@ -223,7 +223,9 @@ def store_issued(
         company_id=company_id,
         scope=token.get("scope", ""),
         access_hash=tokens.lookup_hash(token["access_token"]),
-        refresh_hash=tokens.lookup_hash(token["refresh_token"]) if "refresh_token" in token else None,
+        refresh_hash=(
+            tokens.lookup_hash(token["refresh_token"]) if "refresh_token" in token else None
+        ),
         issued_at=now,
         access_expires_at=now + timedelta(seconds=int(token["expires_in"])),
         refresh_expires_at=now + timedelta(seconds=refresh_ttl) if refresh_ttl else None,

@@ -52,7 +52,11 @@ def revoke(token: Revocable, *, actor: Teammate | None, via: str) -> bool:
             PersonalToken,
             token.id,
             PersonalToken.revoked_at,
-            {"revoked_at": utcnow(), "revoked_by_id": actor.id if actor else None, "revoked_via": via},
+            {
+                "revoked_at": utcnow(),
+                "revoked_by_id": actor.id if actor else None,
+                "revoked_via": via,
+            },
         )
     elif isinstance(token, OAuthGrant):
         changed = _revoke_grant(token, actor=actor, via=via)

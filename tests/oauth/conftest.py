@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,6 +20,7 @@ from sqlalchemy import select
 
 from oauth_server.extensions import db
 from oauth_server.services import clients
+from tests.conftest import LiveServer
 from tests.conftest import bearer
 from tests.conftest import csrf_from
 from tests.conftest import login
@@ -53,6 +55,14 @@ class Workspace:
 def client(app: Flask) -> IsolatedClient:
     """Each request in an app context (and database session) of its own, as in production."""
     return isolated_client(app)
+
+
+@pytest.fixture(scope="session")
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    """One server for the area: stopping one costs half a second (its poll interval)."""
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -118,11 +128,12 @@ def redirect_params(response: Any, redirect_uri: str = REDIRECT_URI) -> dict[str
 
 
 def get_code(
-    client: FlaskClient, partner: Partner, email: str, scope: str = "shared"
+    client: FlaskClient, partner: Partner, email: str | None, scope: str = "shared"
 ) -> tuple[str, str]:
-    """Sign in as ``email``, consent, and return (code, verifier)."""
+    """Sign in as ``email`` (None: signed in already), consent, and return (code, verifier)."""
     verifier, challenge = pkce()
-    login(client, email)
+    if email is not None:
+        login(client, email)
     params = redirect_params(consent(client, authorize_url(partner, scope, challenge)))
     assert "code" in params, params
     return params["code"], verifier

@@ -181,7 +181,11 @@ def test_deleted_client_gets_an_error_page(client, workspace, partner):
 
 @pytest.mark.parametrize(
     ("response_type", "error"),
-    [("code", "invalid_request"), ("token", "unsupported_response_type"), (None, "invalid_request")],
+    [
+        ("code", "invalid_request"),
+        ("token", "unsupported_response_type"),
+        (None, "invalid_request"),
+    ],
 )
 def test_missing_redirect_uri_gets_an_error_page_not_the_registered_one(
     client, workspace, partner, response_type, error
@@ -190,7 +194,9 @@ def test_missing_redirect_uri_gets_an_error_page_not_the_registered_one(
     _, challenge = pkce()
     login(client, workspace.admin.email)
 
-    url = authorize_url(partner, "shared", challenge, redirect_uri=None, response_type=response_type)
+    url = authorize_url(
+        partner, "shared", challenge, redirect_uri=None, response_type=response_type
+    )
 
     error_page(client.get(url), error)
 
@@ -346,9 +352,7 @@ def test_other_team_scope_alone_ends_in_access_denied(client, workspace, partner
     _, challenge = pkce()
     login(client, workspace.teammate.email)
 
-    response = consent(
-        client, authorize_url(partner, f"team:{workspace.other_team.id}", challenge)
-    )
+    response = consent(client, authorize_url(partner, f"team:{workspace.other_team.id}", challenge))
 
     error_redirect(response, "access_denied")
 
@@ -364,16 +368,19 @@ def test_deny_ends_in_access_denied(client, workspace, partner, decision):
     assert count(AuthorizationCode) == 0
 
 
-@pytest.mark.parametrize(
-    "param", ["response_type", "client_id", "redirect_uri", "scope", "state"]
-)
+@pytest.mark.parametrize("param", ["response_type", "client_id", "redirect_uri", "scope", "state"])
 def test_duplicate_core_parameters_get_an_error_page(client, workspace, partner, param):
     """RFC 6749 §3.1: which of two values would we trust? Neither: no redirect."""
     _, challenge = pkce()
     login(client, workspace.admin.email)
     url = authorize_url(partner, "shared", challenge)
-    value = {"response_type": "code", "client_id": partner.client_id,
-             "redirect_uri": REDIRECT_URI, "scope": "shared", "state": "state-123"}[param]
+    value = {
+        "response_type": "code",
+        "client_id": partner.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "shared",
+        "state": "state-123",
+    }[param]
 
     response = client.get(url + "&" + urlencode({param: value}))
 

@@ -90,7 +90,9 @@ def test_two_simultaneous_redemptions_of_one_code_give_one_success(
         "code_verifier": verifier,
     }
 
-    won, lost = split(race(token_call(live_server, partner, data), token_call(live_server, partner, data)))
+    won, lost = split(
+        race(token_call(live_server, partner, data), token_call(live_server, partner, data))
+    )
 
     assert len(won) == 1 and len(lost) == 1
     assert len(rows(OAuthGrant)) == 1 and len(rows(OAuthToken)) == 1
@@ -106,7 +108,9 @@ def test_two_simultaneous_refreshes_give_one_success_and_count_as_reuse(
     token = issue(client, partner, workspace.admin.email)
     data = {"grant_type": "refresh_token", "refresh_token": token["refresh_token"]}
 
-    won, lost = split(race(token_call(live_server, partner, data), token_call(live_server, partner, data)))
+    won, lost = split(
+        race(token_call(live_server, partner, data), token_call(live_server, partner, data))
+    )
 
     assert len(won) == 1 and len(lost) == 1
     [grant] = rows(OAuthGrant)
@@ -114,7 +118,9 @@ def test_two_simultaneous_refreshes_give_one_success_and_count_as_reuse(
     for access in (token["access_token"], won[0]["access_token"]):
         assert me(live_server, access) == 401
     refused = token_call(
-        live_server, partner, {"grant_type": "refresh_token", "refresh_token": won[0]["refresh_token"]}
+        live_server,
+        partner,
+        {"grant_type": "refresh_token", "refresh_token": won[0]["refresh_token"]},
     )()
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
 
@@ -138,7 +144,9 @@ def _revoke_in_settings(app, grant_id, actor_id):
 
         with app.app_context():
             grant = db.session.get(OAuthGrant, grant_id)
-            return revocation.revoke(grant, actor=db.session.get(Teammate, actor_id), via="settings")
+            return revocation.revoke(
+                grant, actor=db.session.get(Teammate, actor_id), via="settings"
+            )
 
     return call
 
@@ -151,7 +159,9 @@ def test_a_refresh_racing_a_revocation_never_leaves_a_live_token(
     token = issue(client, partner, workspace.admin.email)
     [grant] = rows(OAuthGrant)
     refresh_call = token_call(
-        live_server, partner, {"grant_type": "refresh_token", "refresh_token": token["refresh_token"]}
+        live_server,
+        partner,
+        {"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
     )
     if door == "rfc7009":
         revoke_call = _revoke_by_rfc7009(live_server, partner, token)

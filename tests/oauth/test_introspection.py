@@ -236,7 +236,9 @@ def test_introspection_needs_client_authentication(
         "personal-bearer": {"Authorization": f"Bearer {personal}"},
     }[auth]
 
-    response = client.post("/oauth/introspect", data={"token": token["access_token"]}, headers=headers)
+    response = client.post(
+        "/oauth/introspect", data={"token": token["access_token"]}, headers=headers
+    )
 
     oauth_error(response, "invalid_client", 401)
 

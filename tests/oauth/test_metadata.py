@@ -67,6 +67,15 @@ def test_issuer_follows_the_oauth_issuer_setting(client, app):
 
 def test_advertised_endpoints_answer(client, metadata):
     for key in ("token_endpoint", "revocation_endpoint", "introspection_endpoint"):
-        path = metadata[key].removeprefix(ISSUER)
-        assert client.post(path).status_code == 400 or client.post(path).status_code == 401
-    assert client.get(metadata["authorization_endpoint"].removeprefix(ISSUER)).status_code == 400
+        response = client.post(metadata[key].removeprefix(ISSUER))
+        assert response.status_code in (400, 401)
+        assert response.get_json()["error"] in ("invalid_request", "invalid_client")
+    authorize = client.get(metadata["authorization_endpoint"].removeprefix(ISSUER))
+    assert authorize.status_code == 400  # no client_id: an error page, not a 404
+
+
+def test_metadata_may_be_cached_but_carries_no_secret(client):
+    response = client.get(METADATA)
+
+    assert "max-age" in response.headers["Cache-Control"]
+    assert "wsp_" not in response.get_data(as_text=True)

@@ -117,7 +117,9 @@ def test_refresh_may_narrow_the_scope(client, workspace, partner):
 def test_refresh_with_a_garbled_scope_is_invalid_scope(client, workspace, partner, scope):
     token = issue(client, partner, workspace.admin.email, "shared")
 
-    oauth_error(refresh(client, partner, token["refresh_token"], scope=scope[:4000]), "invalid_scope")
+    oauth_error(
+        refresh(client, partner, token["refresh_token"], scope=scope[:4000]), "invalid_scope"
+    )
     assert refresh(client, partner, token["refresh_token"]).status_code == 200
 
 

@@ -42,9 +42,7 @@ def test_confidential_client_redeems_a_code_with_authlib(client, live_server, wo
         token_endpoint_auth_method="client_secret_basic",
     )
 
-    token = session.fetch_token(
-        live_server.url + "/oauth/token", code=code, code_verifier=verifier
-    )
+    token = session.fetch_token(live_server.url + "/oauth/token", code=code, code_verifier=verifier)
 
     assert token["token_type"] == "Bearer"
     assert token["access_token"].startswith("wsp_oat_")
@@ -393,9 +391,7 @@ def test_personal_token_is_no_subject_token(client, workspace, partner, personal
     _untouched(client, personal)
 
 
-def test_personal_token_as_bearer_gets_nothing_from_the_token_endpoint(
-    client, workspace, personal
-):
+def test_personal_token_as_bearer_gets_nothing_from_the_token_endpoint(client, workspace, personal):
     response = client.post(
         "/oauth/token",
         data={"grant_type": "refresh_token", "refresh_token": personal[1]},
@@ -416,7 +412,9 @@ def test_access_token_lifetime_follows_config_and_expired_tokens_get_401(
     token = issue(client, partner, workspace.admin.email)
     assert token["expires_in"] == 600
     [pair] = rows(OAuthToken)
-    assert timedelta(seconds=595) <= pair.access_expires_at - pair.issued_at <= timedelta(seconds=600)
+    assert (
+        timedelta(seconds=595) <= pair.access_expires_at - pair.issued_at <= timedelta(seconds=600)
+    )
     assert me_status(client, token["access_token"]) == 200
 
     later = utcnow() + timedelta(seconds=601)
@@ -450,3 +448,40 @@ def test_hand_built_token_request_matches_authlib(client, live_server, workspace
 
     assert response.status_code == 200
     assert response.json()["scope"] == "shared"
+
+
+# --- rate limit ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", ["/oauth/token", "/oauth/revoke", "/oauth/introspect"])
+def test_protocol_endpoints_are_rate_limited(client, app, partner, endpoint):
+    app.config["RATELIMIT_TOKEN"] = "3 per minute"
+    data = {"grant_type": "refresh_token", "refresh_token": "wsp_ort_unknown", "token": "x"}
+    headers = basic(partner.client_id, partner.client_secret)
+
+    answers = [client.post(endpoint, data=data, headers=headers) for _ in range(4)]
+
+    assert all(a.status_code != 429 for a in answers[:3])
+    limited = answers[3]
+    oauth_error(limited, "invalid_request", 429)
+    assert int(limited.headers["Retry-After"]) > 0
+    # Per client (and address): another app is not held back by this one.
+    other = register(name="Other App")
+    assert (
+        client.post(
+            endpoint, data=data, headers=basic(other.client_id, other.client_secret)
+        ).status_code
+        != 429
+    )
+
+
+def test_a_client_id_alone_cannot_spend_another_apps_allowance(client, app, partner):
+    """A client_id is public; the key also holds the caller's address."""
+    app.config["RATELIMIT_TOKEN"] = "2 per minute"
+    data = {"grant_type": "refresh_token", "refresh_token": "x", "client_id": partner.client_id}
+    for _ in range(3):
+        client.post("/oauth/token", data=data, environ_base={"REMOTE_ADDR": "203.0.113.9"})
+
+    response = refresh(client, partner, "wsp_ort_unknown")
+
+    assert response.status_code == 400
