@@ -26,9 +26,10 @@ from oauth_server import create_app
 from oauth_server.config import normalize_database_url
 from oauth_server.extensions import db
 from oauth_server.extensions import limiter
+from tests.isolation import isolated_client
 
 
-def _postgres_database(server_url: str) -> Iterator[str]:
+def postgres_database_url(server_url: str) -> Iterator[str]:
     url = make_url(normalize_database_url(server_url))
     name = f"oauth_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -46,7 +47,7 @@ def _postgres_database(server_url: str) -> Iterator[str]:
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = os.environ.get("TEST_DATABASE_URL")
     if server:
-        yield from _postgres_database(server)
+        yield from postgres_database_url(server)
     else:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
@@ -113,7 +114,8 @@ def _empty_tables() -> None:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    """Each request in an app context and database session of its own, as in production."""
+    return isolated_client(app)
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 The base ``_clean`` fixture keeps one app context pushed for the whole test, and Flask
 reuses a pushed context for test-client requests. Then ``g`` (Flask-Login's current
 teammate, Flask-WTF's CSRF token) and the database session outlive a request: a second
-client in the same test would act as the first client's signed-in teammate. Areas that
-sign in with several clients override ``client`` with this one.
+client in the same test would act as the first client's signed-in teammate. The base
+``client`` fixture is this one.
 """
 
 from __future__ import annotations

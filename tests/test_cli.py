@@ -35,10 +35,10 @@ from oauth_server.models import Teammate
 from oauth_server.services import personal_tokens
 from oauth_server.services import workspace
 from tests.conftest import TEST_CONFIG
-from tests.conftest import _postgres_database
+from tests.conftest import postgres_database_url
 
 BIN = shutil.which("oauth-server", path=str(Path(sys.executable).parent))
-postgres_database = contextmanager(_postgres_database)
+postgres_database = contextmanager(postgres_database_url)
 
 
 def fresh_database(folder: Path) -> Any:

@@ -13,7 +13,6 @@ from dataclasses import field
 from typing import Any
 
 import pytest
-from flask import Flask
 
 from oauth_server.extensions import db
 from oauth_server.models import RESOURCE_MODELS
@@ -26,8 +25,6 @@ from tests.factories import make_company
 from tests.factories import make_personal_token
 from tests.factories import make_team
 from tests.factories import make_teammate
-from tests.isolation import IsolatedClient
-from tests.isolation import isolated_client
 
 COLLECTIONS = list(RESOURCE_MODELS)
 # Owners of the items made in every collection: two teams, two private owners.
@@ -70,11 +67,6 @@ class World:
     def ids(self, collection: str, *owners: str) -> set[int]:
         return {self.items[collection][owner].id for owner in owners}
 
-
-@pytest.fixture
-def client(app: Flask) -> IsolatedClient:
-    """Each request in its own app context and database session, as in production."""
-    return isolated_client(app)
 
 
 @pytest.fixture

@@ -28,8 +28,6 @@ from tests.factories import make_admin
 from tests.factories import make_company
 from tests.factories import make_team
 from tests.factories import make_teammate
-from tests.isolation import IsolatedClient
-from tests.isolation import isolated_client
 
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
 ISSUER = "http://localhost"  # OAUTH_ISSUER of the test config
@@ -50,11 +48,6 @@ class Workspace:
     team: Any
     other_team: Any
 
-
-@pytest.fixture
-def client(app: Flask) -> IsolatedClient:
-    """Each request in an app context (and database session) of its own, as in production."""
-    return isolated_client(app)
 
 
 @pytest.fixture(scope="session")
