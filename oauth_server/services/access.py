@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
-from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import ColumnElement
 from sqlalchemy import and_
 from sqlalchemy import false
 from sqlalchemy import or_
 from sqlalchemy import select
-from sqlalchemy import update
 from sqlalchemy.orm import contains_eager
 
 from oauth_server import scopes
@@ -30,6 +27,7 @@ from oauth_server.models import PersonalToken
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
+from oauth_server.services import usage
 
 
 @dataclass
@@ -110,7 +108,7 @@ def _personal_principal(value: str) -> Principal | None:
     now = utcnow()
     if row is None or not row.is_live(now):
         return None
-    _touch(row, now)
+    usage.record_use(row, now)
     return Principal(
         kind="personal",
         token_id=row.id,
@@ -120,26 +118,6 @@ def _personal_principal(value: str) -> Principal | None:
     )
 
 
-def _touch(token: PersonalToken, now: Any) -> None:
-    """Record "last used", at most once per LAST_USED_RESOLUTION seconds per token.
-
-    Reading never waits on a write: most calls find a recent stamp and skip the UPDATE.
-    """
-    resolution = timedelta(seconds=current_app.config["LAST_USED_RESOLUTION"])
-    if token.last_used_at is not None and now - token.last_used_at < resolution:
-        return
-    db.session.execute(
-        update(PersonalToken)
-        .where(
-            PersonalToken.id == token.id,
-            or_(
-                PersonalToken.last_used_at.is_(None), PersonalToken.last_used_at < now - resolution
-            ),
-        )
-        .values(last_used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
 
 
 def private_owner_condition(principal: Principal, owner_column: Any) -> ColumnElement[bool]:

@@ -28,6 +28,7 @@ from oauth_server.models import OAuthToken
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
 from oauth_server.services import consent
+from oauth_server.services import usage
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -279,7 +280,7 @@ def live_access(value: str) -> AccessContext | None:
         or not teammate.active
     ):
         return None
-    _touch(grant, now)
+    usage.record_use(grant, now)
     return AccessContext(token, grant, company, client, teammate)
 
 
@@ -288,17 +289,3 @@ def effective_grant_scopes(context: AccessContext) -> list[str]:
     return consent.delegable(context.teammate, context.token.scope.split())
 
 
-def _touch(grant: OAuthGrant, now: datetime) -> None:
-    resolution = timedelta(seconds=current_app.config["LAST_USED_RESOLUTION"])
-    if grant.last_used_at is not None and now - grant.last_used_at < resolution:
-        return
-    db.session.execute(
-        update(OAuthGrant)
-        .where(
-            OAuthGrant.id == grant.id,
-            or_(OAuthGrant.last_used_at.is_(None), OAuthGrant.last_used_at < now - resolution),
-        )
-        .values(last_used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()

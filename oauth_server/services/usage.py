@@ -1,0 +1,35 @@
+""""Last used" stamps of tokens and grants, written at most once per resolution."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import or_
+from sqlalchemy import update
+
+from oauth_server.extensions import db
+
+
+def record_use(row: Any, now: datetime) -> None:
+    """Stamp ``row.last_used_at`` unless it is younger than LAST_USED_RESOLUTION seconds.
+
+    Most API calls find a recent stamp and write nothing; the conditional UPDATE keeps
+    concurrent requests from writing the same stamp twice.
+    """
+    resolution = timedelta(seconds=current_app.config["LAST_USED_RESOLUTION"])
+    if row.last_used_at is not None and now - row.last_used_at < resolution:
+        return
+    model = type(row)
+    db.session.execute(
+        update(model)
+        .where(
+            model.id == row.id,
+            or_(model.last_used_at.is_(None), model.last_used_at < now - resolution),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
