@@ -87,14 +87,19 @@ def _write_credentials(path: Path, client_id: str, secret: str | None) -> None:
 
 def _create() -> Company:
     company = workspace.create_company(COMPANY, plan="scale", teams_feature=True)
-    admin = workspace.create_teammate(company, is_admin=True, **ADMIN)
-    teammate = workspace.create_teammate(company, **TEAMMATE)
+    admin = workspace.create_teammate(
+        company, email=ADMIN["email"], password=ADMIN["password"], name=ADMIN["name"], is_admin=True
+    )
+    teammate = workspace.create_teammate(
+        company, email=TEAMMATE["email"], password=TEAMMATE["password"], name=TEAMMATE["name"]
+    )
     support = workspace.create_team(
         company, name=TEAMS[0], member_emails=[admin.email, teammate.email]
     )
     sales = workspace.create_team(company, name=TEAMS[1], member_emails=[admin.email])
     for team in (support, sales):
-        for collection, model in RESOURCE_MODELS.items():
+        for collection, resource in RESOURCE_MODELS.items():
+            model: Any = resource  # a mapped class; the mixin type has no constructor
             field = "subject" if collection == "conversations" else "name"
             db.session.add(
                 model(
