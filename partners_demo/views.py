@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import requests
-from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
 from authlib.integrations.flask_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
@@ -18,12 +21,13 @@ from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from partners_demo import store
 
-oauth = OAuth()
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+HTTP_TIMEOUT = 10  # seconds, for every call to the workspace
 ERROR_TEXT = {
     "access_denied": "You (or the workspace) did not allow access.",
     "invalid_scope": "The workspace does not offer the permissions this app asked for.",
@@ -32,37 +36,38 @@ ERROR_TEXT = {
     "unsupported_response_type": "The workspace refused how this app signs in.",
     "server_error": "The workspace had a problem. Try again later.",
     "temporarily_unavailable": "The workspace is busy. Try again in a moment.",
+    "invalid_grant": "The sign-in answer was already used or has expired. Connect again.",
+    "invalid_client": "The workspace did not recognise this app. Ask its operator to check "
+    "the app's credentials.",
 }
+STATE_TEXT = "The sign-in answer did not match a request from this browser."
+UNKNOWN_TEXT = "The workspace refused the connection."
+_ERROR_CODE_RE = re.compile(r"[a-z_]{1,40}")
 
 
 class AccessRevoked(Exception):
     """The workspace no longer accepts our tokens."""
 
 
-def _fetch_token() -> dict[str, Any] | None:
-    username = session.get("username")
-    return store.load(username) if username else None
-
-
-def _update_token(
-    token: dict[str, Any], refresh_token: str | None = None, access_token: str | None = None
-) -> None:
-    # Called by Authlib after a refresh: keep the rotated refresh token.
-    username = session.get("username")
-    if username:
-        store.save(username, token)
+class WorkspaceMisconfigured(Exception):
+    """The workspace's metadata does not describe the server we were configured with."""
 
 
 def init_app(app: Flask) -> None:
-    oauth.init_app(app)
+    # One OAuth registry per app (kept in app.extensions by Authlib), not a module global:
+    # Authlib caches a registered client by name, so a second app would get the first's.
+    oauth = OAuth(app)
     oauth.register(
         name="workspace",
         client_id=app.config["CLIENT_ID"],
         client_secret=app.config["CLIENT_SECRET"] or None,
         server_metadata_url=app.config["SERVER_URL"] + "/.well-known/oauth-authorization-server",
-        client_kwargs={"scope": app.config["SCOPE"], "code_challenge_method": "S256"},
-        fetch_token=_fetch_token,
-        update_token=_update_token,
+        # The scope goes in the authorization request only: on a refresh, Authlib would send
+        # a client-wide scope too, and asking for more than was granted (a teammate cannot
+        # grant "shared") is refused with invalid_scope.
+        authorize_params={"scope": app.config["SCOPE"]},
+        client_kwargs={"code_challenge_method": "S256", "default_timeout": HTTP_TIMEOUT},
+        update_token=_save_refreshed_token,
     )
     app.add_url_rule("/", "index", index)
     app.add_url_rule("/signin", "signin", signin, methods=["GET", "POST"])
@@ -82,93 +87,165 @@ def init_app(app: Flask) -> None:
     def _page_context() -> dict[str, Any]:
         return {"username": session.get("username"), "csrf": _csrf()}
 
-    @app.errorhandler(404)
-    def _not_found(_error: Any) -> tuple[str, int]:
-        return render_template("message.html", title="Not found", message="No such page."), 404
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(requests.RequestException, _unreachable)
+    app.register_error_handler(OAuthError, _refused)
+    app.register_error_handler(WorkspaceMisconfigured, _misconfigured)
+    app.register_error_handler(Exception, _unexpected)
+
+
+# --- error pages: never a stack trace ------------------------------------------------------
+
+
+def _message(title: str, message: str, status: int) -> tuple[str, int]:
+    return render_template("message.html", title=title, message=message), status
+
+
+def _http_error(error: HTTPException) -> Any:
+    if error.code == 404:
+        return _message("Not found", "No such page.", 404)
+    if error.code == 400:
+        return _message("Please try again", "The form expired. Go back, reload and retry.", 400)
+    return error
+
+
+def _unreachable(error: requests.RequestException) -> tuple[str, int]:
+    current_app.logger.warning("workspace call failed: %s", error)
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        return _message(
+            "Workspace error",
+            f"The workspace answered with an error (HTTP {error.response.status_code}). "
+            "Try again in a moment.",
+            502,
+        )
+    return _message("Workspace unreachable", "The workspace did not answer. Try again later.", 503)
+
+
+def _refused(error: OAuthError) -> tuple[str, int]:
+    # A token request refused for another reason than a revoked grant (handled as
+    # AccessRevoked): a rotated client secret, a rate limit...
+    current_app.logger.warning("workspace refused a token request: %s", error)
+    return _message(
+        "Workspace refused",
+        ERROR_TEXT.get(error.error or "", "The workspace refused this app's request.")
+        + " Try again later.",
+        502,
+    )
+
+
+def _misconfigured(error: WorkspaceMisconfigured) -> tuple[str, int]:
+    current_app.logger.error("%s", error)
+    return _message("Workspace misconfigured", str(error), 502)
+
+
+def _unexpected(error: Exception) -> tuple[str, int]:
+    current_app.logger.exception("unexpected error")
+    return _message("Something went wrong", "Partner Demo had a problem. Try again.", 500)
+
+
+# --- helpers -----------------------------------------------------------------------------------
 
 
 def _client() -> Any:
-    return oauth.workspace
+    return current_app.extensions["authlib.integrations.flask_client"].workspace
+
+
+def _metadata() -> dict[str, Any]:
+    """The server's RFC 8414 metadata (fetched once, then cached by Authlib)."""
+    metadata: dict[str, Any] = _client().load_server_metadata()
+    # RFC 8414 §3.3: the issuer must be the URL the metadata was fetched for.
+    if metadata.get("issuer") != current_app.config["SERVER_URL"]:
+        raise WorkspaceMisconfigured(
+            f"The workspace at {current_app.config['SERVER_URL']} describes itself as "
+            f"{metadata.get('issuer')!r}: check PARTNERS_DEMO_SERVER_URL."
+        )
+    return metadata
 
 
 def _username() -> str | None:
     return session.get("username")
 
 
-def _check_same_origin() -> None:
+def _check_csrf() -> None:
     """A small CSRF guard for the demo's POST buttons."""
-    if request.form.get("csrf") != session.get("csrf"):
+    expected = session.get("csrf", "")
+    sent = request.form.get("csrf", "")
+    if not expected or not secrets.compare_digest(sent.encode(), expected.encode()):
         abort(400)
 
 
 def _csrf() -> str:
     if "csrf" not in session:
-        import secrets
-
         session["csrf"] = secrets.token_urlsafe(16)
     token: str = session["csrf"]
     return token
 
 
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+@contextmanager
+def _one_at_a_time(username: str) -> Iterator[None]:
+    """Serialize a user's API calls: two concurrent refreshes would present the same refresh
+    token twice, and the server treats the second as reuse and revokes the grant."""
+    with _locks_guard:
+        lock = _locks.setdefault(username, threading.Lock())
+    with lock:
+        yield
+
+
+def _save_refreshed_token(
+    token: dict[str, Any], refresh_token: str | None = None, access_token: str | None = None
+) -> None:
+    """Authlib calls this after a refresh: keep the rotated refresh token."""
+    username = _username()
+    if username:
+        store.save(username, token)
+
+
 def api_get(path: str) -> Any:
-    """GET an API route with the stored token; refresh once on 401 before giving up."""
+    """GET an API route with the stored token; Authlib refreshes it first when it is (about
+    to be) expired, and on a 401 we refresh once and retry before giving up."""
+    username = _username()
     url = current_app.config["SERVER_URL"] + "/api/v1" + path
-    response = _client().get(url)  # Authlib refreshes before expiry and stores the rotation
-    if response.status_code == 401:
-        if not _refresh_now():
+    _metadata()
+    for attempt in range(2):
+        token = store.load(username) if username else None
+        if token is None:
             raise AccessRevoked()
-        response = _client().get(url)
-        if response.status_code == 401:
-            raise AccessRevoked()
-    response.raise_for_status()
-    return response.json()
+        if attempt:
+            token = {**token, "expires_at": 0}  # makes Authlib refresh before the call
+        try:
+            response = _client().get(url, token=token)
+        except OAuthError as error:  # the refresh was refused
+            if error.error == "invalid_grant":
+                raise AccessRevoked() from error
+            raise
+        if response.status_code != 401:
+            response.raise_for_status()
+            return response.json()
+    raise AccessRevoked()
 
 
-def _refresh_now() -> bool:
-    token = _fetch_token()
-    if not token or "refresh_token" not in token:
-        return False
-    metadata = _client().load_server_metadata()
-    config = current_app.config
-    session_ = OAuth2Session(config["CLIENT_ID"], config["CLIENT_SECRET"] or None)
-    try:
-        new = session_.refresh_token(
-            metadata["token_endpoint"], refresh_token=token["refresh_token"]
-        )
-    except (OAuthError, AuthlibBaseError, requests.RequestException):
-        return False
-    _update_token(new)
-    return True
+# --- pages ---------------------------------------------------------------------------------
 
 
 def index() -> Any:
     username = _username()
     if username is None:
         return redirect(url_for("signin"))
-    token = store.load(username)
-    if token is None:
-        return render_template("connect.html", username=username, csrf=_csrf())
-    try:
-        me = api_get("/me")
-        teams = api_get("/teams")["_results"] if _may_list_teams(me) else []
-        conversations = api_get("/conversations?limit=5")["_results"]
-    except AccessRevoked:
-        store.forget(username)
-        return render_template("revoked.html", username=username, csrf=_csrf()), 401
-    except requests.RequestException:
-        return render_template(
-            "message.html",
-            title="Workspace unreachable",
-            message="The workspace did not answer. Try again in a moment.",
-        ), 503
-    return render_template(
-        "dashboard.html",
-        username=username,
-        me=me,
-        teams=teams,
-        conversations=conversations,
-        csrf=_csrf(),
-    )
+    if store.load(username) is None:
+        return render_template("connect.html")
+    with _one_at_a_time(username):
+        try:
+            me = api_get("/me")
+            teams = api_get("/teams")["_results"] if _may_list_teams(me) else []
+            conversations = api_get("/conversations?limit=5")["_results"]
+        except AccessRevoked:
+            store.forget(username)
+            return render_template("revoked.html")
+    return render_template("dashboard.html", me=me, teams=teams, conversations=conversations)
 
 
 def _may_list_teams(me: dict[str, Any]) -> bool:
@@ -187,7 +264,7 @@ def signin() -> Any:
 
 
 def signout() -> Response:
-    _check_same_origin()
+    _check_csrf()
     session.clear()
     return redirect(url_for("signin"))
 
@@ -195,68 +272,89 @@ def signout() -> Response:
 def connect() -> Any:
     if _username() is None:
         return redirect(url_for("signin"))
-    _check_same_origin()
-    try:
-        return _client().authorize_redirect(url_for("callback", _external=True))
-    except requests.RequestException:
-        return render_template(
-            "message.html",
-            title="Workspace unreachable",
-            message="Could not reach the workspace to start signing in.",
-        ), 503
+    _check_csrf()
+    _metadata()
+    # Authorization code with PKCE S256 and a state kept in our session; the endpoint
+    # comes from the metadata.
+    return _client().authorize_redirect(url_for("callback", _external=True))
 
 
 def callback() -> Any:
     username = _username()
     if username is None:
         return redirect(url_for("signin"))
+    client = _client()
+    state = request.args.get("state")
+    # Every answer, errors included, must carry a state this browser's session started.
+    if not state or client.framework.get_state_data(session, state) is None:
+        return _failed(STATE_TEXT, "state")
+    # RFC 9207: the answer must come from the server we sent the user to (mix-up defence).
+    metadata = _metadata()
+    iss = request.args.get("iss")
+    if (iss is not None or metadata.get("authorization_response_iss_parameter_supported")) and (
+        iss != metadata["issuer"]
+    ):
+        client.framework.clear_state_data(session, state)
+        return _failed("The answer did not come from the expected workspace.", "iss_mismatch")
     error = request.args.get("error")
     if error:
-        return _failed(ERROR_TEXT.get(error, "The workspace refused the connection."), error)
-    # RFC 9207: the response must come from the server we sent the user to (mix-up defence).
-    issuer = _client().load_server_metadata().get("issuer")
-    if request.args.get("iss") != issuer:
-        return _failed("The answer did not come from the expected workspace.", "iss_mismatch")
+        client.framework.clear_state_data(session, state)
+        code = error if _ERROR_CODE_RE.fullmatch(error) else "unknown"
+        return _failed(ERROR_TEXT.get(error, UNKNOWN_TEXT), code)
     try:
-        token = _client().authorize_access_token()
+        # Checks state again, clears it, and redeems the code with the PKCE verifier.
+        token = client.authorize_access_token()
     except OAuthError as exc:
         if exc.error == "mismatching_state":
-            return _failed("The sign-in answer did not match a request from this browser.", "state")
-        return _failed(
-            ERROR_TEXT.get(exc.error, "The workspace refused the connection."), exc.error
-        )
-    except requests.RequestException:
-        return _failed("The workspace did not answer.", "unreachable")
+            return _failed(STATE_TEXT, "state")
+        code = exc.error if _ERROR_CODE_RE.fullmatch(exc.error or "") else "unknown"
+        return _failed(ERROR_TEXT.get(exc.error or "", UNKNOWN_TEXT), code)
     store.save(username, token)
     return redirect(url_for("index"))
 
 
 def _failed(message: str, code: str | None) -> tuple[str, int]:
-    return render_template("failed.html", message=message, code=code, csrf=_csrf()), 400
+    return render_template("failed.html", message=message, code=code), 400
 
 
-def disconnect() -> Response:
+def disconnect() -> Any:
     username = _username()
     if username is None:
         return redirect(url_for("signin"))
-    _check_same_origin()
+    _check_csrf()
     token = store.load(username)
-    if token:
-        metadata = _client().load_server_metadata()
-        # Revoking the refresh token ends the whole grant, access tokens included.
-        for kind in ("refresh_token", "access_token"):
-            if token.get(kind):
-                config = current_app.config
-                data = {"token": token[kind], "token_type_hint": kind}
-                auth = None
-                if config["CLIENT_SECRET"]:
-                    auth = (config["CLIENT_ID"], config["CLIENT_SECRET"])
-                else:
-                    data["client_id"] = config["CLIENT_ID"]  # a public client names itself
-                try:
-                    requests.post(metadata["revocation_endpoint"], data=data, auth=auth, timeout=10)
-                except requests.RequestException:
-                    pass  # forget locally anyway; the grant stays listed for the admin
-                break
-        store.forget(username)
+    told = _revoke(token) if token else True
+    store.forget(username)  # forget locally in any case
+    if not told:
+        return _message(
+            "Disconnected here only",
+            "Partner Demo forgot its connection, but the workspace did not confirm the "
+            "revocation. A workspace admin can revoke it under Company settings > "
+            "Plugins & API > API > Apps with Access.",
+            502,
+        )
     return redirect(url_for("index"))
+
+
+def _revoke(token: dict[str, Any]) -> bool:
+    """RFC 7009 at the metadata's revocation endpoint. Revoking the refresh token ends the
+    whole grant, access tokens included."""
+    try:
+        endpoint = _metadata().get("revocation_endpoint")
+    except (requests.RequestException, WorkspaceMisconfigured):
+        return False
+    kind = "refresh_token" if token.get("refresh_token") else "access_token"
+    if not endpoint or not token.get(kind):
+        return False
+    config = current_app.config
+    oauth_session = OAuth2Session(
+        config["CLIENT_ID"], config["CLIENT_SECRET"] or None, default_timeout=HTTP_TIMEOUT
+    )
+    try:
+        with oauth_session:
+            response = oauth_session.revoke_token(endpoint, token[kind], token_type_hint=kind)
+    except requests.RequestException:
+        return False
+    if not response.ok:
+        current_app.logger.warning("revocation refused: HTTP %s", response.status_code)
+    return bool(response.ok)

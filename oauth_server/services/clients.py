@@ -23,6 +23,7 @@ from oauth_server.models import Company
 from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
 from oauth_server.models import Teammate
+from oauth_server.models.base import ID_MAX
 from oauth_server.models.base import utcnow
 
 log = logging.getLogger("oauth_server.audit")
@@ -36,7 +37,6 @@ CLIENT_ID_RE = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 # Primary keys are 32-bit integers: a larger id from a URL names no row (and PostgreSQL
 # would refuse the comparison rather than find nothing).
-ID_MAX = 2**31 - 1
 
 
 def _secret_key() -> bytes:

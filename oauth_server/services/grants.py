@@ -8,21 +8,33 @@ from sqlalchemy.orm import joinedload
 from oauth_server.errors import NotFound
 from oauth_server.extensions import db
 from oauth_server.models import Company
+from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
+from oauth_server.models.base import ID_MAX
+
+# Primary keys are 32-bit integers; PostgreSQL refuses to compare one with a larger value.
 
 
 def list_live_grants(
     company: Company, *, before_id: int | None = None, limit: int = 50
 ) -> tuple[list[OAuthGrant], int | None]:
-    """One page of the company's live grants, newest first (keyset on company_id, id)."""
+    """One page of the company's live grants, newest first (keyset on company_id, id).
+
+    A grant of a deleted app is not live even if its revocation has not landed yet.
+    """
     query = (
         select(OAuthGrant)
-        .where(OAuthGrant.company_id == company.id, OAuthGrant.revoked_at.is_(None))
+        .join(OAuthClient, OAuthGrant.client_pk == OAuthClient.id)
+        .where(
+            OAuthGrant.company_id == company.id,
+            OAuthGrant.revoked_at.is_(None),
+            OAuthClient.deleted_at.is_(None),
+        )
         .options(joinedload(OAuthGrant.client), joinedload(OAuthGrant.teammate))
         .order_by(OAuthGrant.id.desc())
         .limit(limit + 1)
     )
-    if before_id is not None:
+    if before_id is not None and before_id <= ID_MAX:  # a larger cursor: every id is below
         query = query.where(OAuthGrant.id < before_id)
     rows = list(db.session.scalars(query))
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
@@ -30,8 +42,13 @@ def list_live_grants(
 
 
 def company_grant(company: Company, grant_id: int) -> OAuthGrant:
+    """One grant of this company, live or revoked (its page shows the history)."""
+    if not 0 < grant_id <= ID_MAX:
+        raise NotFound("No such app grant.")
     grant = db.session.scalar(
-        select(OAuthGrant).where(OAuthGrant.company_id == company.id, OAuthGrant.id == grant_id)
+        select(OAuthGrant)
+        .where(OAuthGrant.company_id == company.id, OAuthGrant.id == grant_id)
+        .options(joinedload(OAuthGrant.client), joinedload(OAuthGrant.teammate))
     )
     if grant is None:
         raise NotFound("No such app grant.")

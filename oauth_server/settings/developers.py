@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from wtforms import RadioField
 from wtforms import StringField
 from wtforms import TextAreaField
+from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 
@@ -29,19 +30,35 @@ from oauth_server.services import clients
 from oauth_server.services import grants
 from oauth_server.services import revocation
 from oauth_server.settings.forms import ConfirmForm
+from oauth_server.settings.views import FORM_EXPIRED
+from oauth_server.settings.views import _id
 from oauth_server.settings.views import bp
 
 
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
 class NewAppForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired("Name is required."), Length(max=100)])
+    name = StringField(
+        "Name",
+        filters=[_strip],
+        validators=[
+            InputRequired("Name is required."),
+            Length(
+                max=clients.NAME_MAX,
+                message=f"Name must be at most {clients.NAME_MAX} characters.",
+            ),
+        ],
+    )
     redirect_uris = TextAreaField(
         "Redirect URIs", validators=[InputRequired("Enter at least one redirect URI.")]
     )
     client_type = RadioField(
         "Type",
         choices=[
-            ("confidential", "Confidential (a server that keeps a secret)"),
-            ("public", "Public (a browser or mobile app, no secret)"),
+            SelectChoice("confidential", "Confidential (a server that keeps a secret)"),
+            SelectChoice("public", "Public (a browser or mobile app, no secret)"),
         ],
         default="confidential",
         validators=[InputRequired()],
@@ -52,9 +69,10 @@ def _uris(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def _app_or_404(client_pk: int) -> Any:
+def _app_or_404(client_pk: str) -> Any:
+    """One of this company's apps: 400 for a malformed id, 404 for any other company's."""
     try:
-        return clients.company_client(current_user.company, client_pk)
+        return clients.company_client(current_user.company, _id(client_pk, "partner app"))
     except NotFound as error:
         abort(404, error.message)
 
@@ -91,8 +109,8 @@ def new_app() -> Any:
     return render_template("settings/new_app.html", form=form)
 
 
-@bp.get("/developers/<int:client_pk>")
-def app_detail(client_pk: int) -> str:
+@bp.get("/developers/<client_pk>")
+def app_detail(client_pk: str) -> str:
     return render_template(
         "settings/app_detail.html", app=_app_or_404(client_pk), secret=None, form=ConfirmForm()
     )
@@ -100,11 +118,11 @@ def app_detail(client_pk: int) -> str:
 
 def _confirmed() -> None:
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired. Reload the page and try again.")
+        abort(400, FORM_EXPIRED)
 
 
-@bp.post("/developers/<int:client_pk>/rotate-secret")
-def rotate_app_secret(client_pk: int) -> Any:
+@bp.post("/developers/<client_pk>/rotate-secret")
+def rotate_app_secret(client_pk: str) -> Any:
     _confirmed()
     app = _app_or_404(client_pk)
     try:
@@ -115,8 +133,8 @@ def rotate_app_secret(client_pk: int) -> Any:
     return render_template("settings/app_detail.html", app=app, secret=secret, form=ConfirmForm())
 
 
-@bp.post("/developers/<int:client_pk>/delete")
-def delete_app(client_pk: int) -> Response:
+@bp.post("/developers/<client_pk>/delete")
+def delete_app(client_pk: str) -> Response:
     _confirmed()
     app = _app_or_404(client_pk)
     clients.delete_client(app, actor=current_user, via="settings")
@@ -124,13 +142,17 @@ def delete_app(client_pk: int) -> Response:
     return redirect(url_for("settings.developers"))
 
 
-@bp.get("/plugins-api/api/apps/<int:grant_id>")
-def grant_detail(grant_id: int) -> str:
-    company = current_user.company
+def _grant_or_404(grant_id: str) -> Any:
     try:
-        grant = grants.company_grant(company, grant_id)
+        return grants.company_grant(current_user.company, _id(grant_id, "grant"))
     except NotFound as error:
         abort(404, error.message)
+
+
+@bp.get("/plugins-api/api/apps/<grant_id>")
+def grant_detail(grant_id: str) -> str:
+    company = current_user.company
+    grant = _grant_or_404(grant_id)
     return render_template(
         "settings/grant_detail.html",
         grant=grant,
@@ -139,15 +161,12 @@ def grant_detail(grant_id: int) -> str:
     )
 
 
-@bp.post("/plugins-api/api/apps/<int:grant_id>/revoke")
-def revoke_grant(grant_id: int) -> Response:
+@bp.post("/plugins-api/api/apps/<grant_id>/revoke")
+def revoke_grant(grant_id: str) -> Response:
     _confirmed()
-    try:
-        grant = grants.company_grant(current_user.company, grant_id)
-    except NotFound as error:
-        abort(404, error.message)
+    grant = _grant_or_404(grant_id)
     if revocation.revoke(grant, actor=current_user, via="settings"):
-        flash(f"Access revoked for {grant.client.name}.", "info")
+        flash(f"Access revoked for “{grant.client.name}”.", "info")
     else:
-        flash(f"{grant.client.name} had no access left.", "info")
+        flash(f"“{grant.client.name}” had no access left.", "info")
     return redirect(url_for("settings.api_tokens"))

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 from oauth_server import scopes
 from oauth_server.errors import DomainError
 from oauth_server.errors import NotFound
+from oauth_server.models.base import ID_MAX
 from oauth_server.services import grants
 from oauth_server.services import personal_tokens
 from oauth_server.services import revocation
@@ -51,15 +52,26 @@ def _or_404(error: NotFound) -> NoReturn:
 
 
 def _id(raw: str, what: str) -> int:
-    """A positive id from the URL, or 400: a malformed id is bad input, not a missing row."""
+    """A positive id from the URL, or 400: a malformed id is bad input, not a missing row.
+
+    A well-formed id past the id columns' range names no row: 404, like any unknown id.
+    """
     if not (raw.isascii() and raw.isdigit()) or len(raw) > _ID_DIGITS or int(raw) < 1:
         abort(400, f"A {what} id is a positive whole number.")
+    if int(raw) > ID_MAX:
+        abort(404, f"No such {what}.")
     return int(raw)
 
 
 def _cursor(name: str = "before") -> int | None:
+    """A paging cursor: every id is below one past the range, so it means the first page."""
     raw = request.args.get(name)
-    return None if raw is None else _id(raw, "token" if name == "before" else "app")
+    if raw is None:
+        return None
+    what = "token" if name == "before" else "partner app"
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > _ID_DIGITS or int(raw) < 1:
+        abort(400, f"A {what} id is a positive whole number.")
+    return min(int(raw), ID_MAX + 1)
 
 
 @bp.get("/")

@@ -36,7 +36,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: tests/e2e starts its own Chromium, and two sync Playwrights
+# cannot run at once in one thread; each package's ends before the next package starts.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         _unavailable(f"Chromium not found at {CHROMIUM}: `apt-get install chromium` to run these")

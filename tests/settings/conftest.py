@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -17,6 +18,8 @@ from tests.factories import make_company
 from tests.factories import make_team
 from tests.isolation import IsolatedClient
 from tests.isolation import isolated_client
+from tests.oauth.conftest import Partner
+from tests.oauth.conftest import issue
 
 API_PAGE = "/settings/plugins-api/api"
 NEW_TOKEN_PAGE = "/settings/plugins-api/api/tokens/new"
@@ -86,3 +89,29 @@ def admin_client(
     signed_in: Callable[[Teammate], IsolatedClient], admin: Teammate
 ) -> IsolatedClient:
     return signed_in(admin)
+
+
+# --- Partner apps and their grants (Developers, Apps with Access) -----------------------
+
+DEVELOPERS_PAGE = "/settings/developers"
+NEW_APP_PAGE = "/settings/developers/new"
+
+
+def app_page(client_pk: int | str) -> str:
+    return f"/settings/developers/{client_pk}"
+
+
+def grant_page(grant_id: int | str) -> str:
+    return f"/settings/plugins-api/api/apps/{grant_id}"
+
+
+def grant_revoke_url(grant_id: int | str) -> str:
+    return f"/settings/plugins-api/api/apps/{grant_id}/revoke"
+
+
+def partner_tokens(
+    app: Flask, partner: Partner, teammate: Teammate, scope: str = "shared"
+) -> dict[str, Any]:
+    """``teammate`` signs in, consents on the partner's behalf; the code exchange's answer."""
+    token: dict[str, Any] = issue(isolated_client(app), partner, teammate.email, scope)
+    return token

@@ -1,0 +1,236 @@
+"""A partner's consent redirect in Chromium: sign in, Allow or Deny, then "Revoke access".
+
+The partner is Authlib's requests client plus a tiny HTTP server standing in for its
+redirect URI, so the browser really lands on the partner with the code.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
+from sqlalchemy import func
+from sqlalchemy import select
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request
+from werkzeug.wrappers import Response
+
+from oauth_server import scopes
+from oauth_server.extensions import db
+from oauth_server.models import AuthorizationCode
+from oauth_server.models import OAuthGrant
+from oauth_server.models import OAuthToken
+from oauth_server.services import clients
+from oauth_server.services import workspace
+from tests.factories import PASSWORD
+from tests.factories import make_team
+from tests.factories import make_teammate
+
+pytestmark = pytest.mark.browser
+
+ISSUER = "http://localhost"  # OAUTH_ISSUER of the test config
+APP_NAME = "Helpdesk Sync"
+
+
+class PartnerCallback:
+    """The partner's redirect URI: answers 200 to anything, remembers what reached /cb."""
+
+    def __init__(self) -> None:
+        self.hits: list[dict[str, str]] = []
+        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/cb"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @Request.application
+    def _app(self, request: Request) -> Response:
+        if request.path == "/cb":
+            self.hits.append({k: v for k, v in request.args.items()})
+        body = "<!doctype html><title>Partner</title><p>Back at the partner.</p>"
+        return Response(body, mimetype="text/html")
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def callback() -> Iterator[PartnerCallback]:
+    server = PartnerCallback()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def partner(callback):
+    callback.hits.clear()
+    row, secret = clients.register_client(name=APP_NAME, redirect_uris=[callback.url])
+    return row, secret
+
+
+def oauth_session(partner, callback, scope: str) -> OAuth2Session:
+    row, secret = partner
+    return OAuth2Session(
+        row.client_id,
+        secret,
+        redirect_uri=callback.url,
+        scope=scope,
+        code_challenge_method="S256",
+    )
+
+
+def log_in_form(page, email: str) -> None:
+    """Fill the login form this page shows: "Email", "Password", "Log in"."""
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in", exact=True).click()
+
+
+def query(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def me(live_server, access_token: str) -> requests.Response:
+    return requests.get(
+        f"{live_server.url}/api/v1/me",
+        headers={"Authorization": f"Bearer {access_token}"},
+        timeout=10,
+    )
+
+
+def count(model) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_sign_in_consent_allow_then_revoke_under_apps_with_access(
+    page, live_server, artifacts, callback, partner, company, admin
+):
+    mate = make_teammate(company, email="mo@acme.test", name="Mo Mate")
+    workspace.update_company(company, plan="growth", teams_feature=True)
+    support = make_team(company, "Support", members=[mate])
+    team_scope = scopes.team_scope(support.id)
+    session = oauth_session(partner, callback, f"private {team_scope} shared")
+    verifier = generate_token(48)
+    url, state = session.create_authorization_url(
+        f"{live_server.url}/oauth/authorize", code_verifier=verifier
+    )
+
+    # Signed out: the authorize URL asks for a login first.
+    page.goto(url)
+    assert urlsplit(page.url).path == "/login"
+    assert page.get_by_role("heading", name="Log in").is_visible()
+    log_in_form(page, mate.email)
+
+    # The consent page names the app, the company and each scope by its label.
+    page.get_by_role("heading", name=f"{APP_NAME} wants access to Acme").wait_for()
+    granted = page.locator("#granted-scopes li").all_inner_texts()
+    assert granted == ["Private resources", "Team: Support"]
+    # Mo is no admin: "shared" is shown as unavailable and left out of the grant.
+    unavailable = page.locator("#unavailable-scopes li").all_inner_texts()
+    assert [text.split(" (")[0] for text in unavailable] == ["Shared resources"]
+    assert page.get_by_role("button", name="Deny", exact=True).is_visible()
+    page.screenshot(path=str(artifacts / "partner-consent.png"), full_page=True)
+    page.get_by_role("button", name="Allow", exact=True).click()
+
+    # The browser lands on the partner's redirect URI with code, state and iss.
+    page.wait_for_url(re.compile(re.escape(callback.url) + r"\?"))
+    params = query(page.url)
+    assert set(params) == {"code", "state", "iss"}
+    assert (params["state"], params["iss"]) == (state, ISSUER)
+    assert callback.hits == [params]
+
+    # The partner's back end redeems the code with its PKCE verifier.
+    token = session.fetch_token(
+        f"{live_server.url}/oauth/token",
+        authorization_response=page.url,
+        code_verifier=verifier,
+    )
+    assert token["scope"] == f"private {team_scope}"
+    answer = me(live_server, token["access_token"])
+    assert answer.status_code == 200
+    assert answer.json()["kind"] == "oauth"
+    assert answer.json()["app"]["name"] == APP_NAME
+    assert answer.json()["teammate"]["email"] == mate.email
+
+    # An admin finds the grant under Apps with Access and revokes it.
+    page.goto("/")
+    page.get_by_role("button", name="Log out", exact=True).click()
+    page.goto("/login")
+    log_in_form(page, admin.email)
+    page.get_by_role("link", name="Company settings", exact=True).click()
+    menu = page.get_by_role("navigation", name="Company settings")
+    menu.get_by_role("link", name="Plugins & API", exact=True).click()
+    page.get_by_role("navigation", name="Plugins & API").get_by_role(
+        "link", name="API", exact=True
+    ).click()
+    apps = page.locator("#apps-with-access")
+    apps.get_by_role("heading", name="Apps with Access").wait_for()
+    row = apps.get_by_role("row").filter(has_text=APP_NAME)
+    text = row.inner_text()
+    for expected in ("Mo Mate", "Private resources, Team: Support"):
+        assert expected in text
+    assert "Never" not in text  # the /me call above used it
+    page.screenshot(path=str(artifacts / "apps-with-access.png"), full_page=True)
+    row.get_by_role("link", name=APP_NAME, exact=True).click()
+    page.get_by_role("heading", name=APP_NAME).wait_for()
+
+    grant_url = page.url
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Revoke access", exact=True).click()
+    assert page.url == grant_url
+    assert me(live_server, token["access_token"]).status_code == 200
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Revoke access", exact=True).click()
+    page.get_by_text(f"Access revoked for “{APP_NAME}”.").wait_for()
+    assert page.locator("#apps-with-access").get_by_text("No apps have access.").is_visible()
+
+    # Access and refresh token stop at once.
+    after = me(live_server, token["access_token"])
+    assert after.status_code == 401
+    assert 'error="invalid_token"' in after.headers["WWW-Authenticate"]
+    with pytest.raises(OAuthError) as refused:
+        session.refresh_token(
+            f"{live_server.url}/oauth/token", refresh_token=token["refresh_token"]
+        )
+    assert refused.value.error == "invalid_grant"
+    db.session.expire_all()
+    grant = db.session.scalars(select(OAuthGrant)).one()
+    assert grant.revoked_at is not None
+    assert (grant.revoked_by_id, grant.revoked_via) == (admin.id, "settings")
+    assert page.problems == []
+
+
+def test_deny_sends_access_denied_back_with_state_and_iss(
+    page, live_server, artifacts, callback, partner, company, admin
+):
+    session = oauth_session(partner, callback, "shared")
+    verifier = generate_token(48)
+    url, state = session.create_authorization_url(
+        f"{live_server.url}/oauth/authorize", code_verifier=verifier
+    )
+
+    page.goto(url)
+    log_in_form(page, admin.email)
+    page.get_by_role("heading", name=f"{APP_NAME} wants access to Acme").wait_for()
+    assert page.locator("#granted-scopes li").all_inner_texts() == ["Shared resources"]
+    page.get_by_role("button", name="Deny", exact=True).click()
+
+    page.wait_for_url(re.compile(re.escape(callback.url) + r"\?"))
+    params = query(page.url)
+    assert params["error"] == "access_denied"
+    assert (params["state"], params["iss"]) == (state, ISSUER)
+    assert "code" not in params
+    assert callback.hits == [params]
+    page.screenshot(path=str(artifacts / "partner-denied.png"))
+    assert (count(OAuthGrant), count(OAuthToken)) == (0, 0)
+    assert count(AuthorizationCode) == 0
+    assert page.problems == []
