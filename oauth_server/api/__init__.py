@@ -19,15 +19,23 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = {"api.openapi"}
 
 
+# 1 to 2**31 - 1 (2147483647), the range of the 32-bit integer id columns, as a pattern.
+ID_PATTERN = (
+    r"(?:[1-9][0-9]{0,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}"
+    r"|2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}"
+    r"|21474836[0-3][0-9]|214748364[0-7])"
+)
+
+
 class IdConverter(BaseConverter):
-    """``<id:name>`` in a rule: a row id, 1 and up, at most 18 digits.
+    """``<id:name>`` in a rule: a row id, 1 to 2**31 - 1.
 
     The pattern alone decides (no validation after matching, which would turn a bad
-    id on a PATCH into a 405): a longer number matches no route and is a 404 instead of
-    overflowing in the database.
+    id on a PATCH into a 405): a larger number matches no route and is a 404 instead of
+    overflowing in the database (PostgreSQL refuses 2147483648 for an integer column).
     """
 
-    regex = r"[1-9][0-9]{0,17}"
+    regex = ID_PATTERN
     weight = 50
     part_isolating = True
 
@@ -77,6 +85,8 @@ limiter.limit(lambda: current_app.config["RATELIMIT_API"], key_func=protect.rate
 from oauth_server.api import me  # noqa: E402,F401
 from oauth_server.api import messages  # noqa: E402,F401
 from oauth_server.api import openapi  # noqa: E402,F401
+from oauth_server.api import provisioning  # noqa: E402,F401
 from oauth_server.api import resources  # noqa: E402,F401
+from oauth_server.api import shifts  # noqa: E402,F401
 from oauth_server.api import teammates  # noqa: E402,F401
 from oauth_server.api import teams  # noqa: E402,F401

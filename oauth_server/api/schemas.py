@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import StringConstraints
+from pydantic import WithJsonSchema
 from pydantic import create_model
 
 from oauth_server.models import Channel
@@ -29,6 +30,7 @@ from oauth_server.models import Inbox
 from oauth_server.models import OwnedResource
 from oauth_server.models import Rule
 from oauth_server.models import Tag
+from oauth_server.services import provisioning
 
 # Ids are 32-bit integer columns; a larger number in a body is refused before the database.
 MAX_ID = 2**31 - 1
@@ -322,3 +324,108 @@ class Me(BaseModel):
 def dump(model: type[BaseModel], obj: Any) -> dict[str, Any]:
     """``obj`` (a row or a mapping) as JSON-ready data, through its response model."""
     return model.model_validate(obj).model_dump(mode="json")
+
+
+# --- provisioning: shifts --------------------------------------------------------------
+
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _time_of(check: Any, rule: str) -> Any:
+    def validate(value: str) -> str:
+        if not check(value):
+            raise ValueError(rule)
+        return value
+
+    return validate
+
+
+# Checked by the service's own rule (a readable message, not a regex), documented as a pattern.
+StartTime = Annotated[
+    str,
+    AfterValidator(_time_of(provisioning.is_start_time, provisioning.START_RULE)),
+    WithJsonSchema({"type": "string", "pattern": provisioning.START_PATTERN}),
+]
+EndTime = Annotated[
+    str,
+    AfterValidator(_time_of(provisioning.is_end_time, provisioning.END_RULE)),
+    WithJsonSchema({"type": "string", "pattern": provisioning.END_PATTERN}),
+]
+TimeZoneName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=provisioning.TIMEZONE_MAX),
+    Field(
+        description='An IANA time zone name, spelled as in the tz database: "Europe/Paris", '
+        '"America/New_York", "UTC".',
+        examples=["Europe/Paris"],
+    ),
+]
+
+
+class TimeRange(BaseModel):
+    """One weekly time range of a shift, in the shift's time zone."""
+
+    model_config = INPUT
+
+    day: Day = Field(description="Day of the week.")
+    start: StartTime = Field(description='"HH:MM", 00:00 to 23:59.', examples=["09:00"])
+    end: EndTime = Field(
+        description='"HH:MM", after start; "24:00" is the end of the day. A range that '
+        "runs past midnight is two ranges, one on each day.",
+        examples=["17:30"],
+    )
+
+
+Ranges = Annotated[
+    list[TimeRange],
+    Field(
+        max_length=provisioning.RANGES_MAX,
+        description=f"Weekly time ranges, at most {provisioning.RANGES_MAX}; ranges of one "
+        "day may touch but not overlap. Stored sorted by day, then start.",
+    ),
+]
+TeammateIds = Annotated[
+    list[Id],
+    Field(
+        max_length=provisioning.TEAMMATES_MAX,
+        description="Ids of the company's teammates who work this shift (repeats are ignored).",
+    ),
+]
+
+
+class ShiftCreate(BaseModel):
+    """A new shift."""
+
+    model_config = INPUT
+
+    name: text(provisioning.NAME_MAX) = Field(description="The shift's name.")  # type: ignore[valid-type]
+    timezone: TimeZoneName
+    ranges: Ranges
+    teammate_ids: TeammateIds = Field(default_factory=list)
+
+
+class ShiftUpdate(BaseModel):
+    """Changes to a shift; fields left out stay as they are, lists are replaced whole."""
+
+    model_config = INPUT
+
+    # default None marks "left out" (dumped with exclude_unset); null itself is refused.
+    name: text(provisioning.NAME_MAX) = Field(  # type: ignore[valid-type]
+        default=None, json_schema_extra=_without_default, description="New name."
+    )
+    timezone: TimeZoneName = Field(default=None, json_schema_extra=_without_default)  # type: ignore[assignment]
+    ranges: Ranges = Field(default=None, json_schema_extra=_without_default)  # type: ignore[arg-type]
+    teammate_ids: TeammateIds = Field(default=None, json_schema_extra=_without_default)  # type: ignore[arg-type]
+
+
+class Shift(BaseModel):
+    """Working hours of some teammates: weekly time ranges in one time zone."""
+
+    model_config = OUTPUT
+
+    id: int
+    name: str
+    timezone: str = Field(description="IANA time zone name.")
+    ranges: list[TimeRange]
+    teammate_ids: list[int] = Field(description="Ids of the teammates who work this shift.")
+    created_at: datetime = Field(description="ISO 8601, UTC.")

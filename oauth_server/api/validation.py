@@ -39,12 +39,22 @@ def _as_api_error(exc: ValidationError) -> errors.ApiError:
         kind = problem["type"]
         if kind == "json_invalid":
             return errors.ApiError(400, "The request body is not valid JSON.")
-        loc = [str(part) for part in problem["loc"]]
-        if not loc:
+        if not problem["loc"]:
             return errors.ApiError(400, "The request body must be a JSON object.")
-        name = ".".join(loc)
+        name = field_name(problem["loc"])
         fields.setdefault(name, _message(name, kind, problem))
     return errors.validation(fields)
+
+
+def field_name(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as the API names fields: ``ranges[1].end``."""
+    name = ""
+    for part in loc:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else str(part)
+    return name
 
 
 def _message(name: str, kind: str, problem: Any) -> str:

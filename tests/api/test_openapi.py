@@ -63,6 +63,15 @@ def test_the_spec_routes_are_there(doc):
         ("/openapi.json", "get"),
         ("/conversations/{conversation_id}/messages", "get"),
         ("/conversations/{conversation_id}/messages", "post"),
+        ("/teams/{team_id}/teammates/{teammate_id}", "put"),
+        ("/teams/{team_id}/teammates/{teammate_id}", "delete"),
+        ("/inboxes/{inbox_id}/teammates/{teammate_id}", "put"),
+        ("/inboxes/{inbox_id}/teammates/{teammate_id}", "delete"),
+        ("/shifts", "get"),
+        ("/shifts", "post"),
+        ("/shifts/{shift_id}", "get"),
+        ("/shifts/{shift_id}", "patch"),
+        ("/shifts/{shift_id}", "delete"),
     ]:
         assert (path, method) in documented
     for collection in COLLECTIONS:
@@ -253,3 +262,38 @@ def test_documented_scopes_are_the_enforced_ones(app, client, world, doc):
                 assert f'scope="{scopes[0]}"' in response.headers["WWW-Authenticate"]
             else:
                 assert response.status_code == 200, (method, path)
+
+
+def test_provisioning_answers_match_their_schemas(client, world, doc):
+    headers = world.headers("provisioning")
+    inbox = world.items["inboxes"]["team_a"].id
+    put = client.put(f"/api/v1/inboxes/{inbox}/teammates/{world.bob.id}", headers=headers)
+    assert put.status_code == 204
+    assert "204" in doc["paths"]["/inboxes/{inbox_id}/teammates/{teammate_id}"]["put"]["responses"]
+    created = client.post(
+        "/api/v1/shifts",
+        json={
+            "name": "Documented",
+            "timezone": "Europe/Paris",
+            "ranges": [{"day": "mon", "start": "09:00", "end": "24:00"}],
+            "teammate_ids": [world.alice.id],
+        },
+        headers=headers,
+    )
+    assert created.status_code == 201
+    _conforms(created.get_json(), _success_schema(doc, "/shifts", "post", 201), doc)
+    shift = created.get_json()["id"]
+    for url, path in [
+        (f"/inboxes/{inbox}/teammates", "/inboxes/{inbox_id}/teammates"),
+        ("/shifts", "/shifts"),
+        (f"/shifts/{shift}", "/shifts/{shift_id}"),
+    ]:
+        response = client.get(f"/api/v1{url}", headers=headers)
+        assert response.status_code == 200, url
+        _conforms(response.get_json(), _success_schema(doc, path, "get", 200), doc, url)
+    bad = client.post("/api/v1/shifts", json={"timezone": "Mars/Olympus"}, headers=headers)
+    assert bad.status_code == 400
+    _conforms(bad.get_json(), _success_schema(doc, "/shifts", "post", 400), doc)
+    time_range = doc["components"]["schemas"]["TimeRange"]
+    assert time_range["additionalProperties"] is False
+    assert time_range["properties"]["end"]["pattern"]

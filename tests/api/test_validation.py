@@ -227,7 +227,17 @@ def test_longest_allowed_values_are_stored(client, world):
     assert response.status_code == 201
 
 
-@pytest.mark.parametrize("path", ["inboxes/0", "inboxes/99999999999999999999", "inboxes/-1"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "inboxes/0",
+        "inboxes/99999999999999999999",
+        "inboxes/-1",
+        "inboxes/2147483648",
+        "inboxes/999999999999999999",
+        "inboxes/02",
+    ],
+)
 def test_out_of_range_ids_in_the_url_are_404(client, world, path):
     headers = world.headers("shared")
     assert client.get(f"/api/v1/{path}", headers=headers).status_code == 404
@@ -243,3 +253,22 @@ def test_a_body_past_the_size_limit_is_a_413(client, world):
     )
     assert response.status_code == 413
     assert response.get_json()["_error"]["status"] == 413
+
+
+def test_the_id_pattern_is_exactly_the_range_of_the_id_columns():
+    import re
+
+    from oauth_server.api import ID_PATTERN
+
+    pattern = re.compile(ID_PATTERN)
+    edges = [1, 9, 10, 99, 999_999_999, 1_000_000_000, 1_999_999_999, 2_000_000_000]
+    edges += [2_147_483_647 - n for n in (0, 1, 7, 10, 47, 100, 483_647, 1_000_000)]
+    edges += [2_147_483_639, 2_147_483_599, 2_147_482_999, 2_147_479_999, 2_147_399_999]
+    for n in edges:
+        assert pattern.fullmatch(str(n)), n
+    for n in (0, 2**31, 2**31 + 1, 2_147_483_650, 2_147_483_700, 2_147_484_000, 2_147_490_000):
+        assert not pattern.fullmatch(str(n)), n
+    for n in (2_147_500_000, 2_148_000_000, 2_150_000_000, 2_200_000_000, 3_000_000_000, 10**10):
+        assert not pattern.fullmatch(str(n)), n
+    for text in ("01", "-1", "1.0", " 1", "1 ", "+1", "١"):
+        assert not pattern.fullmatch(text), text
