@@ -320,8 +320,11 @@ def demo_seed() -> None:
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 def serve(host: str, port: int) -> None:
     """Serve the app with the development server (use gunicorn in production)."""
+    from oauth_server import logs
+
     with _errors_on_one_line():
         app = _app()
+    logs.configure(app.config["LOG_LEVEL"])  # JSON lines on stderr, as under gunicorn
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 

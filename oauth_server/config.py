@@ -15,6 +15,33 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DB_NAME = "oauth_server.db"
 
+# Every environment variable the server reads: ``load`` below, ``create_app``
+# (OAUTH_SERVER_INSTANCE) and the gunicorn settings (oauth_server/gunicorn_conf.py). The
+# compose file may hand the server nothing else (tests/production/test_compose.py).
+ENVIRONMENT = (
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "TOKEN_ENCRYPTION_KEY",
+    "OAUTH_ISSUER",
+    "OAUTH_SERVER_INSTANCE",
+    "REDIS_URL",
+    "TRUSTED_PROXIES",
+    "LAST_USED_RESOLUTION",
+    "ACCESS_TOKEN_TTL",
+    "REFRESH_TOKEN_TTL",
+    "AUTHORIZATION_CODE_TTL",
+    "RATELIMIT_ENABLED",
+    "RATELIMIT_KEY_PREFIX",
+    "RATELIMIT_LOGIN",
+    "RATELIMIT_LOGIN_ACCOUNT",
+    "RATELIMIT_API",
+    "RATELIMIT_API_COMPANY",
+    "RATELIMIT_API_PARTNER",
+    "RATELIMIT_TOKEN",
+    "RATELIMIT_TOKEN_COMPANY",
+    "LOG_LEVEL",
+)
+
 
 def normalize_database_url(url: str) -> str:
     """Let a plain ``postgresql://`` URL work as written: we drive PostgreSQL with psycopg 3."""
@@ -75,12 +102,25 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "10 per minute"),
         "RATELIMIT_LOGIN_ACCOUNT": env.get("RATELIMIT_LOGIN_ACCOUNT", "20 per hour"),
         "RATELIMIT_API": env.get("RATELIMIT_API", "600 per minute"),
+        # API calls per company: its personal tokens together, and each partner app apart.
+        "RATELIMIT_API_COMPANY": env.get("RATELIMIT_API_COMPANY", "3000 per minute"),
+        "RATELIMIT_API_PARTNER": env.get("RATELIMIT_API_PARTNER", "1200 per minute"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Keys in a shared Redis start with this: deployments (or test runs) apart.
+        "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "oauth_server"),
+        # Redis down: keep serving, counting in this process until it is back.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # Reverse proxies in front of us whose X-Forwarded-For names the client address
+        # (per-address limits); 0 trusts none.
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
     }
     config["SESSION_COOKIE_SECURE"] = config["OAUTH_ISSUER"].startswith("https://")
-    for key in ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY"):
-        if env.get(key):
-            config[key] = env[key]
+    from_env = {
+        "SECRET_KEY": env.get("SECRET_KEY"),
+        "TOKEN_ENCRYPTION_KEY": env.get("TOKEN_ENCRYPTION_KEY"),
+    }
+    config.update({key: value for key, value in from_env.items() if value})
     config.update(overrides)
     missing = [k for k in ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY") if not config.get(k)]
     if missing:
@@ -89,6 +129,11 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
             config[key] = generated[key]
     config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(config["SQLALCHEMY_DATABASE_URI"])
     config["RATELIMIT_STORAGE_URI"] = config.get("REDIS_URL") or "memory://"
+    if config.get("REDIS_URL"):
+        # A Redis that hangs must not hang every request: fail fast, then fall back.
+        config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
+        )
     config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS", _engine_options(config["SQLALCHEMY_DATABASE_URI"])
     )
@@ -96,6 +141,10 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
 
 
 def _engine_options(url: str) -> dict[str, Any]:
+    # hide_parameters: SQL parameters (e-mail addresses, hashes) stay out of the messages
+    # of database errors, and so out of the logs.
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
+        return {"connect_args": {"timeout": 30}, "hide_parameters": True}
+    # pool_pre_ping: a connection the database dropped (a restart) is replaced at checkout
+    # instead of failing the request that drew it.
+    return {"pool_pre_ping": True, "hide_parameters": True}

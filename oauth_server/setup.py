@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask
 from flask import Response
+from flask import jsonify
 from flask import render_template
 from flask import request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from oauth_server.extensions import csrf
 from oauth_server.extensions import db
@@ -17,6 +23,8 @@ from oauth_server.extensions import limiter
 from oauth_server.extensions import login_manager
 from oauth_server.extensions import migrate
 from oauth_server.services import vault
+
+log = logging.getLogger(__name__)
 
 
 @event.listens_for(Engine, "connect")
@@ -28,6 +36,22 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+def request_logs(app: Flask) -> None:
+    from oauth_server import logs
+
+    logs.init_app(app)
+
+
+def proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, the client address is their X-Forwarded-For:
+    per-address rate limits then count clients, not the proxy."""
+    count = app.config["TRUSTED_PROXIES"]
+    if count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count)  # type: ignore[method-assign]
 
 
 def extensions(app: Flask) -> None:
@@ -79,9 +103,12 @@ def blueprints(app: Flask) -> None:
     app.register_blueprint(settings_bp)
     app.register_blueprint(preferences_bp)
     app.register_blueprint(api_bp)
+    from oauth_server.scim import bp as scim_bp
+
+    app.register_blueprint(scim_bp)
     from oauth_server.oauth import bp as oauth_bp
-    from oauth_server.oauth import wellknown_bp
     from oauth_server.oauth import server as oauth_server_module
+    from oauth_server.oauth import wellknown_bp
 
     oauth_server_module.init_app(app)
     app.register_blueprint(oauth_bp)
@@ -95,11 +122,14 @@ def blueprints(app: Flask) -> None:
 
     app.add_url_rule("/", endpoint="home", view_func=home)
     csrf.exempt(api_bp)
+    csrf.exempt(scim_bp)  # bearer tokens only, no browser session
     limiter.exempt(health_bp)
 
 
 def error_pages(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
+
+    from oauth_server.oauth.views import PROTOCOL_ENDPOINTS
 
     def page(status: int, title: str, message: str) -> tuple[str, int]:
         return render_template("error.html", title=title, message=message), status
@@ -134,3 +164,33 @@ def error_pages(app: Flask) -> None:
             return page(status, title, message)
 
         app.register_error_handler(status, handler)
+
+    # The database is down or restarting (pool_pre_ping found no server, or the connection
+    # broke mid-request): 503, in the surface's format, and never a traceback. Only these
+    # connection-level errors: an IntegrityError or a bad query stays a 500, a bug.
+    def _database_unavailable(error: Exception) -> Any:
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            pass  # the connection is gone; the session is removed at teardown anyway
+        log.warning(
+            "database unavailable",
+            extra={"error": type(getattr(error, "orig", None) or error).__name__},
+        )
+        title, message = "Service unavailable", "The database is unavailable. Try again shortly."
+        headers = {"Retry-After": "1"}
+        if request.path.startswith("/api/"):
+            from oauth_server.api.errors import error_response
+
+            return error_response(503, title, message, headers=headers)
+        if request.endpoint in PROTOCOL_ENDPOINTS:
+            response = jsonify({"error": "temporarily_unavailable", "error_description": message})
+            response.headers.update({"Cache-Control": "no-store", **headers})
+            return response, 503
+        if request.blueprint == "health":
+            return {"status": "unavailable", "database": "unreachable"}, 503, headers
+        body, status = page(503, title, message)
+        return body, status, headers
+
+    for error_class in (OperationalError, InterfaceError, SQLAlchemyTimeoutError):
+        app.register_error_handler(error_class, _database_unavailable)

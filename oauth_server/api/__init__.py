@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from flask import Blueprint
-from flask import current_app
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
+from oauth_server import logs
+from oauth_server import ratelimits
 from oauth_server.api import errors
 from oauth_server.api import protect
 from oauth_server.errors import DomainError
-from oauth_server.extensions import limiter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -54,11 +54,25 @@ def _register_converter(state: BlueprintSetupState) -> None:
 
 @bp.before_request
 def _authenticate() -> None:
+    """Authenticate, then spend the caller's rate-limit budgets (they need the caller).
+
+    A request that fails to authenticate spends its address's budget instead, so a
+    client guessing tokens meets a 429 too.
+    """
     from flask import request
 
     if request.endpoint in PUBLIC_ENDPOINTS:
+        ratelimits.spend_api()
         return
-    protect.authenticate()
+    try:
+        principal = protect.authenticate()
+    finally:
+        ratelimits.spend_api()
+    logs.annotate(
+        company_id=principal.company.id,
+        client_id=principal.app.client_id if principal.app else None,
+        token_id=principal.token_id,
+    )
 
 
 @bp.errorhandler(errors.ApiError)
@@ -78,8 +92,6 @@ def _http_error(error: HTTPException) -> Response:
         response.headers["Allow"] = error.get_response().headers["Allow"]
     return response
 
-
-limiter.limit(lambda: current_app.config["RATELIMIT_API"], key_func=protect.rate_limit_key)(bp)
 
 # The route modules register themselves on ``bp`` (and in the OpenAPI registry).
 from oauth_server.api import me  # noqa: E402,F401

@@ -29,6 +29,8 @@ from authlib.oauth2.rfc9207 import IssuerParameter as _IssuerParameter
 from flask import Flask
 from flask import current_app
 
+from oauth_server import logs
+from oauth_server import ratelimits
 from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server.extensions import db
@@ -71,13 +73,21 @@ class AuthorizationServer(FlaskAuthorizationServer):
     def query_client(self, client_id: str) -> OAuthClient | None:
         return clients.find_active(client_id)
 
+    def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
+        client = super().authenticate_client(request, methods, endpoint)
+        logs.annotate(client_id=client.client_id)
+        return client
+
     def save_token(self, token: dict[str, Any], request: Any) -> None:
-        oauth_tokens.store_issued(
-            token,
-            client=request.client,
-            code=getattr(request, "authorization_code", None),
-            previous=getattr(request, "refresh_token", None),
-        )
+        code = getattr(request, "authorization_code", None)
+        previous = getattr(request, "refresh_token", None)
+        company_id = code.company_id if code is not None else previous.company_id
+        # The company's budget at the token endpoint, known only now; a breach raises
+        # before anything is committed (the claim of the code or refresh token included).
+        ratelimits.spend_token_issue(company_id)
+        row = oauth_tokens.store_issued(token, client=request.client, code=code, previous=previous)
+        db.session.flush()  # the id, for the request's log line (the view commits)
+        logs.annotate(company_id=company_id, token_id=row.id)
 
     def get_authorization_grant(self, request: OAuth2Request) -> Any:
         # Authlib builds its unsupported_response_type description from the raw value (a
@@ -235,6 +245,7 @@ class RevocationEndpoint(_RevocationEndpoint):
         return oauth_tokens.find_presented(token_string, token_type_hint)
 
     def revoke_token(self, token: PresentedToken, request: Any) -> None:
+        logs.annotate(company_id=token.company_id, token_id=token.id)
         revocation.revoke(token, actor=None, via="rfc7009")
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from oauth_server import logs
 from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server.errors import ScopeNotOffered
@@ -264,6 +265,7 @@ def _revoke_personal(bearer: str) -> Response:
     if not hmac.compare_digest(presented.encode(), bearer.encode()):
         # Refused like a client's request for another client's token (RFC 7009 §2.1).
         return _oauth_error(400, "invalid_grant", "A personal token can revoke only itself.")
+    logs.annotate(company_id=row.company_id, token_id=row.id)
     revocation.revoke(row, actor=None, via="rfc7009")
     response = jsonify({})
     response.headers.update(JSON_NO_STORE)

@@ -108,6 +108,9 @@ def _personal_principal(value: str) -> Principal | None:
     now = utcnow()
     if row is None or not row.is_live(now):
         return None
+    if row.created_by is not None and not row.created_by.active:
+        # Suspended, not revoked: a deactivated creator's tokens work again on reactivation.
+        return None
     usage.record_use(row, now)
     return Principal(
         kind="personal",

@@ -38,7 +38,9 @@ def find(value: str) -> PresentedPersonal | PresentedToken | None:
         row = db.session.scalar(
             select(PersonalToken).where(PersonalToken.lookup_hash == tokens.lookup_hash(value))
         )
-        return PresentedPersonal(row) if row else None
+        if row is None or (row.created_by is not None and not row.created_by.active):
+            return None  # reported as inactive: its creator is deactivated (suspended)
+        return PresentedPersonal(row)
     if kind in (tokens.Kind.ACCESS, tokens.Kind.REFRESH):
         presented = oauth_tokens.find_presented(value)
         if presented is None:

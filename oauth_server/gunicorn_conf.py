@@ -1,0 +1,57 @@
+"""Gunicorn settings for production, every one from the environment.
+
+    gunicorn --config python:oauth_server.gunicorn_conf 'oauth_server:create_app()'
+
+Workers are stateless: each builds its own app (no ``preload_app``, so no database
+connection crosses a fork); rate limits live in Redis (REDIS_URL), everything else in the
+database. Logs are JSON lines on stderr (oauth_server/logs.py): the app writes one line
+per request, so gunicorn's own access log is off unless GUNICORN_ACCESS_LOG=true; its
+format then holds the path without the query string and no request header.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+from oauth_server import logs
+
+# The variables read here (see also oauth_server.config.ENVIRONMENT).
+ENVIRONMENT = (
+    "GUNICORN_BIND",
+    "GUNICORN_WORKERS",
+    "GUNICORN_THREADS",
+    "GUNICORN_TIMEOUT",
+    "GUNICORN_GRACEFUL_TIMEOUT",
+    "GUNICORN_KEEPALIVE",
+    "GUNICORN_ACCESS_LOG",
+    "LOG_LEVEL",
+)
+
+_env = os.environ
+
+
+def _int(name: str, default: int) -> int:
+    return int(_env.get(name) or default)
+
+
+bind = [_env.get("GUNICORN_BIND") or "127.0.0.1:8000"]
+# Requests wait mostly on the database: a few threads per process, two processes per CPU.
+workers = _int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
+threads = _int("GUNICORN_THREADS", 4)
+worker_class = "gthread"
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+preload_app = False
+# Gunicorn 25+ opens a control socket in the home folder by default: two servers on one
+# host would share its path, and nothing here uses it.
+control_socket_disable = True
+
+loglevel = (_env.get("LOG_LEVEL") or "INFO").lower()
+_access = (_env.get("GUNICORN_ACCESS_LOG") or "").lower() in {"1", "true", "yes"}
+accesslog = "-" if _access else None
+# %(U)s is the path without the query string (where a misbehaving client may put a
+# token); no %(r)s, %(q)s or %({...}i)s request headers (Authorization, Cookie).
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms %({x-request-id}o)s'
+logconfig_dict = logs.dict_config(loglevel, access_log=_access)

@@ -1,0 +1,92 @@
+"""Rate-limit budgets that depend on who is calling, spent once that is known.
+
+Flask-Limiter checks the limits of a view or blueprint in a ``before_request`` hook of
+the app, before our blueprints authenticate anyone. The budgets here need the caller, so
+they are limits on plain functions (Flask-Limiter checks those when they are called, in
+the request): the API calls ``spend_api`` right after authentication, the token endpoint
+calls ``spend_token_issue`` once it knows the company of the code or refresh token.
+
+Keys name ids, never token strings. A breach raises Flask-Limiter's ``RateLimitExceeded``
+(a 429); each surface answers it in its own format, and Flask-Limiter adds
+``Retry-After`` and ``X-RateLimit-*`` to the answer.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask import g
+
+from oauth_server.extensions import limiter
+from oauth_server.extensions import remote_address
+from oauth_server.services.access import Principal
+
+
+def _principal() -> Principal | None:
+    principal: Principal | None = g.get("principal")
+    return principal
+
+
+def api_token_key() -> str:
+    """Per token; per address for a request that did not authenticate."""
+    principal = _principal()
+    if principal is None:
+        return "api-address:" + remote_address()
+    return f"api-token:{principal.kind}:{principal.token_id}"
+
+
+def api_company_key() -> str:
+    """Per company: its personal tokens share one budget, each partner app has its own."""
+    principal = _principal()
+    assert principal is not None  # exempt otherwise
+    if principal.app is None:
+        return f"company:{principal.company.id}:personal"
+    return f"company:{principal.company.id}:partner:{principal.app.client_id}"
+
+
+def api_company_limit() -> str:
+    principal = _principal()
+    key = "RATELIMIT_API_PARTNER" if principal and principal.app else "RATELIMIT_API_COMPANY"
+    limit: str = current_app.config[key]
+    return limit
+
+
+# Stacked limits are checked in the order they are declared, bottom-up here: the token's
+# budget first, so it is the one the X-RateLimit-* headers describe until one is spent.
+@limiter.shared_limit(
+    api_company_limit,
+    scope="api-company",
+    key_func=api_company_key,
+    exempt_when=lambda: _principal() is None,
+)
+@limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_API"], scope="api", key_func=api_token_key
+)
+def spend_api() -> None:
+    """One API call: the token's budget and its company's (personal or this partner's).
+
+    Shared limits: one budget across every route of the API, not one per route.
+    """
+
+
+def _token_company_key() -> str:
+    return f"company:{g.token_company_id}"
+
+
+@limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_TOKEN_COMPANY"],
+    scope="oauth-token-company",
+    key_func=_token_company_key,
+)
+def _spend_token_issue() -> None:
+    pass
+
+
+def spend_token_issue(company_id: int) -> None:
+    """Tokens issued to a company at ``/oauth/token``, by all partner apps together.
+
+    Called in the grant, after the client authenticated and the code or refresh token
+    named the company; a breach raises before the exchange commits, so the code or
+    refresh token it claimed stays unspent for a retry.
+    """
+    g.token_company_id = company_id
+    _spend_token_issue()

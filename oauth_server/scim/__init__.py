@@ -1,0 +1,133 @@
+"""The SCIM 2.0 server under ``/scim/v2`` (RFC 7643, RFC 7644): the Auto-provisioning scope.
+
+Bearer tokens with the ``scim`` scope of a company on the Scale plan only; every answer,
+refusals included, is ``application/scim+json`` and every refusal a SCIM Error.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import current_app
+from flask import g
+from pydantic import ValidationError
+from scim2_models import SCIMException
+from sqlalchemy.exc import InterfaceError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import default_exceptions
+from werkzeug.wrappers import Response
+
+from oauth_server import scopes
+from oauth_server.api import errors as api_errors
+from oauth_server.api import protect
+from oauth_server.errors import DomainError
+from oauth_server.extensions import db
+from oauth_server.extensions import limiter
+from oauth_server.scim import errors
+from oauth_server.services.access import Principal
+from oauth_server.services.access import authenticate_bearer
+
+bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
+
+
+@bp.before_request
+def _authenticate() -> None:
+    """401 without a live token, 403 without the scim scope or the Scale plan."""
+    try:
+        value = protect.bearer_value()  # the API's rules: header only, one token
+    except api_errors.ApiError as refusal:
+        if refusal.status == 401:
+            raise errors.invalid_token() from None
+        raise errors.ScimError(
+            refusal.status,
+            refusal.message,
+            headers={"WWW-Authenticate": errors.challenge("invalid_request")},
+        ) from None
+    if value is None:
+        raise errors.no_token()
+    principal = authenticate_bearer(value)
+    if principal is None:
+        raise errors.invalid_token()
+    if not principal.has(scopes.SCIM):
+        # The plan is checked at every request: leaving Scale stops SCIM at once.
+        if scopes.SCIM in principal.granted_scopes and not principal.company.on_scale_plan:
+            detail = "Auto-provisioning (SCIM) needs the Scale plan."
+        else:
+            detail = "This token needs the scim (Auto-provisioning) scope."
+        raise errors.forbidden(detail, scopes.SCIM)
+    g.scim_principal = principal
+
+
+def current_principal() -> Principal:
+    principal: Principal = g.scim_principal
+    return principal
+
+
+def _render(error: errors.ScimError) -> Response:
+    from oauth_server.scim.views import respond
+
+    return respond(error.document(), error.status, error.headers)
+
+
+@bp.errorhandler(errors.ScimError)
+def _scim_error(error: errors.ScimError) -> Response:
+    return _render(error)
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(error: DomainError) -> Response:
+    db.session.rollback()
+    return _render(errors.from_domain(error))
+
+
+@bp.errorhandler(SCIMException)
+def _library_error(error: SCIMException) -> Response:
+    return _render(errors.from_library(error))
+
+
+@bp.errorhandler(ValidationError)
+def _validation_error(error: ValidationError) -> Response:
+    return _render(errors.from_validation(error))
+
+
+def _http_error(error: HTTPException) -> Response:
+    return _render(errors.from_http(error))
+
+
+# By status code, not only by class: Flask tries the app's handlers for a code (the HTML
+# error pages) before any blueprint's handler for a class. Limits (429) and body sizes
+# (413) are refused before or inside our views, and must still answer in SCIM.
+bp.register_error_handler(HTTPException, _http_error)
+for _code in default_exceptions:
+    bp.register_error_handler(_code, _http_error)
+
+
+@bp.errorhandler(OperationalError)
+@bp.errorhandler(InterfaceError)
+@bp.errorhandler(SQLAlchemyTimeoutError)
+def _database_unavailable(error: Exception) -> Response:
+    # The database is down or restarting: 503, which identity providers retry.
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass  # the connection is gone; the session is removed at teardown anyway
+    current_app.logger.warning("database unavailable: %s", type(error).__name__)
+    unavailable = errors.ScimError(
+        503, "The database is unavailable. Try again shortly.", headers={"Retry-After": "1"}
+    )
+    return _render(unavailable)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception) -> Response:
+    # Still a SCIM document for the client; the traceback goes to the log.
+    current_app.logger.exception("SCIM request failed")
+    db.session.rollback()
+    return _render(errors.ScimError(500, "The server could not finish this request."))
+
+
+limiter.limit(lambda: current_app.config["RATELIMIT_API"], key_func=protect.rate_limit_key)(bp)
+
+from oauth_server.scim import views  # noqa: E402,F401

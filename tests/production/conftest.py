@@ -1,0 +1,387 @@
+"""The production shape, tested with real processes: gunicorn with the package's settings,
+Redis for rate limits, PostgreSQL (the CI server, or one a test starts itself).
+
+Availability rules, as for the browser tests: a missing Redis or PostgreSQL skips a test
+on a developer's machine, and fails it under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from cryptography.fernet import Fernet
+
+from tests.conftest import csrf_from
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+READY_TIMEOUT = 30.0
+REDIRECT_URI = "http://127.0.0.1:8765/callback"
+IN_CI = os.environ.get("CI") == "true"
+# Settings a developer's shell may hold that would leak into the processes we start.
+_INHERITED_PREFIXES = (
+    "OAUTH_",
+    "PARTNERS_DEMO_",
+    "RATELIMIT_",
+    "ACCESS_TOKEN_",
+    "REFRESH_TOKEN_",
+    "GUNICORN_",
+)
+_INHERITED_NAMES = {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "TOKEN_ENCRYPTION_KEY",
+    "AUTHORIZATION_CODE_TTL",
+    "LAST_USED_RESOLUTION",
+    "TRUSTED_PROXIES",
+    "LOG_LEVEL",
+    "GUNICORN_CMD_ARGS",
+}
+
+
+def unavailable(reason: str) -> None:
+    """Skip on a developer's machine; under CI the service must be there."""
+    if IN_CI:
+        pytest.fail(f"{reason} (required under CI=true)")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def base_env(instance: Path, database_url: str, **settings: str) -> dict[str, str]:
+    """A server's environment: ours, not the developer's shell's."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in _INHERITED_NAMES and not key.startswith(_INHERITED_PREFIXES)
+    }
+    env.update(
+        {
+            "PYTHONUNBUFFERED": "1",
+            "DATABASE_URL": database_url,
+            "OAUTH_SERVER_INSTANCE": str(instance),
+            # Shared by every process of a deployment: sessions and CSRF tokens signed by
+            # one process are accepted by the others, stored tokens readable by all.
+            "SECRET_KEY": "production-test-secret-" + uuid.uuid4().hex,
+            "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "RATELIMIT_LOGIN": "1000 per minute",
+            "RATELIMIT_LOGIN_ACCOUNT": "1000 per minute",
+            **settings,
+        }
+    )
+    return env
+
+
+def run(args: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        pytest.fail(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout
+
+
+PASSWORD = "a production test password"
+
+
+def seed(env: dict[str, str]) -> dict[str, Any]:
+    """Migrate the database of ``env`` (as ``oauth-server db upgrade`` does), then create a
+    workspace, personal tokens and a confidential partner app; return what was made.
+
+    In this process, with the server's keys: a process of its own would cost seconds of
+    start-up, twice as much as the rest of a test.
+    """
+    from flask_migrate import upgrade
+
+    from oauth_server import create_app
+    from oauth_server.extensions import db
+    from oauth_server.services import clients
+    from tests.factories import make_admin
+    from tests.factories import make_company
+    from tests.factories import make_personal_token
+
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"],
+            "SECRET_KEY": env["SECRET_KEY"],
+            "TOKEN_ENCRYPTION_KEY": env["TOKEN_ENCRYPTION_KEY"],
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        }
+    )
+    with app.app_context():
+        upgrade()
+        company = make_company("Prodco", plan="scale", teams_feature=True)
+        admin = make_admin(company, email="admin@prodco.test", password=PASSWORD)
+        other = make_company("Otherco")
+        client, secret = clients.register_client(name="Prod App", redirect_uris=[REDIRECT_URI])
+        data: dict[str, Any] = {
+            "company_id": company.id,
+            "other_company_id": other.id,
+            "admin": {"email": admin.email, "password": PASSWORD},
+            "personal": [],
+            "personal_ids": [],
+            "other_personal": [make_personal_token(other)[1] for _ in range(2)],
+            "client": {"client_id": client.client_id, "client_secret": secret},
+        }
+        for _ in range(3):
+            row, value = make_personal_token(company, actor=admin)
+            data["personal"].append(value)
+            data["personal_ids"].append(row.id)
+        db.session.remove()
+        db.engine.dispose()
+    return data
+
+
+@dataclass
+class Server:
+    """The server under gunicorn with the package's settings, as in docker-compose.yml."""
+
+    env: dict[str, str]
+    log: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait: bool = True) -> Server:
+        env = {
+            **self.env,
+            "OAUTH_ISSUER": self.env.get("OAUTH_ISSUER", self.url),
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "GUNICORN_WORKERS": self.env.get("GUNICORN_WORKERS", "1"),
+            "GUNICORN_THREADS": self.env.get("GUNICORN_THREADS", "4"),
+        }
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [
+                    str(BIN / "gunicorn"),
+                    "--config",
+                    "python:oauth_server.gunicorn_conf",
+                    "oauth_server:create_app()",
+                ],
+                env=env,
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"gunicorn exited ({self.proc.returncode}):\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"gunicorn did not answer /healthz in time:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        """The log, one JSON object a line (every line must be one)."""
+        lines = []
+        for line in self.log_text().splitlines():
+            if line.strip():
+                lines.append(json.loads(line))
+        return lines
+
+
+@contextlib.contextmanager
+def servers(count: int, env: dict[str, str], folder: Path) -> Iterator[list[Server]]:
+    """``count`` gunicorn servers on one database, started together, stopped after."""
+    running = [Server(env, folder / f"server-{i}.log") for i in range(count)]
+    try:
+        for server in running:
+            server.start(wait=False)
+        for server in running:
+            server.wait_ready()
+        yield running
+    finally:
+        for server in running:
+            server.stop()
+
+
+# --- services -------------------------------------------------------------------------------
+
+
+def redis_server_url() -> str:
+    """The Redis server tests may use (127.0.0.1:6379), or a skip (a failure under CI)."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as error:
+        unavailable(f"Redis is not reachable at {url}: {error}")
+    return url
+
+
+@dataclass
+class RedisSpace:
+    """A Redis database and a key prefix (RATELIMIT_KEY_PREFIX) of one test's own."""
+
+    url: str
+    prefix: str
+
+    def keys(self) -> list[str]:
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        try:
+            return [key.decode() for key in client.scan_iter(match=f"*{self.prefix}*")]
+        finally:
+            client.close()
+
+
+@pytest.fixture(scope="module")
+def redis_space() -> Iterator[RedisSpace]:
+    """Parallel runs share the server: each module counts under its own prefix, removed
+    after (database 15, out of the way of a developer's own data in 0)."""
+    space = RedisSpace(redis_server_url() + "/15", "test-" + uuid.uuid4().hex[:12])
+    yield space
+    import redis
+
+    client = redis.Redis.from_url(space.url)
+    for key in client.scan_iter(match=f"*{space.prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+# --- HTTP, as a browser and a partner app would ---------------------------------------------
+
+
+def sign_in(session: requests.Session, base: str, email: str, password: str) -> None:
+    page = session.get(base + "/login", timeout=10)
+    answer = session.post(
+        base + "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_from(page.text)},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 302, answer.text[:500]
+
+
+def authorization_code(
+    session: requests.Session, base: str, client_id: str, scope: str = "shared"
+) -> tuple[str, str]:
+    """Consent as the signed-in teammate; return (code, PKCE verifier)."""
+    verifier = uuid.uuid4().hex + uuid.uuid4().hex
+    url = (
+        base
+        + "/oauth/authorize?"
+        + urlencode(
+            {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": REDIRECT_URI,
+                "scope": scope,
+                "state": "production-test",
+                "code_challenge": create_s256_code_challenge(verifier),
+                "code_challenge_method": "S256",
+            }
+        )
+    )
+    page = session.get(url, timeout=10)
+    assert page.status_code == 200, page.text[:500]
+    answer = session.post(
+        url,
+        data={"csrf_token": csrf_from(page.text), "decision": "allow"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 302, answer.text[:500]
+    params = parse_qs(urlsplit(answer.headers["Location"]).query)
+    return params["code"][0], verifier
+
+
+def exchange(base: str, client: dict[str, str], code: str, verifier: str) -> requests.Response:
+    return requests.post(
+        base + "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
+        },
+        auth=(client["client_id"], client["client_secret"]),
+        timeout=10,
+    )
+
+
+def refresh(base: str, client: dict[str, str], refresh_token: str) -> requests.Response:
+    return requests.post(
+        base + "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        auth=(client["client_id"], client["client_secret"]),
+        timeout=10,
+    )
+
+
+def me(base: str, token: str) -> requests.Response:
+    return requests.get(
+        base + "/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+
+
+def partner_tokens(base: str, data: dict[str, Any], scope: str = "shared") -> dict[str, Any]:
+    """A teammate's consent and the code exchange, over HTTP: the token response."""
+    session = requests.Session()
+    sign_in(session, base, data["admin"]["email"], data["admin"]["password"])
+    code, verifier = authorization_code(session, base, data["client"]["client_id"], scope)
+    answer = exchange(base, data["client"], code, verifier)
+    assert answer.status_code == 200, answer.text
+    token: dict[str, Any] = answer.json()
+    return token
+
+
+TRACEBACK = re.compile(r"Traceback \(most recent call last\)")

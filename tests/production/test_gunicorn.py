@@ -1,0 +1,122 @@
+"""The gunicorn settings of the package: from the environment, with sensible defaults, and
+logs that are JSON lines without a token, in a real gunicorn process."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import requests
+
+from oauth_server import gunicorn_conf
+from tests.production.conftest import TRACEBACK
+from tests.production.conftest import Server
+from tests.production.conftest import base_env
+from tests.production.conftest import me
+from tests.production.conftest import seed
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The settings module, read again under the test's environment, and restored after."""
+    for name in gunicorn_conf.ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    yield gunicorn_conf
+    monkeypatch.undo()
+    importlib.reload(gunicorn_conf)
+
+
+def test_defaults(settings: ModuleType) -> None:
+    conf = importlib.reload(settings)
+
+    assert conf.bind == ["127.0.0.1:8000"]
+    assert 1 <= conf.workers <= 8
+    assert (conf.worker_class, conf.threads) == ("gthread", 4)
+    assert (conf.timeout, conf.graceful_timeout, conf.keepalive) == (30, 30, 5)
+    assert conf.preload_app is False  # no connection pool crosses a fork
+    assert conf.accesslog is None  # the app logs each request itself
+    assert conf.logconfig_dict["handlers"]["stderr"]["formatter"] == "json"
+
+
+def test_settings_come_from_the_environment(
+    settings: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "GUNICORN_BIND": "0.0.0.0:9000",
+        "GUNICORN_WORKERS": "3",
+        "GUNICORN_THREADS": "8",
+        "GUNICORN_TIMEOUT": "60",
+        "GUNICORN_GRACEFUL_TIMEOUT": "20",
+        "GUNICORN_KEEPALIVE": "2",
+        "GUNICORN_ACCESS_LOG": "true",
+        "LOG_LEVEL": "warning",
+    }.items():
+        monkeypatch.setenv(name, value)
+    conf = importlib.reload(settings)
+
+    assert conf.bind == ["0.0.0.0:9000"]
+    assert (conf.workers, conf.threads, conf.timeout) == (3, 8, 60)
+    assert (conf.graceful_timeout, conf.keepalive) == (20, 2)
+    assert conf.accesslog == "-"
+    assert conf.loglevel == "warning"
+    assert conf.logconfig_dict["root"]["level"] == "WARNING"
+    assert conf.logconfig_dict["loggers"]["gunicorn.access"]["level"] == "INFO"
+
+
+def test_the_access_log_format_has_no_query_string_and_no_header() -> None:
+    fmt = gunicorn_conf.access_log_format
+
+    assert "%(U)s" in fmt  # the path alone
+    for atom in ("%(r)s", "%(q)s", "%(u)s", "%(f)s", "%(a)s"):
+        assert atom not in fmt
+    assert "}i)s" not in fmt  # no request header (Authorization, Cookie)
+
+
+def test_a_gunicorn_process_logs_json_lines_without_tokens(tmp_path: Path) -> None:
+    env = base_env(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'server.db'}",
+        GUNICORN_ACCESS_LOG="true",
+    )
+    server = Server(env, tmp_path / "server.log").start(wait=False)  # boots while we seed
+    try:
+        data = seed(env)
+        token = data["personal"][0]
+        client = data["client"]
+        server.wait_ready()
+        assert me(server.url, token).status_code == 200
+        in_url = requests.get(f"{server.url}/api/v1/me?access_token={token}", timeout=10)
+        assert in_url.status_code == 400
+        traced = requests.get(
+            server.url + "/api/v1/inboxes",
+            headers={"Authorization": f"Bearer {token}", "X-Request-ID": "trace-42"},
+            timeout=10,
+        )
+        assert traced.headers["X-Request-ID"] == "trace-42"
+        refused = requests.post(
+            server.url + "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": token},
+            auth=(client["client_id"], client["client_secret"]),
+            timeout=10,
+        )
+        assert refused.status_code == 400
+    finally:
+        server.stop()
+
+    text = server.log_text()
+    for secret in (token, client["client_secret"], env["SECRET_KEY"]):
+        assert secret not in text
+    assert not TRACEBACK.search(text)
+    lines = server.json_lines()  # every line parses
+    requests_logged = [line for line in lines if line["logger"] == "oauth_server.request"]
+    traced_line = next(line for line in requests_logged if line["request_id"] == "trace-42")
+    assert traced_line["route"] == "/api/v1/inboxes"
+    assert traced_line["company_id"] == data["company_id"]
+    assert traced_line["token_id"] and traced_line["status"] == 200
+    access = [line["message"] for line in lines if line["logger"] == "gunicorn.access"]
+    assert any('"GET /api/v1/me HTTP/1.1" 400' in message for message in access)
+    assert not any("?" in message for message in access)
+    assert any(message.endswith(" trace-42") for message in access)
