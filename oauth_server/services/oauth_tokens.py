@@ -153,7 +153,13 @@ def claim_refresh(value: str, client: OAuthClient) -> OAuthToken | None:
         return None  # never a personal token, an access token or a code
     refresh_hash = tokens.lookup_hash(value)
     now = utcnow()
-    live_grants = select(OAuthGrant.id).where(OAuthGrant.revoked_at.is_(None))
+    # Only grants still in force and whose teammate is active: a refresh during a
+    # deactivation is refused without spending the refresh token.
+    live_grants = (
+        select(OAuthGrant.id)
+        .join(Teammate, OAuthGrant.teammate_id == Teammate.id)
+        .where(OAuthGrant.revoked_at.is_(None), Teammate.active.is_(True))
+    )
     claimed = db.session.execute(
         update(OAuthToken)
         .where(

@@ -112,4 +112,6 @@ def status(token: PersonalToken, now: datetime | None = None) -> str:
         return "revoked"
     if token.expires_at is not None and token.expires_at <= now:
         return "expired"
+    if token.created_by is not None and not token.created_by.active:
+        return "suspended"  # works again when its creator is reactivated
     return "active"

@@ -23,7 +23,7 @@ from oauth_server.models import Teammate
 
 log = logging.getLogger("oauth_server.audit")
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 NAME_MAX = 200
 PASSWORD_MIN = 8
 PASSWORD_MAX = 200

@@ -221,3 +221,18 @@ def test_refresh_after_the_app_is_deleted_is_refused(client, workspace, partner)
     clients.delete_client(partner.row, actor=None, via="test")
 
     oauth_error(refresh(client, partner, token["refresh_token"]), "invalid_client", 401)
+
+
+def test_a_refresh_during_a_deactivation_is_refused_without_spending_the_token(
+    client, workspace, partner
+):
+    token = issue(client, partner, workspace.teammate.email, "private")
+    workspace.teammate.active = False
+    db.session.commit()
+    oauth_error(refresh(client, partner, token["refresh_token"]), "invalid_grant")
+    assert _pair(token["refresh_token"]).refresh_used_at is None
+    workspace.teammate.active = True
+    db.session.commit()
+    renewed = refresh(client, partner, token["refresh_token"])
+    assert renewed.status_code == 200, renewed.get_data(as_text=True)
+    assert me_status(client, renewed.json["access_token"]) == 200

@@ -8,13 +8,17 @@ from datetime import timedelta
 import pytest
 
 from oauth_server.extensions import db
+from oauth_server.models import PersonalToken
 from oauth_server.models.base import utcnow
 from oauth_server.services import revocation
+from tests.conftest import bearer
+from tests.conftest import csrf_from
 from tests.factories import make_admin
 from tests.factories import make_company
 from tests.factories import make_personal_token
 from tests.factories import make_teammate
 from tests.settings.conftest import API_PAGE
+from tests.settings.conftest import revoke_url
 from tests.settings.conftest import token_page
 
 
@@ -126,3 +130,22 @@ def test_teammate_gets_403(signed_in, company):
     response = signed_in(make_teammate(company)).get(token_page(token.id))
     assert response.status_code == 403
     assert value not in response.get_data(as_text=True)
+
+
+def test_a_deactivated_creators_token_shows_suspended_and_can_still_be_revoked(
+    admin_client, company, client
+):
+    creator = make_admin(company)
+    token, value = make_personal_token(company, actor=creator)
+    creator.active = False
+    db.session.commit()
+    assert client.get("/api/v1/me", headers=bearer(value)).status_code == 401
+    page = admin_client.get(token_page(token.id)).get_data(as_text=True)
+    assert "Suspended" in page and "Revoke access" in page
+    listing = admin_client.get(API_PAGE).get_data(as_text=True)
+    assert "Suspended" in listing
+    html = admin_client.get(token_page(token.id)).get_data(as_text=True)
+    response = admin_client.post(revoke_url(token.id), data={"csrf_token": csrf_from(html)})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(PersonalToken, token.id).revoked_at is not None
