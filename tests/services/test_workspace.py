@@ -8,7 +8,9 @@ from oauth_server.errors import ValidationFailed
 from oauth_server.services import workspace
 
 
-@pytest.mark.parametrize("email", ["a\x00b@example.com", "ab@exa\x01mple.com", "ab@example.co\x7fm"])
+@pytest.mark.parametrize(
+    "email", ["a\x00b@example.com", "ab@exa\x01mple.com", "ab@example.co\x7fm"]
+)
 def test_control_characters_are_refused(email):
     with pytest.raises(ValidationFailed) as caught:
         workspace.normalize_email(email)
