@@ -7,9 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DateTime
+from sqlalchemy import ForeignKey
 from sqlalchemy import MetaData
+from sqlalchemy import String
 from sqlalchemy import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import declared_attr
+from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import registry
 
 NAMING_CONVENTION = {
@@ -55,3 +60,19 @@ class Base(DeclarativeBase):
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={datetime: UTCDateTime()},
     )
+
+
+class UsedAndRevocable:
+    """Columns of what a company can monitor and revoke: personal tokens, partner grants.
+
+    Rows are stamped, never deleted (services/revocation.py); "last used" is written at
+    most once per resolution (services/usage.py).
+    """
+
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_via: Mapped[str | None] = mapped_column(String(20))
+
+    @declared_attr
+    def revoked_by_id(cls) -> Mapped[int | None]:
+        return mapped_column(ForeignKey("teammates.id", ondelete="SET NULL"))

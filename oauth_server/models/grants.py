@@ -13,6 +13,7 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from oauth_server.models.base import Base
+from oauth_server.models.base import UsedAndRevocable
 from oauth_server.models.base import utcnow
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from oauth_server.models.teammate import Teammate
 
 
-class OAuthGrant(Base):
+class OAuthGrant(UsedAndRevocable, Base):
     """One consent: listed under "Apps with Access", revoked as a whole."""
 
     __tablename__ = "oauth_grants"
@@ -35,12 +36,6 @@ class OAuthGrant(Base):
     )
     scope: Mapped[str] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[datetime | None]
-    revoked_at: Mapped[datetime | None]
-    revoked_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("teammates.id", ondelete="SET NULL")
-    )
-    revoked_via: Mapped[str | None] = mapped_column(String(20))
 
     company: Mapped[Company] = relationship()
     client: Mapped[OAuthClient] = relationship()

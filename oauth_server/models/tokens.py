@@ -14,6 +14,7 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from oauth_server.models.base import Base
+from oauth_server.models.base import UsedAndRevocable
 from oauth_server.models.base import utcnow
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from oauth_server.models.teammate import Teammate
 
 
-class PersonalToken(Base):
+class PersonalToken(UsedAndRevocable, Base):
     __tablename__ = "personal_tokens"
     __table_args__ = (Index("ix_personal_tokens_company_id_id", "company_id", "id"),)
 
@@ -38,12 +39,6 @@ class PersonalToken(Base):
     encrypted_value: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None]
-    last_used_at: Mapped[datetime | None]
-    revoked_at: Mapped[datetime | None]
-    revoked_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("teammates.id", ondelete="SET NULL")
-    )
-    revoked_via: Mapped[str | None] = mapped_column(String(20))
 
     company: Mapped[Company] = relationship()
     created_by: Mapped[Teammate | None] = relationship(foreign_keys=[created_by_id])
