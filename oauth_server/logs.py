@@ -67,8 +67,9 @@ _PATTERNS = (
         re.compile("(" + "|".join(re.escape(k.value) for k in tokens.Kind) + ")[0-9A-Za-z]+"),
         r"\1" + REDACTED,
     ),
-    # Credentials of an Authorization header: "Basic <base64>", "Bearer <token>".
-    (re.compile(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
+    # Credentials of an Authorization header: "Basic <base64>", "Bearer <token>" (12
+    # characters at least: "basic auth" in a sentence stays).
+    (re.compile(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9._~+/=-]{12,}"), r"\1 " + REDACTED),
     # key=value (query strings, form bodies) and "key": "value" (JSON) for secret keys.
     (re.compile(rf"(?i)(?<![\w-])({_KEYS})=[^\s&;,\"']*"), r"\1=" + REDACTED),
     (re.compile(rf"(?i)([\"']({_KEYS})[\"']\s*:\s*)[\"'][^\"']*[\"']"), r'\1"' + REDACTED + '"'),

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 from flask import Response
+from flask import g
 from flask import jsonify
 from flask import render_template
 from flask import request
@@ -44,6 +45,22 @@ def request_logs(app: Flask) -> None:
     logs.init_app(app)
 
 
+def retry_after(app: Flask) -> None:
+    """An answer's own ``Retry-After`` (``g.retry_after``) wins.
+
+    Registered before the extensions, so this hook runs after Flask-Limiter's, which sets
+    the header on every answer of a limited route to the end of its window: a 503 of a
+    database restart means "in a second", not "in a minute".
+    """
+
+    @app.after_request
+    def _keep_retry_after(response: Response) -> Response:
+        wanted = g.get("retry_after")
+        if wanted:
+            response.headers["Retry-After"] = wanted
+        return response
+
+
 def proxies(app: Flask) -> None:
     """Behind TRUSTED_PROXIES reverse proxies, the client address is their X-Forwarded-For:
     per-address rate limits then count clients, not the proxy."""
@@ -58,6 +75,22 @@ def extensions(app: Flask) -> None:
     from pathlib import Path
 
     db.init_app(app)
+
+    @app.teardown_appcontext
+    def _end_session(error: BaseException | None) -> None:
+        """Close the request's database session, even on a connection the database dropped.
+
+        Registered after Flask-SQLAlchemy's own teardown, so it runs before it. When the
+        database restarts just after a request's work, the closing ROLLBACK fails: the
+        answer was made and stands (no 500 from a teardown); the failure invalidated the
+        connection, so a second close has nothing left to roll back.
+        """
+        try:
+            db.session.remove()
+        except (OperationalError, InterfaceError):
+            log.warning("database connection lost at the end of a request")
+            db.session.remove()
+
     migrate.init_app(
         app,
         db,
@@ -178,7 +211,8 @@ def error_pages(app: Flask) -> None:
             extra={"error": type(getattr(error, "orig", None) or error).__name__},
         )
         title, message = "Service unavailable", "The database is unavailable. Try again shortly."
-        headers = {"Retry-After": "1"}
+        g.retry_after = "1"
+        headers = {"Retry-After": g.retry_after}
         if request.path.startswith("/api/"):
             from oauth_server.api.errors import error_response
 

@@ -79,9 +79,12 @@ class AuthorizationServer(FlaskAuthorizationServer):
         return client
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
-        code = getattr(request, "authorization_code", None)
-        previous = getattr(request, "refresh_token", None)
-        company_id = code.company_id if code is not None else previous.company_id
+        code: AuthorizationCode | None = getattr(request, "authorization_code", None)
+        previous: OAuthToken | None = getattr(request, "refresh_token", None)
+        source = code or previous
+        if source is None:  # pragma: no cover - Authlib calls us from the two grants only
+            raise ValueError("a token needs a code or a previous token")
+        company_id = source.company_id
         # The company's budget at the token endpoint, known only now; a breach raises
         # before anything is committed (the claim of the code or refresh token included).
         ratelimits.spend_token_issue(company_id)

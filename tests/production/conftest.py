@@ -374,14 +374,15 @@ def me(base: str, token: str) -> requests.Response:
 
 
 def partner_tokens(base: str, data: dict[str, Any], scope: str = "shared") -> dict[str, Any]:
-    """A teammate's consent and the code exchange, over HTTP: the token response."""
+    """A teammate's consent and the code exchange, over HTTP: the token response, with the
+    spent ``code`` and ``code_verifier`` beside it (to look for in logs)."""
     session = requests.Session()
     sign_in(session, base, data["admin"]["email"], data["admin"]["password"])
     code, verifier = authorization_code(session, base, data["client"]["client_id"], scope)
     answer = exchange(base, data["client"], code, verifier)
     assert answer.status_code == 200, answer.text
     token: dict[str, Any] = answer.json()
-    return token
+    return {**token, "code": code, "code_verifier": verifier}
 
 
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)")

@@ -168,3 +168,20 @@ def test_the_image_is_small_and_installs_the_package() -> None:
     assert re.search(r"(?m)^USER app$", dockerfile), "the server must not run as root"
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {".git", ".venv", "instance", "tests"} <= set(ignored)
+
+
+def test_defaults_in_the_compose_file_are_the_apps(
+    services: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ${NAME:-default} that repeats a setting's default must not drift from it."""
+    for name in config.ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    defaults = config.load(str(tmp_path))
+    checked = 0
+    for name, value in services["server"]["environment"].items():
+        found = re.fullmatch(r"\$\{(\w+):-([^}]*)\}", str(value))
+        if not found or name not in defaults or name == "OAUTH_ISSUER":  # compose serves :8000
+            continue
+        assert found.group(2) == str(defaults[name]), name
+        checked += 1
+    assert checked >= 8

@@ -10,6 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from oauth_server import create_app
@@ -78,7 +79,8 @@ def test_the_api_answers_a_json_503(broken: FlaskClient) -> None:
     assert response.status_code == 503
     assert response.mimetype == "application/json"
     assert response.get_json()["_error"]["status"] == 503
-    assert "Retry-After" in response.headers
+    # A second, not the rate-limit window Flask-Limiter puts on every limited answer.
+    assert response.headers["Retry-After"] == "1"
 
 
 def test_the_token_endpoint_answers_an_oauth_json_503(broken: FlaskClient) -> None:
@@ -91,6 +93,7 @@ def test_the_token_endpoint_answers_an_oauth_json_503(broken: FlaskClient) -> No
     assert response.status_code == 503
     assert response.get_json()["error"] == "temporarily_unavailable"
     assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Retry-After"] == "1"
 
 
 def test_pages_answer_an_html_503(broken: FlaskClient) -> None:
@@ -119,3 +122,30 @@ def test_a_bug_in_a_query_is_still_a_500(tmp_path: Path) -> None:
         raise IntegrityError("INSERT ...", {}, Exception("duplicate key"))
 
     assert other.test_client().get("/boom").status_code == 500
+
+
+@pytest.mark.postgres
+def test_a_connection_dropped_after_the_answer_is_not_a_500(database_url: str) -> None:
+    """The database restarts between a request's work and its closing ROLLBACK (seen in
+    tests/production/test_postgres_restart.py): the answer made stands."""
+    other = create_app(
+        {
+            **TEST_CONFIG,
+            "TESTING": False,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        }
+    )
+
+    @other.get("/work-then-lose-the-connection")
+    def work() -> dict[str, int]:
+        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with db.engine.connect() as admin:  # another connection ends this one's backend
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        return {"pid": pid}
+
+    response = other.test_client().get("/work-then-lose-the-connection")
+
+    assert response.status_code == 200
+    with other.app_context():
+        db.engine.dispose()
