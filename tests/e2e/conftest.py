@@ -15,12 +15,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +29,11 @@ from tests.browser.conftest import CHROMIUM
 from tests.browser.conftest import CHROMIUM_ARGS
 from tests.browser.conftest import _unavailable
 from tests.conftest import postgres_database_url
+from tests.processes import REPO  # noqa: E402
+from tests.processes import Process
+from tests.processes import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-READY_TIMEOUT = 30.0
 TIMEOUT_MS = 15_000
 VIEWPORT = {"width": 1000, "height": 700}
 # Settings a developer's shell may hold that would leak into the processes we start.
@@ -56,13 +54,6 @@ def _clean() -> None:
     own, so the in-process app and its per-test table cleanup are not needed."""
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def _base_env() -> dict[str, str]:
     env = {
         key: value
@@ -78,62 +69,6 @@ def _run(args: list[str], env: dict[str, str]) -> str:
     if done.returncode != 0:
         pytest.fail(f"{' '.join(args[1:])} failed ({done.returncode}): {done.stderr.strip()}")
     return done.stdout
-
-
-@dataclass
-class Process:
-    """One app in its own process; its output goes to a log file, kept for failures."""
-
-    name: str
-    args: list[str]
-    env: dict[str, str]
-    url: str
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    def launch(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                self.args, env=self.env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT
-            )
-
-    def wait_ready(self) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"{self.name} exited ({self.proc.returncode}):\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        pytest.fail(f"{self.name} did not answer /healthz in time:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.launch()
-        self.wait_ready()
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
 
 
 @dataclass

@@ -8,18 +8,13 @@ on a developer's machine, and fails it under ``CI=true``.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from dataclasses import field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -32,10 +27,11 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from cryptography.fernet import Fernet
 
 from tests.conftest import csrf_from
+from tests.processes import REPO  # noqa: E402
+from tests.processes import Process
+from tests.processes import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-READY_TIMEOUT = 30.0
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
 IN_CI = os.environ.get("CI") == "true"
 # Settings a developer's shell may hold that would leak into the processes we start.
@@ -65,13 +61,6 @@ def unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (required under CI=true)")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def base_env(instance: Path, database_url: str, **settings: str) -> dict[str, str]:
@@ -156,88 +145,28 @@ def seed(env: dict[str, str]) -> dict[str, Any]:
     return data
 
 
-@dataclass
-class Server:
+def Server(env: dict[str, str], log: Path) -> Process:  # noqa: N802  (reads like a class)
     """The server under gunicorn with the package's settings, as in docker-compose.yml."""
-
-    env: dict[str, str]
-    log: Path
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, wait: bool = True) -> Server:
-        env = {
-            **self.env,
-            "OAUTH_ISSUER": self.env.get("OAUTH_ISSUER", self.url),
-            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
-            "GUNICORN_WORKERS": self.env.get("GUNICORN_WORKERS", "1"),
-            "GUNICORN_THREADS": self.env.get("GUNICORN_THREADS", "4"),
-        }
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [
-                    str(BIN / "gunicorn"),
-                    "--config",
-                    "python:oauth_server.gunicorn_conf",
-                    "oauth_server:create_app()",
-                ],
-                env=env,
-                cwd=REPO,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        if wait:
-            self.wait_ready()
-        return self
-
-    def wait_ready(self) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"gunicorn exited ({self.proc.returncode}):\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        pytest.fail(f"gunicorn did not answer /healthz in time:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
-
-    def json_lines(self) -> list[dict[str, Any]]:
-        """The log, one JSON object a line (every line must be one)."""
-        lines = []
-        for line in self.log_text().splitlines():
-            if line.strip():
-                lines.append(json.loads(line))
-        return lines
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **env,
+        "OAUTH_ISSUER": env.get("OAUTH_ISSUER", url),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": env.get("GUNICORN_WORKERS", "1"),
+        "GUNICORN_THREADS": env.get("GUNICORN_THREADS", "4"),
+    }
+    args = [
+        str(BIN / "gunicorn"),
+        "--config",
+        "python:oauth_server.gunicorn_conf",
+        "oauth_server:create_app()",
+    ]
+    return Process(name="gunicorn", args=args, env=env, url=url, log=log)
 
 
 @contextlib.contextmanager
-def servers(count: int, env: dict[str, str], folder: Path) -> Iterator[list[Server]]:
+def servers(count: int, env: dict[str, str], folder: Path) -> Iterator[list[Process]]:
     """``count`` gunicorn servers on one database, started together, stopped after."""
     running = [Server(env, folder / f"server-{i}.log") for i in range(count)]
     try:
