@@ -29,7 +29,7 @@ from tests.browser.conftest import CHROMIUM
 from tests.browser.conftest import CHROMIUM_ARGS
 from tests.browser.conftest import _unavailable
 from tests.conftest import postgres_database_url
-from tests.processes import REPO  # noqa: E402
+from tests.processes import REPO
 from tests.processes import Process
 from tests.processes import free_port
 

@@ -27,7 +27,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from cryptography.fernet import Fernet
 
 from tests.conftest import csrf_from
-from tests.processes import REPO  # noqa: E402
+from tests.processes import REPO
 from tests.processes import Process
 from tests.processes import free_port
 
