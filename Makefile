@@ -39,8 +39,15 @@ lint: install
 	$(BIN)/ruff check oauth_server partners_demo tests
 	$(BIN)/mypy
 
-bench: install
-	$(BIN)/python bench/run.py
+# Not part of `make test` or CI: a few minutes of load on loopback (see README, Benchmark).
+# Options go in BENCH_ARGS, e.g. `make bench BENCH_ARGS="--only sqlite --seconds 3"`.
+bench: $(VENV)/.bench-installed
+	@command -v wrk >/dev/null || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
+	BENCH_POSTGRES_URL=$(POSTGRES_TEST_URL) $(BIN)/python bench/run.py $(BENCH_ARGS)
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev,postgres,bench]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,792 @@
+"""``make bench``: the server's cost per request, as ratios to a floor measured alongside.
+
+For SQLite (WAL) and PostgreSQL, each in a temporary instance folder and database of its
+own, this script:
+
+1. seeds through the CLI (``db upgrade``, companies, admins, a team, the partner app) and
+   the app's services (a personal token), then starts the server under gunicorn with 2
+   workers (``oauth_server/gunicorn_conf.py`` when it exists) on a free loopback port,
+   with rate limiting off: the benchmark measures the server, not the limiter;
+2. obtains a partner grant through the real authorization-code flow (sign-in form,
+   consent page with its CSRF token, ``/oauth/token``) and creates 60 conversations
+   through the API;
+3. drives each route with wrk (2 threads, 16 connections): a warm-up, then 3 runs of 2 s,
+   each between two 1 s runs of the floor, ``/healthz``; a route's ratio to the floor is
+   the median of its runs' ratios to the floor runs around them. Routes: ``/api/v1/me``
+   with a personal and a partner token, ``/api/v1/conversations?limit=50``, the
+   authorization-code exchange and the refresh at ``/oauth/token``, and ``POST
+   /oauth/revoke``. Codes, refresh tokens and tokens to revoke work once: they are
+   pre-issued (as the consent page and a refresh store them) and wrk sends each exactly
+   once, read from a file (bench/load.lua);
+4. grows the personal tokens from 1,000 to 1,000,000 (bulk inserts) and measures
+   ``/api/v1/me`` again, and the token list page of a company with 100 and with 100,000
+   tokens (signed in through the login form);
+5. reads the resident memory of each worker, profiles the floor and the routes of (2) and
+   (4) with py-spy, and counts the SQL statements of one request of each route;
+
+then prints one table, PASS/FAIL for every target of issue 6, and the profiles.
+
+    .venv/bin/python bench/run.py [--only sqlite|postgres] [--no-profile] [--help]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import flow  # noqa: E402
+from bench import harness  # noqa: E402
+from bench import loadgen  # noqa: E402
+from bench import profiling  # noqa: E402
+from bench import seeding  # noqa: E402
+from bench import sqlcount  # noqa: E402
+from bench.loadgen import Result  # noqa: E402
+from bench.loadgen import Target  # noqa: E402
+
+PASSWORD = "bench-password-1"
+ADMIN = "admin@bench.test"
+LIST_SMALL_ADMIN = "list-100@bench.test"
+LIST_LARGE_ADMIN = "list-100k@bench.test"
+FILLER_ADMIN = "filler@bench.test"
+REDIRECT_URI = "http://127.0.0.1:9/callback"  # never followed: the code is read off it
+PARTNER_SCOPE = "shared private"
+CONVERSATIONS = 60
+SMALL_TOKENS = 1_000
+LARGE_TOKENS = 1_000_000
+LIST_SMALL = 100
+LIST_LARGE = 100_000
+USER_AGENT = "bench/1.0"
+
+# Targets of issue 6, as ratios to the floor (and on SQLite, PostgreSQL).
+TARGETS = {
+    "me_personal": {"sqlite": 0.5, "postgres": 0.4},
+    "me_partner": {"sqlite": 0.5, "postgres": 0.4},
+    "conversations": {"sqlite": 0.3, "postgres": 0.3},
+    "exchange": {"sqlite": 0.15, "postgres": 0.12},
+    "refresh": {"sqlite": 0.15, "postgres": 0.12},
+    "revoke": {"sqlite": 0.2, "postgres": 0.2},
+}
+# Every limit the server reads (oauth_server/config.py), for --limits.
+LIMIT_SETTINGS = (
+    "RATELIMIT_LOGIN",
+    "RATELIMIT_LOGIN_ACCOUNT",
+    "RATELIMIT_API",
+    "RATELIMIT_API_COMPANY",
+    "RATELIMIT_API_PARTNER",
+    "RATELIMIT_TOKEN",
+    "RATELIMIT_TOKEN_COMPANY",
+)
+SCALE_TOKENS_MAX = 1.15
+SCALE_LIST_MAX = 1.5
+RSS_MAX_MB = 120.0
+P99_OVER_P50_MAX = 3.0
+
+LABELS = {
+    "floor": "(1) GET /healthz, the floor",
+    "me_personal": "(2) GET /api/v1/me, personal token",
+    "me_partner": "(2) GET /api/v1/me, partner token",
+    "conversations": "(3) GET /api/v1/conversations?limit=50",
+    "exchange": "(4) POST /oauth/token, authorization_code",
+    "refresh": "(4) POST /oauth/token, refresh_token",
+    "revoke": "(5) POST /oauth/revoke (access token)",
+    "me_personal_1m": "(2) GET /api/v1/me, personal, 1M tokens",
+    "list_small": "token list page, company of 100 tokens",
+    "list_large": "token list page, company of 100,000 tokens",
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Measured:
+    """A route's runs, each between two runs of the floor.
+
+    Its ratio is the median of the ratios of its runs, each to the mean of the floor runs
+    just before and after it: on a machine doing other work the floor moves, and a run
+    compared with the seconds around it moves less.
+    """
+
+    key: str
+    runs: list[Result]
+    floors: list[Result]  # one more than runs: floors[i] and floors[i + 1] frame runs[i]
+
+    @property
+    def result(self) -> Result:
+        return loadgen.combine(self.runs)
+
+    @property
+    def ratios(self) -> list[float]:
+        out = []
+        for i, run in enumerate(self.runs):
+            floor = (self.floors[i].rps + self.floors[i + 1].rps) / 2
+            out.append(run.rps / floor if floor else 0.0)
+        return out
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios)
+
+    @property
+    def floor_rps(self) -> float:
+        return statistics.mean(f.rps for f in self.floors)
+
+    @property
+    def cpu_ratio(self) -> float:
+        """Floor's worker CPU per request over the route's: the ratio the route would have
+        if the workers' CPU alone set the rate. Other load on the machine moves it little."""
+        route = self.result.cpu_ms
+        return loadgen.combine(self.floors).cpu_ms / route if route else 0.0
+
+
+@dataclass
+class Backend:
+    name: str
+    rows: dict[str, Measured] = field(default_factory=dict)
+    floors: dict[str, list[Result]] = field(default_factory=dict)  # by database size
+    seed_seconds: dict[str, float] = field(default_factory=dict)
+    rss_mb: list[float] = field(default_factory=list)
+    profiles: list[profiling.Profile] = field(default_factory=list)
+    sql: list[sqlcount.Statements] = field(default_factory=list)
+    targets: dict[str, Target] = field(default_factory=dict)
+    skipped: str | None = None
+    traceback_in_log: bool = False
+
+
+FLOOR = Target("GET", "/healthz", {"User-Agent": USER_AGENT})
+
+
+class Bench:
+    def __init__(self, backend: Backend, server: harness.Server, args: argparse.Namespace):
+        self.backend = backend
+        self.server = server
+        self.args = args
+        self.folder = server.folder
+        self.size = "1k"  # the database's personal tokens: "1k", then "1M"
+        self.last_floor: Result | None = None
+
+    # --- measuring ------------------------------------------------------------------------
+
+    def load(self, target: Target, seconds: int) -> Result:
+        before = self.server.worker_cpu_s()
+        result = loadgen.run(self.server.url, target, seconds)
+        result.worker_cpu_s = self.server.worker_cpu_s() - before
+        return result
+
+    def floor(self) -> Result:
+        self.server.drain()
+        if self.last_floor is None:
+            self.load(FLOOR, self.args.warmup)
+        result = self.load(FLOOR, self.args.floor_seconds)
+        self.backend.floors.setdefault(self.size, []).append(result)
+        self.last_floor = result
+        return result
+
+    def measure(self, key: str, target: Target | Any) -> Measured:
+        """A warm-up, then ``--rounds`` runs of the route, each followed by one of the floor.
+
+        ``target`` is a Target, or a function of the round number that returns one (for
+        single-use values, a fresh batch each round).
+        """
+        make = target if callable(target) else (lambda _round: target)
+        floors = [self.last_floor or self.floor()]
+        self.load(make(-1), self.args.warmup)
+        runs = []
+        for round_ in range(self.args.rounds):
+            runs.append(self.load(make(round_), self.args.seconds))
+            floors.append(self.floor())
+        return self._record(Measured(key, runs, floors))
+
+    def _record(self, row: Measured) -> Measured:
+        self.backend.rows[row.key] = row
+        result = row.result
+        log(
+            f"{self.backend.name} {LABELS[row.key]}: {result.rps:.0f} req/s, p50 "
+            f"{result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, ratios "
+            + " ".join(f"{r:.3f}" for r in row.ratios)
+            + f" (floor {row.floor_rps:.0f} req/s), worker CPU {result.cpu_ms:.2f} ms/request"
+            + f" (ratio {row.cpu_ratio:.3f}), errors {result.errors}"
+            + (" (ran out of pre-issued values)" if result.exhausted else "")
+            + (f" (first: {result.sample[:120]})" if result.sample else "")
+        )
+        return row
+
+    def single_use(self, key: str, make_target: Any, issue: Any) -> Measured:
+        """A route whose every request spends a value: each run reads a fresh batch.
+
+        ``issue(n)`` pre-issues n values and returns their request bodies;
+        ``make_target(path)`` is the target reading bodies from ``path``. The warm-up's
+        batch is sized from the floor (an upper bound), the others from the warm-up's rate.
+        """
+        floor = self.last_floor or self.floor()
+        cap = int(floor.rps * self.args.seconds * 1.5) + 500
+        rate = {"rps": 0.0, "exhausted": True}
+
+        def batch(round_: int) -> Target:
+            if round_ < 0:
+                count = int(floor.rps * self.args.warmup) + 200
+            elif rate["exhausted"]:
+                count = cap
+            else:
+                count = min(int(rate["rps"] * self.args.seconds * 2.5) + 300, cap)
+            path = self.folder / f"{key}-{round_ + 1}.txt"
+            path.write_text("\n".join(issue(count)) + "\n")
+            return make_target(path)
+
+        warm_up = self.load(batch(-1), self.args.warmup)
+        rate.update(rps=warm_up.rps, exhausted=warm_up.exhausted)
+        floors = [self.floor()]
+        runs = []
+        for round_ in range(self.args.rounds):
+            runs.append(self.load(batch(round_), self.args.seconds))
+            floors.append(self.floor())
+        return self._record(Measured(key, runs, floors))
+
+    # --- the run --------------------------------------------------------------------------
+
+    def seed_cli(self) -> dict[str, Any]:
+        cli = self.server.cli
+        started = time.perf_counter()
+        cli("db", "upgrade")
+        cli("companies", "create", "Bench Co", "--plan", "scale", "--teams")
+        cli(
+            "users",
+            "create",
+            "--company",
+            "Bench Co",
+            "--email",
+            ADMIN,
+            "--password",
+            PASSWORD,
+            "--name",
+            "Bench Admin",
+            "--admin",
+        )
+        team = json.loads(
+            cli("teams", "create", "--company", "Bench Co", "--name", "Support", "--member", ADMIN)
+        )
+        app = json.loads(
+            cli("clients", "create", "--name", "Bench Partner", "--redirect-uri", REDIRECT_URI)
+        )
+        for company, email in (
+            ("Bench List 100", LIST_SMALL_ADMIN),
+            ("Bench List 100k", LIST_LARGE_ADMIN),
+            ("Bench Filler", FILLER_ADMIN),
+        ):
+            cli("companies", "create", company, "--plan", "growth")
+            cli(
+                "users",
+                "create",
+                "--company",
+                company,
+                "--email",
+                email,
+                "--password",
+                PASSWORD,
+                "--admin",
+            )
+        with seeding.app_context(self.server.settings):
+            personal = seeding.issue_personal_token(ADMIN, "shared")
+            seeding.bulk_personal_tokens(LIST_SMALL_ADMIN, LIST_SMALL)
+            seeding.bulk_personal_tokens(
+                FILLER_ADMIN, SMALL_TOKENS - seeding.personal_token_count()
+            )
+            assert seeding.personal_token_count() == SMALL_TOKENS
+        self.backend.seed_seconds["cli and 1,000 tokens"] = time.perf_counter() - started
+        return {"team_id": team["id"], "app": app, "personal": personal}
+
+    def run(self) -> None:
+        seed = self.seed_cli()
+        app = seed["app"]
+        client_id, client_secret = app["client_id"], app["client_secret"]
+        personal = seed["personal"]
+        self.server.start()
+        url = self.server.url
+
+        # The partner grant through the real flow, and the conversations through the API.
+        browser = flow.sign_in(url, ADMIN, PASSWORD)
+        grant = flow.authorize(
+            browser,
+            url,
+            client_id=client_id,
+            client_secret=client_secret,
+            redirect_uri=REDIRECT_URI,
+            scope=PARTNER_SCOPE,
+        )
+        for i in range(CONVERSATIONS):
+            flow.api(
+                url,
+                personal,
+                "POST",
+                "/conversations",
+                json={"subject": f"Bench conversation {i}", "team_id": seed["team_id"]},
+            )
+        listed = flow.api(url, personal, "GET", "/conversations?limit=50")
+        assert len(listed["_results"]) == 50, listed
+        assert flow.api(url, grant.access_token, "GET", "/me")["kind"] == "oauth"
+
+        def bearer(token: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
+
+        me_personal = Target("GET", "/api/v1/me", bearer(personal))
+        me_partner = Target("GET", "/api/v1/me", bearer(grant.access_token))
+        self.measure("me_personal", me_personal)
+        self.measure("me_partner", me_partner)
+        conversations = Target("GET", "/api/v1/conversations?limit=50", bearer(personal))
+        self.backend.targets["conversations"] = conversations
+        self.measure("conversations", conversations)
+
+        form = {
+            "Authorization": flow.basic_auth(client_id, client_secret),
+            "Content-Type": "application/x-www-form-urlencoded",
+            "User-Agent": USER_AGENT,
+        }
+
+        def post(path: str) -> Any:
+            return lambda bodies: Target("POST", path, form, bodies=bodies)
+
+        verifier, challenge = flow.pkce_pair()
+
+        with seeding.app_context(self.server.settings) as app:
+
+            def codes(n: int) -> list[str]:
+                issued = seeding.issue_codes(
+                    n,
+                    client_id=client_id,
+                    email=ADMIN,
+                    redirect_uri=REDIRECT_URI,
+                    scope=PARTNER_SCOPE,
+                    challenge=challenge,
+                )
+                return [
+                    urlencode(
+                        {
+                            "grant_type": "authorization_code",
+                            "code": c,
+                            "redirect_uri": REDIRECT_URI,
+                            "code_verifier": verifier,
+                        }
+                    )
+                    for c in issued
+                ]
+
+            def refreshes(n: int) -> list[str]:
+                pairs = seeding.issue_pairs(n, access_token=grant.access_token)
+                return [
+                    urlencode({"grant_type": "refresh_token", "refresh_token": r}) for _, r in pairs
+                ]
+
+            def revocations(n: int) -> list[str]:
+                pairs = seeding.issue_pairs(n, access_token=grant.access_token)
+                return [
+                    urlencode({"token": a, "token_type_hint": "access_token"}) for a, _ in pairs
+                ]
+
+            self.single_use("exchange", post("/oauth/token"), codes)
+            self.single_use("refresh", post("/oauth/token"), refreshes)
+            # Access tokens only: revoking a refresh token ends its whole grant.
+            self.single_use("revoke", post("/oauth/revoke"), revocations)
+
+            if self.args.profile:
+                self.profile("floor", FLOOR)
+                self.profile("me_personal", me_personal)
+                self.profile("me_partner", me_partner)
+                self.profile_single_use("exchange", post("/oauth/token"), codes)
+                self.profile_single_use("refresh", post("/oauth/token"), refreshes)
+
+            for key, target in (
+                ("floor", FLOOR),
+                ("me_personal", me_personal),
+                ("me_partner", me_partner),
+                ("conversations", self.backend.targets["conversations"]),
+            ):
+                self.count_sql(app, key, target)
+            for key, path, issue in (
+                ("exchange", "/oauth/token", codes),
+                ("refresh", "/oauth/token", refreshes),
+                ("revoke", "/oauth/revoke", revocations),
+            ):
+                self.count_sql(app, key, Target("POST", path, form, body=issue(1)[0]))
+
+        if self.args.scale:
+            self.scale(me_personal)
+        self.backend.rss_mb = self.server.worker_rss_mb()
+        log(f"{self.backend.name} resident memory per worker: {self.backend.rss_mb} MB")
+
+    def scale(self, me_personal: Target) -> None:
+        started = time.perf_counter()
+        with seeding.app_context(self.server.settings):
+            # The big company's tokens first, then everybody else's: its newest token is
+            # older than 900,000 others, as for a company that stopped making tokens.
+            seeding.bulk_personal_tokens(LIST_LARGE_ADMIN, LIST_LARGE)
+            seeding.bulk_personal_tokens(
+                FILLER_ADMIN, LARGE_TOKENS - seeding.personal_token_count()
+            )
+            assert seeding.personal_token_count() == LARGE_TOKENS
+        seconds = time.perf_counter() - started
+        self.backend.seed_seconds["from 1,000 to 1,000,000 tokens"] = seconds
+        log(f"{self.backend.name} seeded 1,000,000 personal tokens in {seconds:.1f} s")
+        url = self.server.url
+        cookies = {}
+        for key, email in (("list_small", LIST_SMALL_ADMIN), ("list_large", LIST_LARGE_ADMIN)):
+            session = flow.sign_in(url, email, PASSWORD)
+            session.headers["User-Agent"] = USER_AGENT
+            page = session.get(url + "/settings/plugins-api/api", allow_redirects=False, timeout=30)
+            assert page.status_code == 200 and "filler" in page.text, page.status_code
+            cookies[key] = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+        self.size, self.last_floor = "1M", None
+        self.measure("me_personal_1m", me_personal)
+        pages = {
+            key: Target(
+                "GET", "/settings/plugins-api/api", {"Cookie": cookie, "User-Agent": USER_AGENT}
+            )
+            for key, cookie in cookies.items()
+        }
+        for key, target in pages.items():
+            self.measure(key, target)
+        with seeding.app_context(self.server.settings) as app:
+            for key, target in pages.items():
+                self.count_sql(app, key, target)
+
+    def count_sql(self, app: Any, key: str, target: Target) -> None:
+        def send(client: Any) -> Any:
+            headers = dict(target.headers)
+            # The test client sends the cookies of its own jar, not a Cookie header.
+            for pair in filter(None, headers.pop("Cookie", "").split("; ")):
+                name, _, value = pair.partition("=")
+                client.set_cookie(name, value)
+            return client.open(target.path, method=target.method, headers=headers, data=target.body)
+
+        self.backend.sql.append(sqlcount.count(app, f"{self.backend.name} {LABELS[key]}", send))
+
+    # --- profiles -------------------------------------------------------------------------
+
+    def profile(self, key: str, target: Target) -> None:
+        self._profiled(key, lambda: target)
+
+    def profile_single_use(self, key: str, make_target: Any, issue: Any) -> None:
+        rps = self.backend.rows[key].result.rps
+        bodies = self.folder / f"{key}-profile.txt"
+        bodies.write_text("\n".join(issue(int(rps * self.args.profile_seconds * 2) + 500)) + "\n")
+        self._profiled(key, lambda: make_target(bodies))
+
+    def _profiled(self, key: str, target: Any) -> None:
+        assert self.server.proc is not None
+        raw = self.folder / f"profile-{key}.txt"
+        seconds = self.args.profile_seconds
+        spy = profiling.record(self.server.proc.pid, seconds, raw)
+        result = self.load(target(), seconds)
+        _, stderr = spy.communicate(timeout=seconds + 30)
+        if not raw.exists():
+            log(f"py-spy failed: {stderr.decode(errors='replace').strip()[:300]}")
+            return
+        profile = profiling.summarize(
+            f"{self.backend.name} {LABELS[key]}", raw, result.requests, result.seconds
+        )
+        if self.args.keep_profiles:
+            keep = Path(self.args.keep_profiles)
+            keep.mkdir(parents=True, exist_ok=True)
+            (keep / f"{self.backend.name}-{key}.txt").write_text(raw.read_text())
+        self.backend.profiles.append(profile)
+        self.last_floor = None  # the next row measures a floor of its own
+        log(f"{self.backend.name} profiled {LABELS[key]} ({result.rps:.0f} req/s under py-spy)")
+
+
+def bench_backend(name: str, args: argparse.Namespace) -> Backend:
+    backend = Backend(name)
+    if name == "postgres":
+        why = harness.postgres_available(args.postgres_url)
+        if why:
+            backend.skipped = why
+            log(f"PostgreSQL skipped: {why}")
+            return backend
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        folder = Path(tmp)
+        database = (
+            harness.postgres_database(args.postgres_url)
+            if name == "postgres"
+            else harness.sqlite_database(folder)
+        )
+        with database as database_url:
+            server = harness.Server(database_url, folder, threads=args.threads)
+            if args.limits:
+                # Limits on, and high enough never to answer 429: their cost, not their effect.
+                server.settings["RATELIMIT_ENABLED"] = "true"
+                for setting in LIMIT_SETTINGS:
+                    server.settings[setting] = "1000000 per minute"
+                if args.redis_url:
+                    server.settings["REDIS_URL"] = args.redis_url
+                    server.settings["RATELIMIT_KEY_PREFIX"] = f"bench-{os.getpid()}-{name}"
+            log(f"{name}: server on {server.url}, instance {folder}")
+            try:
+                Bench(backend, server, args).run()
+            finally:
+                server.stop()
+                backend.traceback_in_log = "Traceback" in server.log_text()
+                if backend.traceback_in_log:
+                    log(f"{name}: the server logged a traceback:\n{server.log_tail(40)}")
+                if args.limits and args.redis_url:
+                    _forget_counters(args.redis_url, server.settings["RATELIMIT_KEY_PREFIX"])
+    return backend
+
+
+def _forget_counters(redis_url: str, prefix: str) -> None:
+    """Delete the rate-limit counters this run left in Redis (they would expire anyway)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"*/{prefix}/*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+# --- the report ---------------------------------------------------------------------------
+
+
+def _checks(backend: Backend, row: Measured) -> list[str]:
+    """Why a row fails: ratio, errors, p99 over 3x p50, values ran out."""
+    problems = []
+    target = TARGETS.get(row.key, {}).get(backend.name)
+    if target is not None and row.ratio < target:
+        problems.append(f"ratio < {target}")
+    if row.result.errors:
+        problems.append("errors")
+    if row.result.p99_ms > P99_OVER_P50_MAX * row.result.p50_ms:
+        problems.append("p99 > 3x p50")
+    if row.result.exhausted:
+        problems.append("ran out of values")
+    return problems
+
+
+def _size_of(key: str) -> str:
+    """The database a row was measured on: 1,000 or 1,000,000 personal tokens."""
+    return "1M" if key.endswith("_1m") or key.startswith("list") else "1k"
+
+
+def _floor_line(backend: Backend, size: str, floors: list[Result]) -> str:
+    """All the floor runs of one database size together, and the range of their rates."""
+    rates = sorted(f.rps for f in floors)
+    r = loadgen.combine(floors)
+    label = "(1) GET /healthz, the floor" + (", 1M tokens" if size == "1M" else "")
+    return (
+        f"| {backend.name} | {label} ({len(floors)} runs: {rates[0]:.0f} to {rates[-1]:.0f} "
+        f"req/s) | {r.rps:.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | 1 | | {r.errors} | "
+        f"{'FAIL: errors' if r.errors else 'reference'} | {r.cpu_ms:.2f} (1) |"
+    )
+
+
+def report(backends: list[Backend]) -> tuple[str, bool]:
+    lines = [
+        "| db | route | req/s | p50 ms | p99 ms | ratio to floor | target | errors | result "
+        "| worker CPU ms/req (ratio) |",
+        "|---|---|---:|---:|---:|---:|---|---:|---|---:|",
+    ]
+    verdicts: list[tuple[str, bool]] = []
+    for backend in backends:
+        if backend.skipped:
+            lines.append(f"| {backend.name} | skipped: {backend.skipped} | | | | | | | | |")
+            continue
+        rows = backend.rows
+        for size, floors in backend.floors.items():
+            lines.append(_floor_line(backend, size, floors))
+            verdicts.append((f"{backend.name} floor {size}", not any(f.errors for f in floors)))
+            for key, row in rows.items():
+                if _size_of(key) != size:
+                    continue
+                r = row.result
+                target = TARGETS.get(key, {}).get(backend.name)
+                problems = _checks(backend, row)
+                verdicts.append((f"{backend.name} {LABELS[key]}", not problems))
+                lines.append(
+                    f"| {backend.name} | {LABELS[key]} | {r.rps:.0f} | {r.p50_ms:.1f} | "
+                    f"{r.p99_ms:.1f} | {row.ratio:.3f} | {f'>= {target}' if target else ''} | "
+                    f"{r.errors} | {'PASS' if not problems else 'FAIL: ' + ', '.join(problems)} | "
+                    f"{r.cpu_ms:.2f} ({row.cpu_ratio:.3f}) |"
+                )
+        if "me_personal_1m" in rows and "me_personal" in rows:
+            # Each against the floor measured beside it: the machine may be doing other work.
+            small, large = rows["me_personal"], rows["me_personal_1m"]
+            cost = small.ratio / large.ratio
+            ok = cost <= SCALE_TOKENS_MAX
+            verdicts.append((f"{backend.name} (2) 1M vs 1k tokens", ok))
+            lines.append(
+                f"| {backend.name} | (2) personal token: cost with 1,000,000 tokens / with "
+                f"1,000 | | | | {cost:.2f}x | <= {SCALE_TOKENS_MAX}x | | "
+                f"{'PASS' if ok else 'FAIL'} | {large.result.cpu_ms / small.result.cpu_ms:.2f}x |"
+            )
+        if "list_large" in rows and "list_small" in rows:
+            small, large = rows["list_small"], rows["list_large"]
+            cost = small.ratio / large.ratio
+            ok = cost <= SCALE_LIST_MAX
+            verdicts.append((f"{backend.name} token list 100k vs 100", ok))
+            lines.append(
+                f"| {backend.name} | token list page: cost with 100,000 tokens / with 100 "
+                f"| | | | {cost:.2f}x | <= {SCALE_LIST_MAX}x | | {'PASS' if ok else 'FAIL'} | "
+                f"{large.result.cpu_ms / small.result.cpu_ms:.2f}x |"
+            )
+        if backend.rss_mb:
+            ok = max(backend.rss_mb) < RSS_MAX_MB
+            verdicts.append((f"{backend.name} RSS per worker", ok))
+            rss = " / ".join(f"{mb:.0f}" for mb in backend.rss_mb)
+            lines.append(
+                f"| {backend.name} | resident memory per worker after the run, MB | | | | "
+                f"{rss} | < {RSS_MAX_MB:.0f} | | {'PASS' if ok else 'FAIL'} | |"
+            )
+        if backend.traceback_in_log:
+            verdicts.append((f"{backend.name} no traceback in the server log", False))
+            lines.append(
+                f"| {backend.name} | the server log has a traceback | | | | | | | FAIL | |"
+            )
+    passed = sum(ok for _, ok in verdicts)
+    lines.append("")
+    lines.append(f"{passed} of {len(verdicts)} checks pass.")
+    return "\n".join(lines), passed == len(verdicts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each route")
+    parser.add_argument("--seconds", type=int, default=2, help="length of each run of a route")
+    parser.add_argument("--warmup", type=int, default=1, help="length of each warm-up run")
+    parser.add_argument(
+        "--floor-seconds",
+        type=int,
+        default=1,
+        help="length of each run of the floor (before the first and after every run)",
+    )
+    parser.add_argument(
+        "--profile-seconds", type=int, default=4, help="length of each profiled run"
+    )
+    parser.add_argument("--only", choices=["sqlite", "postgres"], help="one database only")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL") or harness.DEFAULT_POSTGRES_URL,
+        help="server where a database is created and dropped (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-scale",
+        dest="scale",
+        action="store_false",
+        help="skip the 1,000,000-token and 100,000-token checks",
+    )
+    parser.add_argument(
+        "--no-profile",
+        dest="profile",
+        action="store_false",
+        help="skip the py-spy profiles of (2) and (4)",
+    )
+    parser.add_argument(
+        "--keep-profiles", metavar="DIR", help="keep py-spy's collapsed stacks in DIR"
+    )
+    parser.add_argument(
+        "--threads", type=int, help="gunicorn threads per worker (default: its settings)"
+    )
+    parser.add_argument(
+        "--limits",
+        action="store_true",
+        help="keep rate limiting on, every limit at 1,000,000 per minute (its cost)",
+    )
+    parser.add_argument("--redis-url", help="with --limits: count in this Redis")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument(
+        "--check", action="store_true", help="exit with status 1 unless every target passes"
+    )
+    args = parser.parse_args(argv)
+    if loadgen.wrk_path() is None:
+        print("wrk is not installed: apt-get install wrk (make bench does it)", file=sys.stderr)
+        return 2
+    if args.profile and profiling.py_spy() is None:
+        print(
+            "py-spy is not installed: pip install -e '.[bench]' (make bench does it)",
+            file=sys.stderr,
+        )
+        return 2
+    started = time.perf_counter()
+    names = [args.only] if args.only else ["sqlite", "postgres"]
+    backends = [bench_backend(name, args) for name in names]
+    table, all_pass = report(backends)
+    elapsed = time.perf_counter() - started
+    print()
+    print(
+        f"Measured {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; gunicorn {harness.WORKERS} workers; "
+        f"wrk {loadgen.THREADS} threads, {loadgen.CONNECTIONS} connections, "
+        f"per route a {args.warmup} s warm-up and {args.rounds} runs of {args.seconds} s, "
+        f"each between two {args.floor_seconds} s runs of the floor; "
+        + ("rate limiting on (limits never reached)" if args.limits else "rate limiting off")
+        + (f"; {args.threads} threads per worker" if args.threads else "")
+        + "."
+    )
+    print()
+    print(table)
+    for backend in backends:
+        for name, seconds in backend.seed_seconds.items():
+            print(f"{backend.name}: seeding {name} took {seconds:.1f} s")
+    for backend in backends:
+        for profile in backend.profiles:
+            print()
+            print("\n".join(profile.lines()))
+    for backend in backends:
+        print()
+        for statements in backend.sql:
+            print("\n".join(statements.lines()))
+    print()
+    print(f"Total time: {elapsed:.0f} s")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    b.name: {
+                        "skipped": b.skipped,
+                        "rows": {
+                            k: {
+                                **m.result.as_dict(),
+                                "ratio": round(m.ratio, 4),
+                                "ratios": [round(r, 4) for r in m.ratios],
+                                "floor_rps": round(m.floor_rps, 1),
+                            }
+                            for k, m in b.rows.items()
+                        },
+                        "floors": {
+                            size: [f.as_dict() for f in runs] for size, runs in b.floors.items()
+                        },
+                        "rss_mb": b.rss_mb,
+                        "seed_seconds": b.seed_seconds,
+                        "sql": [
+                            {"route": q.route, "status": q.status, "statements": q.sql}
+                            for q in b.sql
+                        ],
+                        "profiles": [
+                            {
+                                "route": p.route,
+                                "requests": p.requests,
+                                "samples": p.samples,
+                                "flat": dict(p.flat),
+                                "inclusive": dict(p.inclusive),
+                            }
+                            for p in b.profiles
+                        ],
+                    }
+                    for b in backends
+                },
+                indent=2,
+            )
+        )
+    return 1 if args.check and not all_pass else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
