@@ -46,13 +46,13 @@ from oauth_server.models import OAuthGrant
 from oauth_server.models import PersonalToken
 from oauth_server.models import Team
 from oauth_server.models import Teammate
+from oauth_server.models.base import ID_MAX
 from oauth_server.services import revocation
 from oauth_server.services import workspace
 
 log = logging.getLogger("oauth_server.audit")
 
 NAME_MAX = workspace.NAME_MAX
-ID_MAX = 2**31 - 1  # ids are 32-bit integer columns
 MEMBERS_MAX = 10_000
 
 

@@ -39,6 +39,7 @@ from oauth_server.models import Shift
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models import team_memberships
+from oauth_server.models.base import ID_MAX
 from oauth_server.models.resources import inbox_access
 from oauth_server.services.access import Principal
 
@@ -53,7 +54,6 @@ NAME_MAX = 200
 TIMEZONE_MAX = 64  # the column's length; the longest IANA name is 32
 RANGES_MAX = 50
 TEAMMATES_MAX = 1000
-ID_MAX = 2**31 - 1  # ids are 32-bit integer columns
 SHIFT_FIELDS = frozenset({"name", "timezone", "ranges", "teammate_ids"})
 
 START_RULE = 'must be a time "HH:MM" from 00:00 to 23:59'
