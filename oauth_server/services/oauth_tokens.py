@@ -39,13 +39,16 @@ class PresentedToken:
 
     row: OAuthToken
     part: str  # "access_token" or "refresh_token"
-    company_id: int = 0
-    id: int = 0
-    kind: str = "oauth"
+    kind = "oauth"
 
-    def __post_init__(self) -> None:
-        self.company_id = self.row.company_id
-        self.id = self.row.id
+    # The row's identity, for revocation's audit line (services/revocation.Revocable).
+    @property
+    def id(self) -> int:
+        return self.row.id
+
+    @property
+    def company_id(self) -> int:
+        return self.row.company_id
 
     # Authlib TokenMixin
     def check_client(self, client: OAuthClient) -> bool:

@@ -25,9 +25,14 @@ log = logging.getLogger("oauth_server.audit")
 
 
 class Revocable(Protocol):
-    id: int
-    company_id: int
-    kind: str
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def company_id(self) -> int: ...
+
+    @property
+    def kind(self) -> str: ...
 
 
 def revoke(token: Revocable, *, actor: Teammate | None, via: str) -> bool:
