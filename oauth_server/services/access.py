@@ -22,11 +22,15 @@ from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server.extensions import db
 from oauth_server.models import Company
+from oauth_server.models import OAuthClient
+from oauth_server.models import OAuthGrant
+from oauth_server.models import OAuthToken
 from oauth_server.models import OwnedResource
 from oauth_server.models import PersonalToken
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
+from oauth_server.services import consent
 from oauth_server.services import usage
 
 
@@ -80,9 +84,7 @@ def authenticate_bearer(value: str) -> Principal | None:
 
 
 def _oauth_principal(value: str) -> Principal | None:
-    from oauth_server.services import oauth_tokens
-
-    context = oauth_tokens.live_access(value)
+    context = live_access(value)
     if context is None:
         return None
     teammate = context.teammate
@@ -90,7 +92,7 @@ def _oauth_principal(value: str) -> Principal | None:
         kind="oauth",
         token_id=context.token.id,
         company=context.company,
-        granted_scopes=oauth_tokens.effective_grant_scopes(context),
+        granted_scopes=effective_grant_scopes(context),
         teammate=teammate,
         app=context.client,
         private_owner_id=None if teammate.is_admin else teammate.id,
@@ -121,6 +123,45 @@ def _personal_principal(value: str) -> Principal | None:
     )
 
 
+@dataclass
+class AccessContext:
+    token: OAuthToken
+    grant: OAuthGrant
+    company: Company
+    client: OAuthClient
+    teammate: Teammate
+
+
+def live_access(value: str) -> AccessContext | None:
+    """The live context of an access token string, in one indexed query, or None."""
+    row = db.session.execute(
+        select(OAuthToken, OAuthGrant, Company, OAuthClient, Teammate)
+        .join(OAuthGrant, OAuthToken.grant_id == OAuthGrant.id)
+        .join(Company, OAuthGrant.company_id == Company.id)
+        .join(OAuthClient, OAuthToken.client_pk == OAuthClient.id)
+        .join(Teammate, OAuthGrant.teammate_id == Teammate.id)
+        .where(OAuthToken.access_hash == tokens.lookup_hash(value))
+    ).one_or_none()
+    if row is None:
+        return None
+    token, grant, company, client, teammate = row
+    now = utcnow()
+    if (
+        token.revoked_at is not None
+        or token.access_revoked_at is not None
+        or token.access_expires_at <= now
+        or grant.revoked_at is not None
+        or client.deleted_at is not None
+        or not teammate.active
+    ):
+        return None
+    usage.record_use(grant, now)
+    return AccessContext(token, grant, company, client, teammate)
+
+
+def effective_grant_scopes(context: AccessContext) -> list[str]:
+    """Never more than the teammate may delegate today (a lost team or admin role counts)."""
+    return consent.delegable(context.teammate, context.token.scope.split())
 
 
 def private_owner_condition(principal: Principal, owner_column: Any) -> ColumnElement[bool]:

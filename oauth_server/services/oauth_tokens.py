@@ -21,14 +21,11 @@ from sqlalchemy import update
 from oauth_server import tokens
 from oauth_server.extensions import db
 from oauth_server.models import AuthorizationCode
-from oauth_server.models import Company
 from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
-from oauth_server.services import consent
-from oauth_server.services import usage
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -255,46 +252,3 @@ def find_presented(value: str, hint: str | None = None) -> PresentedToken | None
         row = db.session.scalar(select(OAuthToken).where(OAuthToken.refresh_hash == digest))
         return PresentedToken(row, "refresh_token") if row else None
     return None
-
-
-@dataclass
-class AccessContext:
-    token: OAuthToken
-    grant: OAuthGrant
-    company: Company
-    client: OAuthClient
-    teammate: Teammate
-
-
-def live_access(value: str) -> AccessContext | None:
-    """The live context of an access token string, in one indexed query, or None."""
-    row = db.session.execute(
-        select(OAuthToken, OAuthGrant, Company, OAuthClient, Teammate)
-        .join(OAuthGrant, OAuthToken.grant_id == OAuthGrant.id)
-        .join(Company, OAuthGrant.company_id == Company.id)
-        .join(OAuthClient, OAuthToken.client_pk == OAuthClient.id)
-        .join(Teammate, OAuthGrant.teammate_id == Teammate.id)
-        .where(OAuthToken.access_hash == tokens.lookup_hash(value))
-    ).one_or_none()
-    if row is None:
-        return None
-    token, grant, company, client, teammate = row
-    now = utcnow()
-    if (
-        token.revoked_at is not None
-        or token.access_revoked_at is not None
-        or token.access_expires_at <= now
-        or grant.revoked_at is not None
-        or client.deleted_at is not None
-        or not teammate.active
-    ):
-        return None
-    usage.record_use(grant, now)
-    return AccessContext(token, grant, company, client, teammate)
-
-
-def effective_grant_scopes(context: AccessContext) -> list[str]:
-    """Never more than the teammate may delegate today (a lost team or admin role counts)."""
-    return consent.delegable(context.teammate, context.token.scope.split())
-
-

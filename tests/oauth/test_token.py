@@ -15,6 +15,7 @@ from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.models import PersonalToken
 from oauth_server.models.base import utcnow
+from oauth_server.services import access
 from oauth_server.services import oauth_tokens
 from oauth_server.tokens import lookup_hash
 from tests.conftest import bearer
@@ -418,6 +419,7 @@ def test_access_token_lifetime_follows_config_and_expired_tokens_get_401(
     assert me_status(client, token["access_token"]) == 200
 
     later = utcnow() + timedelta(seconds=601)
+    monkeypatch.setattr(access, "utcnow", lambda: later)
     monkeypatch.setattr(oauth_tokens, "utcnow", lambda: later)
 
     response = client.get("/api/v1/me", headers=bearer(token["access_token"]))
