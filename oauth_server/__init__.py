@@ -22,6 +22,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     setup.request_logs(app)  # first: its clock and request id see every other hook
     setup.retry_after(app)
     setup.proxies(app)
+    setup.sessions(app)
     setup.extensions(app)
     setup.security_headers(app)
     setup.blueprints(app)

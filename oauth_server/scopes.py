@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from collections.abc import Set
 from dataclasses import dataclass
+from typing import Protocol
 
 from oauth_server.models import Company
 from oauth_server.models import Team
@@ -29,6 +31,20 @@ DESCRIPTIONS = {
 }
 _TEAM_RE = re.compile(r"^team:([1-9][0-9]{0,17})$")
 _STATIC = (SHARED, PRIVATE, PROVISIONING, SCIM)
+
+
+class Offering(Protocol):
+    """What decides the scopes a company is offered: a ``Company`` row, or the snapshot of
+    it that an API request authenticates with (services/access.py)."""
+
+    @property
+    def on_scale_plan(self) -> bool: ...
+
+    @property
+    def teams_feature(self) -> bool: ...
+
+    @property
+    def team_ids(self) -> Set[int]: ...
 
 
 @dataclass(frozen=True)
@@ -77,7 +93,7 @@ def offered(company: Company) -> list[ScopeChoice]:
     return choices
 
 
-def is_offered(company: Company, scope: str) -> bool:
+def is_offered(company: Offering, scope: str) -> bool:
     """Whether ``scope`` is offered to ``company`` right now (plan, Teams feature, own team)."""
     if scope in (SHARED, PRIVATE, PROVISIONING):
         return True
@@ -86,10 +102,10 @@ def is_offered(company: Company, scope: str) -> bool:
     team_id = team_id_of(scope)
     if team_id is None or not company.teams_feature:
         return False
-    return any(team.id == team_id for team in company.teams)
+    return team_id in company.team_ids
 
 
-def effective(company: Company, scopes: Iterable[str]) -> list[str]:
+def effective(company: Offering, scopes: Iterable[str]) -> list[str]:
     """The part of a token's scopes its company is still offered.
 
     A token keeps its stored scopes, but stops reaching what the company lost (Scale

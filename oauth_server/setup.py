@@ -11,6 +11,9 @@ from flask import g
 from flask import jsonify
 from flask import render_template
 from flask import request
+from flask.sessions import SecureCookieSession
+from flask.sessions import SecureCookieSessionInterface
+from flask.wrappers import Request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError
@@ -69,6 +72,37 @@ def proxies(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count)  # type: ignore[method-assign]
+
+
+# Bearer-token and protocol endpoints, and the health checks: no browser signs in there, so
+# no cookie session is opened (or verified, or re-signed) for them.
+SESSIONLESS_PATHS = (
+    "/api/",
+    "/scim/",
+    "/oauth/token",
+    "/oauth/revoke",
+    "/oauth/introspect",
+    "/.well-known/",
+    "/healthz",
+    "/readyz",
+)
+
+
+class BrowserSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, for the browser's pages only.
+
+    Elsewhere the request gets Flask's null session: reading it finds nothing, and writing
+    to it raises, so a bearer request can never depend on, or set, a session cookie.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(SESSIONLESS_PATHS):
+            return None
+        return super().open_session(app, request)
+
+
+def sessions(app: Flask) -> None:
+    app.session_interface = BrowserSessions()
 
 
 def extensions(app: Flask) -> None:

@@ -13,10 +13,12 @@ from oauth_server import ratelimits
 from oauth_server.api import errors
 from oauth_server.api import protect
 from oauth_server.errors import DomainError
+from oauth_server.extensions import read_without_transaction
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 PUBLIC_ENDPOINTS = {"api.openapi"}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 # 1 to 2**31 - 1 (2147483647), the range of the 32-bit integer id columns, as a pattern.
@@ -64,6 +66,8 @@ def _authenticate() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS:
         ratelimits.spend_api()
         return
+    if request.method in SAFE_METHODS:
+        read_without_transaction()
     try:
         principal = protect.authenticate()
     finally:

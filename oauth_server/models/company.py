@@ -41,5 +41,9 @@ class Company(Base):
     def on_scale_plan(self) -> bool:
         return self.plan == Plan.SCALE.value
 
+    @property
+    def team_ids(self) -> set[int]:
+        return {team.id for team in self.teams}
+
     def __repr__(self) -> str:
         return f"<Company {self.id} {self.name!r}>"

@@ -53,5 +53,9 @@ class Teammate(UserMixin, Base):
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
 
+    @property
+    def team_ids(self) -> set[int]:
+        return {team.id for team in self.teams}
+
     def __repr__(self) -> str:
         return f"<Teammate {self.id} {self.email!r}>"

@@ -50,9 +50,12 @@ class PersonalToken(UsedAndRevocable, Base):
         return self.scope.split()
 
     def is_live(self, now: datetime) -> bool:
-        if self.revoked_at is not None:
-            return False
-        return self.expires_at is None or self.expires_at > now
+        return self.live(self.revoked_at, self.expires_at, now)
+
+    @staticmethod
+    def live(revoked_at: datetime | None, expires_at: datetime | None, now: datetime) -> bool:
+        """The rule of ``is_live``, for a token read as plain columns (the bearer path)."""
+        return revoked_at is None and (expires_at is None or expires_at > now)
 
     def __repr__(self) -> str:  # never the value
         return f"<PersonalToken {self.id} {self.name!r}>"

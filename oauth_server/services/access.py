@@ -1,22 +1,31 @@
 """Who an API token speaks for, and what it may see.
 
 ``authenticate_bearer`` turns a bearer string into a ``Principal`` with one indexed
-query (token, company and creator together). The visibility functions turn the
-principal's scopes into SQL conditions, so lists and lookups filter in the database.
+query: token, company and teammate (and the app, for a partner token) in one row. The
+statements are plain SQLAlchemy Core, built once at import, and their rows become small
+frozen snapshots rather than ORM objects: nothing of the ORM session's identity map or
+lazy loading runs on the bearer path, and nothing in it can be written back by mistake.
+Only a token with ``team:<id>`` scopes pays a second query, for the team ids.
+
+The visibility functions turn the principal's scopes into SQL conditions, so lists and
+lookups filter in the database.
 """
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 from dataclasses import field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import Row
 from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import false
 from sqlalchemy import or_
 from sqlalchemy import select
-from sqlalchemy.orm import contains_eager
 
 from oauth_server import scopes
 from oauth_server import tokens
@@ -30,8 +39,60 @@ from oauth_server.models import PersonalToken
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
+from oauth_server.models.company import Plan
+from oauth_server.models.team import team_memberships
 from oauth_server.services import consent
 from oauth_server.services import usage
+
+
+@dataclass(frozen=True)
+class CompanyRef:
+    """The caller's company as its token's row read it (scopes.Offering)."""
+
+    id: int
+    name: str
+    plan: str
+    teams_feature: bool
+
+    @property
+    def on_scale_plan(self) -> bool:
+        return self.plan == Plan.SCALE.value
+
+    @cached_property
+    def team_ids(self) -> Set[int]:
+        """Asked only for a ``team:<id>`` scope: one query, once per request."""
+        return frozenset(db.session.scalars(select(Team.id).where(Team.company_id == self.id)))
+
+
+# Services that need only a company's id take either the row or the snapshot.
+AnyCompany = Company | CompanyRef
+
+
+@dataclass(frozen=True)
+class TeammateRef:
+    """The teammate a token speaks for (consent.Delegating): a partner token's grantor, a
+    personal token's creator."""
+
+    id: int
+    email: str
+    is_admin: bool
+
+    @cached_property
+    def team_ids(self) -> Set[int]:
+        """Asked only for a ``team:<id>`` scope of a non-admin's grant."""
+        return frozenset(
+            db.session.scalars(
+                select(team_memberships.c.team_id).where(team_memberships.c.teammate_id == self.id)
+            )
+        )
+
+
+@dataclass(frozen=True)
+class AppRef:
+    """The partner app of a partner token."""
+
+    client_id: str
+    name: str
 
 
 @dataclass
@@ -40,10 +101,10 @@ class Principal:
 
     kind: str  # "personal" or "oauth"
     token_id: int
-    company: Company
+    company: CompanyRef
     granted_scopes: list[str]
-    teammate: Teammate | None
-    app: Any = None
+    teammate: TeammateRef | None
+    app: AppRef | None = None
     # A partner token granted by a non-admin reaches only that teammate's private items:
     # their consent is their allowance.
     private_owner_id: int | None = None
@@ -83,85 +144,127 @@ def authenticate_bearer(value: str) -> Principal | None:
     return None  # refresh tokens, codes and client secrets are never bearer tokens
 
 
-def _oauth_principal(value: str) -> Principal | None:
-    context = live_access(value)
-    if context is None:
-        return None
-    teammate = context.teammate
-    return Principal(
-        kind="oauth",
-        token_id=context.token.id,
-        company=context.company,
-        granted_scopes=effective_grant_scopes(context),
-        teammate=teammate,
-        app=context.client,
-        private_owner_id=None if teammate.is_admin else teammate.id,
+# Tables, not mapped classes: a select of table columns is a Core statement, which the
+# ORM session executes without its entity machinery.
+_tokens = PersonalToken.__table__
+_companies = Company.__table__
+_teammates = Teammate.__table__
+_pairs = OAuthToken.__table__
+_grants = OAuthGrant.__table__
+_clients = OAuthClient.__table__
+
+_COMPANY = (
+    _companies.c.id.label("company_id"),
+    _companies.c.name.label("company_name"),
+    _companies.c.plan,
+    _companies.c.teams_feature,
+)
+_TEAMMATE = (
+    _teammates.c.id.label("teammate_id"),
+    _teammates.c.email,
+    _teammates.c.is_admin,
+    _teammates.c.active,
+)
+
+# The token by its lookup hash (a unique index), with its company and creator.
+PERSONAL_LOOKUP = (
+    select(
+        _tokens.c.id,
+        _tokens.c.scope,
+        _tokens.c.expires_at,
+        _tokens.c.revoked_at,
+        _tokens.c.last_used_at,
+        *_COMPANY,
+        *_TEAMMATE,
     )
+    .select_from(_tokens)
+    .join(_companies, _companies.c.id == _tokens.c.company_id)
+    .outerjoin(_teammates, _teammates.c.id == _tokens.c.created_by_id)
+    .where(_tokens.c.lookup_hash == bindparam("digest"))
+)
+
+# The access token by its lookup hash (a unique index), with its grant, the grant's
+# company and teammate, and the app.
+PARTNER_LOOKUP = (
+    select(
+        _pairs.c.id,
+        _pairs.c.scope,
+        _pairs.c.revoked_at,
+        _pairs.c.access_revoked_at,
+        _pairs.c.access_expires_at,
+        _grants.c.id.label("grant_id"),
+        _grants.c.revoked_at.label("grant_revoked_at"),
+        _grants.c.last_used_at.label("grant_last_used_at"),
+        _clients.c.client_id,
+        _clients.c.name.label("client_name"),
+        _clients.c.deleted_at.label("client_deleted_at"),
+        *_COMPANY,
+        *_TEAMMATE,
+    )
+    .select_from(_pairs)
+    .join(_grants, _grants.c.id == _pairs.c.grant_id)
+    .join(_companies, _companies.c.id == _grants.c.company_id)
+    .join(_clients, _clients.c.id == _pairs.c.client_pk)
+    .join(_teammates, _teammates.c.id == _grants.c.teammate_id)
+    .where(_pairs.c.access_hash == bindparam("digest"))
+)
+
+
+def _lookup(statement: Any, value: str) -> Row[Any] | None:
+    row: Row[Any] | None = db.session.execute(
+        statement, {"digest": tokens.lookup_hash(value)}
+    ).one_or_none()
+    return row
+
+
+def _company(row: Row[Any]) -> CompanyRef:
+    return CompanyRef(row.company_id, row.company_name, row.plan, row.teams_feature)
 
 
 def _personal_principal(value: str) -> Principal | None:
-    row = db.session.execute(
-        select(PersonalToken)
-        .join(PersonalToken.company)
-        .outerjoin(PersonalToken.created_by)
-        .options(contains_eager(PersonalToken.company), contains_eager(PersonalToken.created_by))
-        .where(PersonalToken.lookup_hash == tokens.lookup_hash(value))
-    ).scalar_one_or_none()
+    row = _lookup(PERSONAL_LOOKUP, value)
     now = utcnow()
-    if row is None or not row.is_live(now):
+    if row is None or not PersonalToken.live(row.revoked_at, row.expires_at, now):
         return None
-    if row.created_by is not None and not row.created_by.active:
+    if row.teammate_id is not None and not row.active:
         # Suspended, not revoked: a deactivated creator's tokens work again on reactivation.
         return None
-    usage.record_use(row, now)
+    usage.record_use(PersonalToken, row.id, row.last_used_at, now)
+    creator = TeammateRef(row.teammate_id, row.email, row.is_admin) if row.teammate_id else None
     return Principal(
         kind="personal",
         token_id=row.id,
-        company=row.company,
-        granted_scopes=row.scopes,
-        teammate=row.created_by,
+        company=_company(row),
+        granted_scopes=row.scope.split(),
+        teammate=creator,
     )
 
 
-@dataclass
-class AccessContext:
-    token: OAuthToken
-    grant: OAuthGrant
-    company: Company
-    client: OAuthClient
-    teammate: Teammate
-
-
-def live_access(value: str) -> AccessContext | None:
-    """The live context of an access token string, in one indexed query, or None."""
-    row = db.session.execute(
-        select(OAuthToken, OAuthGrant, Company, OAuthClient, Teammate)
-        .join(OAuthGrant, OAuthToken.grant_id == OAuthGrant.id)
-        .join(Company, OAuthGrant.company_id == Company.id)
-        .join(OAuthClient, OAuthToken.client_pk == OAuthClient.id)
-        .join(Teammate, OAuthGrant.teammate_id == Teammate.id)
-        .where(OAuthToken.access_hash == tokens.lookup_hash(value))
-    ).one_or_none()
-    if row is None:
-        return None
-    token, grant, company, client, teammate = row
+def _oauth_principal(value: str) -> Principal | None:
+    row = _lookup(PARTNER_LOOKUP, value)
     now = utcnow()
     if (
-        token.revoked_at is not None
-        or token.access_revoked_at is not None
-        or token.access_expires_at <= now
-        or grant.revoked_at is not None
-        or client.deleted_at is not None
-        or not teammate.active
+        row is None
+        or row.revoked_at is not None
+        or row.access_revoked_at is not None
+        or row.access_expires_at <= now
+        or row.grant_revoked_at is not None
+        or row.client_deleted_at is not None
+        or not row.active
     ):
         return None
-    usage.record_use(grant, now)
-    return AccessContext(token, grant, company, client, teammate)
-
-
-def effective_grant_scopes(context: AccessContext) -> list[str]:
-    """Never more than the teammate may delegate today (a lost team or admin role counts)."""
-    return consent.delegable(context.teammate, context.token.scope.split())
+    usage.record_use(OAuthGrant, row.grant_id, row.grant_last_used_at, now)
+    teammate = TeammateRef(row.teammate_id, row.email, row.is_admin)
+    return Principal(
+        kind="oauth",
+        token_id=row.id,
+        company=_company(row),
+        # Never more than the teammate may delegate today (a lost team or admin role counts).
+        granted_scopes=consent.delegable(teammate, row.scope.split()),
+        teammate=teammate,
+        app=AppRef(row.client_id, row.client_name),
+        private_owner_id=None if teammate.is_admin else teammate.id,
+    )
 
 
 def private_owner_condition(principal: Principal, owner_column: Any) -> ColumnElement[bool]:

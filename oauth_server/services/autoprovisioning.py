@@ -41,7 +41,6 @@ from oauth_server.errors import NotFound
 from oauth_server.errors import ValidationFailed
 from oauth_server.extensions import db
 from oauth_server.models import RESOURCE_MODELS
-from oauth_server.models import Company
 from oauth_server.models import OAuthGrant
 from oauth_server.models import PersonalToken
 from oauth_server.models import Team
@@ -49,6 +48,7 @@ from oauth_server.models import Teammate
 from oauth_server.models.base import ID_MAX
 from oauth_server.services import revocation
 from oauth_server.services import workspace
+from oauth_server.services.access import AnyCompany
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -86,7 +86,7 @@ def _email(value: str) -> str:
 # --- teammates ---------------------------------------------------------------------------
 
 
-def teammates(company: Company) -> Select[Any]:
+def teammates(company: AnyCompany) -> Select[Any]:
     """The company's teammates, teams loaded, in id order (stable pages)."""
     return (
         select(Teammate)
@@ -96,7 +96,7 @@ def teammates(company: Company) -> Select[Any]:
     )
 
 
-def get_teammate(company: Company, teammate_id: str | int) -> Teammate:
+def get_teammate(company: AnyCompany, teammate_id: str | int) -> Teammate:
     number = parse_id(str(teammate_id))
     teammate = (
         db.session.scalar(teammates(company).where(Teammate.id == number)) if number else None
@@ -120,7 +120,7 @@ def _duplicate_email(email: str) -> Conflict:
 
 
 def provision_teammate(
-    company: Company, *, email: str, name: str = "", active: bool = True, via: str = "scim"
+    company: AnyCompany, *, email: str, name: str = "", active: bool = True, via: str = "scim"
 ) -> Teammate:
     """Create a teammate the identity provider manages, with an unusable password."""
     email = _email(email)
@@ -204,7 +204,7 @@ def delete_teammate(teammate: Teammate, *, via: str = "scim") -> None:
 # --- teams -------------------------------------------------------------------------------
 
 
-def teams(company: Company) -> Select[Any]:
+def teams(company: AnyCompany) -> Select[Any]:
     """The company's teams, members loaded, in id order (stable pages)."""
     return (
         select(Team)
@@ -214,7 +214,7 @@ def teams(company: Company) -> Select[Any]:
     )
 
 
-def get_team(company: Company, team_id: str | int) -> Team:
+def get_team(company: AnyCompany, team_id: str | int) -> Team:
     number = parse_id(str(team_id))
     team = db.session.scalar(teams(company).where(Team.id == number)) if number else None
     if team is None:
@@ -222,7 +222,7 @@ def get_team(company: Company, team_id: str | int) -> Team:
     return team
 
 
-def _team_name(company: Company, name: str | None, *, other_than: int | None = None) -> str:
+def _team_name(company: AnyCompany, name: str | None, *, other_than: int | None = None) -> str:
     value = _name(name, "displayName")
     if not value:
         raise ValidationFailed("displayName is required.", field="displayName")
@@ -236,7 +236,7 @@ def _team_name(company: Company, name: str | None, *, other_than: int | None = N
     return value
 
 
-def members_by_id(company: Company, member_ids: Iterable[str]) -> list[Teammate]:
+def members_by_id(company: AnyCompany, member_ids: Iterable[str]) -> list[Teammate]:
     """The company's teammates with these ids (strings, as SCIM sends them), in order.
 
     A repeated id counts once; an id that names no teammate of this company is refused,
@@ -264,7 +264,9 @@ def members_by_id(company: Company, member_ids: Iterable[str]) -> list[Teammate]
     return [found[number] for number in wanted]
 
 
-def create_team(company: Company, *, name: str, members: list[Teammate], via: str = "scim") -> Team:
+def create_team(
+    company: AnyCompany, *, name: str, members: list[Teammate], via: str = "scim"
+) -> Team:
     name = _team_name(company, name)
     team = Team(company_id=company.id, name=name, members=members)
     db.session.add(team)

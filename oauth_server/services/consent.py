@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from flask import current_app
 
@@ -36,7 +38,17 @@ class ConsentDecision:
         return " ".join(self.grantable)
 
 
-def may_delegate(teammate: Teammate, scope: str) -> bool:
+class Delegating(Protocol):
+    """Who delegates: a ``Teammate`` row, or the snapshot an API request carries."""
+
+    @property
+    def is_admin(self) -> bool: ...
+
+    @property
+    def team_ids(self) -> Set[int]: ...
+
+
+def may_delegate(teammate: Delegating, scope: str) -> bool:
     """SPEC: an admin may grant any offered scope; another teammate ``private`` (their own
     private resources) and the ``team:`` scopes of teams they belong to."""
     if teammate.is_admin:
@@ -44,10 +56,10 @@ def may_delegate(teammate: Teammate, scope: str) -> bool:
     if scope == scopes.PRIVATE:
         return True
     team_id = scopes.team_id_of(scope)
-    return team_id is not None and any(team.id == team_id for team in teammate.teams)
+    return team_id is not None and team_id in teammate.team_ids
 
 
-def delegable(teammate: Teammate, granted: list[str]) -> list[str]:
+def delegable(teammate: Delegating, granted: list[str]) -> list[str]:
     """The part of a grant's scopes its teammate may still delegate today."""
     return [s for s in granted if may_delegate(teammate, s)]
 

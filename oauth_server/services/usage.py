@@ -13,20 +13,20 @@ from sqlalchemy import update
 from oauth_server.extensions import db
 
 
-def record_use(row: Any, now: datetime) -> None:
-    """Stamp ``row.last_used_at`` unless it is younger than LAST_USED_RESOLUTION seconds.
+def record_use(model: Any, row_id: int, last_used_at: datetime | None, now: datetime) -> None:
+    """Stamp the ``last_used_at`` of row ``row_id`` of ``model`` (read as ``last_used_at``)
+    unless it is younger than LAST_USED_RESOLUTION seconds.
 
     Most API calls find a recent stamp and write nothing; the conditional UPDATE keeps
     concurrent requests from writing the same stamp twice.
     """
     resolution = timedelta(seconds=current_app.config["LAST_USED_RESOLUTION"])
-    if row.last_used_at is not None and now - row.last_used_at < resolution:
+    if last_used_at is not None and now - last_used_at < resolution:
         return
-    model = type(row)
     db.session.execute(
         update(model)
         .where(
-            model.id == row.id,
+            model.id == row_id,
             or_(model.last_used_at.is_(None), model.last_used_at < now - resolution),
         )
         .values(last_used_at=now)
