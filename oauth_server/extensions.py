@@ -26,9 +26,11 @@ def read_without_transaction() -> None:
     on PostgreSQL it spares the BEGIN and ROLLBACK round trips around every request, and
     the isolation is what a READ COMMITTED transaction would give each statement anyway.
     Call it before the request's first statement; the pool restores the connection's
-    isolation level when the request gives it back.
+    isolation level when the request gives it back. Not on SQLite: its driver begins no
+    transaction before a SELECT anyway, and switching would cost a statement.
     """
-    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    if db.engine.dialect.name != "sqlite":
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def remote_address() -> str:

@@ -211,9 +211,10 @@ PARTNER_LOOKUP = (
 
 
 def _lookup(statement: Any, value: str) -> Row[Any] | None:
-    row: Row[Any] | None = db.session.execute(
-        statement, {"digest": tokens.lookup_hash(value)}
-    ).one_or_none()
+    # On the session's connection (and transaction, if any), past the ORM's execute path.
+    row: Row[Any] | None = (
+        db.session.connection().execute(statement, {"digest": tokens.lookup_hash(value)}).first()
+    )
     return row
 
 
