@@ -44,12 +44,12 @@ def postgres_database_url(server_url: str) -> Iterator[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``postgres`` belong to the PostgreSQL pass (``make test`` runs both
-    passes under CI): the SQLite pass leaves them out instead of reporting skips."""
-    if os.environ.get("TEST_DATABASE_URL"):
-        return
-    kept = [item for item in items if item.get_closest_marker("postgres") is None]
-    left_out = [item for item in items if item.get_closest_marker("postgres") is not None]
+    """Tests marked ``postgres`` belong to the PostgreSQL pass and tests marked ``sqlite`` to
+    the SQLite pass (``make test`` runs both under CI): each pass leaves the other's out
+    instead of reporting skips."""
+    other = "sqlite" if os.environ.get("TEST_DATABASE_URL") else "postgres"
+    kept = [item for item in items if item.get_closest_marker(other) is None]
+    left_out = [item for item in items if item.get_closest_marker(other) is not None]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = kept

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm import joinedload
 
 from oauth_server.errors import NotFound
@@ -11,6 +12,7 @@ from oauth_server.models import Company
 from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
 from oauth_server.models.base import ID_MAX
+from oauth_server.services import keyset
 
 # Primary keys are 32-bit integers; PostgreSQL refuses to compare one with a larger value.
 
@@ -24,14 +26,15 @@ def list_live_grants(
     """
     query = (
         select(OAuthGrant)
-        .join(OAuthClient, OAuthGrant.client_pk == OAuthClient.id)
+        .join(OAuthGrant.client)
         .where(
-            OAuthGrant.company_id == company.id,
+            keyset.in_company(OAuthGrant, company.id),
             OAuthGrant.revoked_at.is_(None),
             OAuthClient.deleted_at.is_(None),
         )
-        .options(joinedload(OAuthGrant.client), joinedload(OAuthGrant.teammate))
-        .order_by(OAuthGrant.id.desc())
+        # The app from the join above (one join of oauth_clients, not two).
+        .options(contains_eager(OAuthGrant.client), joinedload(OAuthGrant.teammate))
+        .order_by(*keyset.newest_first(OAuthGrant))
         .limit(limit + 1)
     )
     if before_id is not None and before_id <= ID_MAX:  # a larger cursor: every id is below

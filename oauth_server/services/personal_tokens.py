@@ -19,7 +19,9 @@ from oauth_server.extensions import db
 from oauth_server.models import Company
 from oauth_server.models import PersonalToken
 from oauth_server.models import Teammate
+from oauth_server.models.base import ID_MAX
 from oauth_server.models.base import utcnow
+from oauth_server.services import keyset
 from oauth_server.services.vault import vault
 
 log = logging.getLogger("oauth_server.audit")
@@ -74,16 +76,17 @@ def list_personal_tokens(
 ) -> tuple[list[PersonalToken], int | None]:
     """One page of the company's tokens, newest first, and the cursor of the next page.
 
-    Keyset paging on (company_id, id): the cost of a page does not grow with the table.
+    Keyset paging on (company_id, id), see services/keyset.py: the cost of a page does not
+    grow with the table.
     """
     query = (
         select(PersonalToken)
-        .where(PersonalToken.company_id == company.id)
+        .where(keyset.in_company(PersonalToken, company.id))
         .options(joinedload(PersonalToken.created_by))
-        .order_by(PersonalToken.id.desc())
+        .order_by(*keyset.newest_first(PersonalToken))
         .limit(limit + 1)
     )
-    if before_id is not None:
+    if before_id is not None and before_id <= ID_MAX:  # a larger cursor: every id is below
         query = query.where(PersonalToken.id < before_id)
     rows = list(db.session.scalars(query))
     next_cursor = rows[limit - 1].id if len(rows) > limit else None

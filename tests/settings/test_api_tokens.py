@@ -366,6 +366,14 @@ def test_bad_cursor_is_a_400(admin_client, company, cursor):
     assert "A token id is a positive whole number." in response.get_data(as_text=True)
 
 
+def test_a_token_cursor_past_any_id_is_the_first_page(admin_client, company):
+    # Past the 32-bit id columns: PostgreSQL would refuse to compare it (a 500).
+    make_personal_token(company, name="Only")
+    response = admin_client.get(API_PAGE, query_string={"before": "99999999999"})
+    assert response.status_code == 200
+    assert ">Only</a>" in response.get_data(as_text=True)
+
+
 def test_list_shows_only_this_companys_tokens(admin_client, company):
     make_personal_token(company, name="Ours")
     other = make_company("Other")
