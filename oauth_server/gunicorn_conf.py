@@ -19,7 +19,7 @@ from gunicorn.glogging import Logger
 
 from oauth_server import logs
 
-# The variables read here (see also oauth_server.config.ENVIRONMENT).
+# The variables read here, and DATABASE_URL (see oauth_server.config.ENVIRONMENT).
 ENVIRONMENT = (
     "GUNICORN_BIND",
     "GUNICORN_WORKERS",
@@ -41,7 +41,11 @@ def _int(name: str, default: int) -> int:
 bind = [_env.get("GUNICORN_BIND") or "127.0.0.1:8000"]
 # Requests wait mostly on the database: a few threads per process, two processes per CPU.
 workers = _int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
-threads = _int("GUNICORN_THREADS", 4)
+# SQLite takes one writer at a time, and a writer that finds the file locked sleeps and
+# retries (1, 2, 5, ... 100 ms): more threads add no throughput there, only waits that
+# stretch the slowest answers. PostgreSQL answers threads concurrently.
+_sqlite = (_env.get("DATABASE_URL") or "sqlite").startswith("sqlite")
+threads = _int("GUNICORN_THREADS", 1 if _sqlite else 4)
 worker_class = "gthread"
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)

@@ -22,7 +22,7 @@ from tests.production.conftest import seed
 @pytest.fixture
 def settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """The settings module, read again under the test's environment, and restored after."""
-    for name in gunicorn_conf.ENVIRONMENT:
+    for name in (*gunicorn_conf.ENVIRONMENT, "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
     yield gunicorn_conf
     monkeypatch.undo()
@@ -34,11 +34,28 @@ def test_defaults(settings: ModuleType) -> None:
 
     assert conf.bind == ["127.0.0.1:8000"]
     assert 1 <= conf.workers <= 8
-    assert (conf.worker_class, conf.threads) == ("gthread", 4)
+    assert (conf.worker_class, conf.threads) == ("gthread", 1)  # SQLite, the default database
     assert (conf.timeout, conf.graceful_timeout, conf.keepalive) == (30, 30, 5)
     assert conf.preload_app is False  # no connection pool crosses a fork
     assert conf.accesslog is None  # the app logs each request itself
     assert conf.logconfig_dict["handlers"]["stderr"]["formatter"] == "json"
+
+
+@pytest.mark.parametrize(
+    ("url", "threads"),
+    [
+        ("sqlite:////srv/oauth/oauth.db", 1),
+        ("postgresql+psycopg://oauth@db:5432/oauth", 4),
+        ("postgresql://oauth@db/oauth", 4),
+    ],
+)
+def test_threads_follow_the_database(
+    settings: ModuleType, monkeypatch: pytest.MonkeyPatch, url: str, threads: int
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert importlib.reload(settings).threads == threads
+    monkeypatch.setenv("GUNICORN_THREADS", "2")
+    assert importlib.reload(settings).threads == 2
 
 
 def test_settings_come_from_the_environment(
