@@ -34,15 +34,16 @@ from oauth_server import ratelimits
 from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server.extensions import db
-from oauth_server.models import AuthorizationCode
+from oauth_server.models import Company
 from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthToken
 from oauth_server.models import PersonalToken
-from oauth_server.models import Teammate
 from oauth_server.services import clients
 from oauth_server.services import consent
 from oauth_server.services import oauth_tokens
 from oauth_server.services import revocation
+from oauth_server.services.oauth_tokens import ClaimedCode
+from oauth_server.services.oauth_tokens import ClaimedRefresh
 from oauth_server.services.oauth_tokens import PresentedToken
 
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -79,18 +80,16 @@ class AuthorizationServer(FlaskAuthorizationServer):
         return client
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
-        code: AuthorizationCode | None = getattr(request, "authorization_code", None)
-        previous: OAuthToken | None = getattr(request, "refresh_token", None)
-        source = code or previous
-        if source is None:  # pragma: no cover - Authlib calls us from the two grants only
+        code: ClaimedCode | None = getattr(request, "authorization_code", None)
+        previous: ClaimedRefresh | None = getattr(request, "refresh_token", None)
+        claimed = code or previous
+        if claimed is None:  # pragma: no cover - Authlib calls us from the two grants only
             raise ValueError("a token needs a code or a previous token")
-        company_id = source.company_id
         # The company's budget at the token endpoint, known only now; a breach raises
         # before anything is committed (the claim of the code or refresh token included).
-        ratelimits.spend_token_issue(company_id)
-        row = oauth_tokens.store_issued(token, client=request.client, code=code, previous=previous)
-        db.session.flush()  # the id, for the request's log line (the view commits)
-        logs.annotate(company_id=company_id, token_id=row.id)
+        ratelimits.spend_token_issue(claimed.company_id)
+        token_id = oauth_tokens.store_claimed(token, client_pk=request.client.id, claimed=claimed)
+        logs.annotate(company_id=claimed.company_id, token_id=token_id)  # the view commits
 
     def get_authorization_grant(self, request: OAuth2Request) -> Any:
         # Authlib builds its unsupported_response_type description from the raw value (a
@@ -171,15 +170,18 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge_method=data["code_challenge_method"],
         )
 
-    def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
+    def query_authorization_code(self, code: str, client: OAuthClient) -> ClaimedCode | None:
         return oauth_tokens.claim_code(code, client)
 
-    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+    def delete_authorization_code(self, authorization_code: ClaimedCode) -> None:
         """Nothing to delete: the code was marked used when it was claimed."""
 
-    def authenticate_user(self, authorization_code: AuthorizationCode) -> Teammate | None:
-        teammate = db.session.get(Teammate, authorization_code.teammate_id)
-        return teammate if teammate is not None and teammate.active else None
+    def authenticate_user(self, authorization_code: ClaimedCode) -> int | None:
+        """The approving teammate (by id) if still active; the claim read it. A code of a
+        deactivated teammate stays spent and issues nothing."""
+        if not authorization_code.teammate_active:
+            return None
+        return authorization_code.teammate_id
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
@@ -192,31 +194,36 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         value = self.request.form.get("refresh_token")
         if not value:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
-        # The scope is checked before the claim: a refused request (asking for more than
-        # the token has) must not spend the refresh token, or the client's next, correct
-        # refresh would count as reuse and revoke the grant.
-        unspent = oauth_tokens.peek_refresh(value, client)
-        if unspent is not None:
-            self._validate_token_scope(unspent)
+        # A requested scope is checked before the claim: a refused request (asking for more
+        # than the token has) must not spend the refresh token, or the client's next,
+        # correct refresh would count as reuse and revoke the grant. Without a scope there
+        # is nothing to check, and the claim is the only read.
+        if self.request.payload.scope:
+            unspent = oauth_tokens.peek_refresh(value, client)
+            if unspent is not None:
+                self._validate_token_scope(unspent)
         token = self.authenticate_refresh_token(value)
         if token is None or not token.check_client(client):
             raise InvalidGrantError("Invalid, expired, used or revoked refresh token.")
         self.request.refresh_token = token
 
-    def authenticate_refresh_token(self, refresh_token: str) -> OAuthToken | None:
+    def authenticate_refresh_token(self, refresh_token: str) -> ClaimedRefresh | None:
         return oauth_tokens.claim_refresh(refresh_token, self.request.client)
 
     def _validate_token_scope(self, token: OAuthToken) -> None:
         super()._validate_token_scope(token)  # never wider than the grant
         requested = scopes.parse(self.request.payload.scope)
-        company = token.grant.company
-        if any(not scopes.is_offered(company, s) for s in requested):
+        if not requested:
+            return
+        company = db.session.get(Company, token.company_id)
+        if company is None or any(not scopes.is_offered(company, s) for s in requested):
             raise InvalidScopeError("A requested scope is no longer offered to this workspace.")
 
-    def authenticate_user(self, refresh_token: OAuthToken) -> Teammate | None:
-        return refresh_token.grant.teammate
+    def authenticate_user(self, refresh_token: ClaimedRefresh) -> int:
+        """The grant's teammate (by id): the claim made sure they are active."""
+        return refresh_token.teammate_id
 
-    def revoke_old_credential(self, refresh_token: OAuthToken) -> None:
+    def revoke_old_credential(self, refresh_token: ClaimedRefresh) -> None:
         """Already marked used when claimed; the old access token stays until it expires."""
 
 

@@ -32,6 +32,7 @@ from oauth_server.errors import ScopeNotOffered
 from oauth_server.extensions import csrf
 from oauth_server.extensions import db
 from oauth_server.extensions import limiter
+from oauth_server.extensions import read_without_transaction
 from oauth_server.models import PersonalToken
 from oauth_server.oauth.server import ALL_AUTH_METHODS
 from oauth_server.oauth.server import CONFIDENTIAL_AUTH_METHODS
@@ -238,6 +239,11 @@ def revoke() -> Response:
     authorization = request.headers.get("Authorization", "")
     if authorization[:7].lower() == "bearer ":
         return _revoke_personal(authorization[7:].strip())
+    if tokens.kind_of(request.form.get("token", "")) is tokens.Kind.ACCESS:
+        # An access token is revoked with reads and one conditional UPDATE, whole by
+        # itself: no transaction around them (on PostgreSQL, no BEGIN and COMMIT round
+        # trips). A refresh token revokes its grant, several statements: a transaction.
+        read_without_transaction()
     response: Response = server.create_endpoint_response("revocation")
     return response
 

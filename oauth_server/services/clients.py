@@ -10,6 +10,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from flask import current_app
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -138,16 +139,22 @@ def register_client(
     return client, secret
 
 
+# Built once: the lookup of every request at the protocol endpoints only binds its value.
+_ACTIVE_BY_CLIENT_ID = select(OAuthClient).where(
+    OAuthClient.client_id == bindparam("client_id"), OAuthClient.deleted_at.is_(None)
+)
+
+
 def find_active(client_id: str | None) -> OAuthClient | None:
     """A live app by its client_id; None for anything that cannot be one (PostgreSQL refuses
-    a NUL in a query parameter, so odd strings never reach the database)."""
+    a NUL in a query parameter, so odd strings never reach the database).
+
+    A query every time, never a cache: a deleted app or a rotated secret is refused by
+    every worker at its next request.
+    """
     if not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id):
         return None
-    return db.session.scalar(
-        select(OAuthClient).where(
-            OAuthClient.client_id == client_id, OAuthClient.deleted_at.is_(None)
-        )
-    )
+    return db.session.scalar(_ACTIVE_BY_CLIENT_ID, {"client_id": client_id})
 
 
 def company_clients(company: Company) -> list[OAuthClient]:

@@ -2,7 +2,9 @@
 
 Every claim is a conditional UPDATE (``... WHERE used_at IS NULL``), so two concurrent
 redemptions of one code or one refresh token give exactly one winner on every backend;
-the loser is treated as a replay and revokes the grant.
+the loser is treated as a replay and revokes the grant. The claim returns (RETURNING) what
+the rest of the exchange needs, and the new rows are plain inserts: on success, a code
+exchange is the claim and three writes, a refresh the claim and one.
 """
 
 from __future__ import annotations
@@ -12,8 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from typing import NamedTuple
+from typing import cast
 
 from flask import current_app
+from sqlalchemy import Table
+from sqlalchemy import bindparam
+from sqlalchemy import insert
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -92,32 +99,152 @@ def generate_bearer(
     return token
 
 
-def claim_code(code: str, client: OAuthClient) -> AuthorizationCode | None:
+class ClaimedCode(NamedTuple):
+    """A code this request claimed: what the exchange needs of it, from the claim itself.
+
+    Authlib reads it as its ``AuthorizationCodeMixin`` (and PKCE reads ``code_challenge``
+    and ``code_challenge_method``).
+    """
+
+    id: int
+    company_id: int
+    teammate_id: int
+    redirect_uri: str
+    scope: str
+    code_challenge: str
+    code_challenge_method: str
+    teammate_active: bool | None  # the teammate's, read by the claim (None: no such row)
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+
+class ClaimedRefresh(NamedTuple):
+    """A refresh token this request spent: its pair, as the rotation needs it.
+
+    Authlib reads it as its ``TokenMixin``; the teammate was active and the grant in force
+    when it was claimed (the claim's condition).
+    """
+
+    id: int
+    grant_id: int
+    company_id: int
+    client_pk: int
+    scope: str
+    teammate_id: int
+
+    def check_client(self, client: OAuthClient) -> bool:
+        return self.client_pk == client.id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+
+# The statements of the token endpoint, built once: a request only binds its values.
+_CODES = cast(Table, AuthorizationCode.__table__)
+_TOKENS = cast(Table, OAuthToken.__table__)
+_GRANTS = cast(Table, OAuthGrant.__table__)
+_TEAMMATES = cast(Table, Teammate.__table__)
+
+# One statement claims the code and returns what the exchange needs: the conditional
+# UPDATE gives exactly one winner; RETURNING replaces a read after it. (On SQLite the
+# RETURNING clause is rendered without table names; in its subqueries a name resolves to
+# the innermost table that has it: ``id`` to teammates or grants, ``teammate_id`` and
+# ``grant_id`` to the row being updated, as intended.)
+_CLAIM_CODE = (
+    update(_CODES)
+    .where(
+        _CODES.c.code_hash == bindparam("presented"),
+        _CODES.c.client_pk == bindparam("client"),
+        _CODES.c.used_at.is_(None),
+        _CODES.c.revoked_at.is_(None),
+        _CODES.c.expires_at > bindparam("now"),
+    )
+    .values(used_at=bindparam("claimed_at"))
+    .returning(
+        _CODES.c.id,
+        _CODES.c.company_id,
+        _CODES.c.teammate_id,
+        _CODES.c.redirect_uri,
+        _CODES.c.scope,
+        _CODES.c.code_challenge,
+        _CODES.c.code_challenge_method,
+        select(_TEAMMATES.c.active)
+        .where(_TEAMMATES.c.id == _CODES.c.teammate_id)
+        .correlate(_CODES)
+        .scalar_subquery(),
+    )
+)
+
+# Only grants still in force and whose teammate is active: a refresh during a
+# deactivation is refused without spending the refresh token. A correlated EXISTS: one
+# primary-key lookup for the one token, never a scan of every live grant.
+_CLAIM_REFRESH = (
+    update(_TOKENS)
+    .where(
+        _TOKENS.c.refresh_hash == bindparam("presented"),
+        _TOKENS.c.client_pk == bindparam("client"),
+        _TOKENS.c.refresh_used_at.is_(None),
+        _TOKENS.c.revoked_at.is_(None),
+        or_(
+            _TOKENS.c.refresh_expires_at.is_(None),
+            _TOKENS.c.refresh_expires_at > bindparam("now"),
+        ),
+        select(_GRANTS.c.id)
+        .join(_TEAMMATES, _GRANTS.c.teammate_id == _TEAMMATES.c.id)
+        .where(
+            _GRANTS.c.id == _TOKENS.c.grant_id,
+            _GRANTS.c.revoked_at.is_(None),
+            _TEAMMATES.c.active.is_(True),
+        )
+        .correlate(_TOKENS)
+        .exists(),
+    )
+    .values(refresh_used_at=bindparam("claimed_at"))
+    .returning(
+        _TOKENS.c.id,
+        _TOKENS.c.grant_id,
+        _TOKENS.c.company_id,
+        _TOKENS.c.client_pk,
+        _TOKENS.c.scope,
+        select(_GRANTS.c.teammate_id)
+        .where(_GRANTS.c.id == _TOKENS.c.grant_id)
+        .correlate(_TOKENS)
+        .scalar_subquery(),
+    )
+)
+
+_INSERT_GRANT = insert(_GRANTS).returning(_GRANTS.c.id)
+_LINK_CODE = (
+    update(_CODES)
+    .where(_CODES.c.id == bindparam("code_id"))
+    .values(grant_id=bindparam("new_grant_id"))
+)
+_INSERT_PAIR = insert(_TOKENS).returning(_TOKENS.c.id)
+
+
+def claim_code(code: str, client: OAuthClient) -> ClaimedCode | None:
     """Mark a code used, once. A second use revokes the grant the first use created."""
     if tokens.kind_of(code) is not tokens.Kind.CODE:
         return None
     code_hash = tokens.lookup_hash(code)
     now = utcnow()
     claimed = db.session.execute(
-        update(AuthorizationCode)
-        .where(
-            AuthorizationCode.code_hash == code_hash,
-            AuthorizationCode.client_pk == client.id,
-            AuthorizationCode.used_at.is_(None),
-            AuthorizationCode.revoked_at.is_(None),
-            AuthorizationCode.expires_at > now,
-        )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    # populate_existing: the row as the UPDATE left it, not a copy the session read before.
+        _CLAIM_CODE,
+        {"presented": code_hash, "client": client.id, "now": now, "claimed_at": now},
+    ).first()
+    if claimed is not None:
+        return ClaimedCode(*claimed)
+    # Refused: tell a replay (a used code of this client) from an unknown or expired one.
+    # populate_existing: the row as stored now, not a copy the session read before.
     row = db.session.scalar(
         select(AuthorizationCode)
         .where(AuthorizationCode.code_hash == code_hash)
         .execution_options(populate_existing=True)
     )
-    if claimed.rowcount == 1:  # type: ignore[attr-defined]
-        return row
     if row is not None and row.client_pk == client.id and row.used_at is not None:
         _replayed_code(row)
     return None
@@ -147,51 +274,96 @@ def peek_refresh(value: str, client: OAuthClient) -> OAuthToken | None:
     )
 
 
-def claim_refresh(value: str, client: OAuthClient) -> OAuthToken | None:
+def claim_refresh(value: str, client: OAuthClient) -> ClaimedRefresh | None:
     """Rotate: mark this refresh token used, once. Reuse revokes its whole grant."""
     if tokens.kind_of(value) is not tokens.Kind.REFRESH:
         return None  # never a personal token, an access token or a code
     refresh_hash = tokens.lookup_hash(value)
     now = utcnow()
-    # Only grants still in force and whose teammate is active: a refresh during a
-    # deactivation is refused without spending the refresh token.
-    live_grants = (
-        select(OAuthGrant.id)
-        .join(Teammate, OAuthGrant.teammate_id == Teammate.id)
-        .where(OAuthGrant.revoked_at.is_(None), Teammate.active.is_(True))
-    )
     claimed = db.session.execute(
-        update(OAuthToken)
-        .where(
-            OAuthToken.refresh_hash == refresh_hash,
-            OAuthToken.client_pk == client.id,
-            OAuthToken.refresh_used_at.is_(None),
-            OAuthToken.revoked_at.is_(None),
-            or_(OAuthToken.refresh_expires_at.is_(None), OAuthToken.refresh_expires_at > now),
-            OAuthToken.grant_id.in_(live_grants),
-        )
-        .values(refresh_used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    # populate_existing: the row as the UPDATE left it, not the copy peek_refresh read, so
-    # that a concurrent winner's refresh_used_at is seen and the duplicate counts as reuse.
+        _CLAIM_REFRESH,
+        {"presented": refresh_hash, "client": client.id, "now": now, "claimed_at": now},
+    ).first()
+    if claimed is not None:
+        return ClaimedRefresh(*claimed)
+    # Refused: a spent refresh token of this client presented again is reuse.
+    # populate_existing: the row as stored now, not a copy peek_refresh read, so that a
+    # concurrent winner's refresh_used_at is seen and the duplicate counts as reuse.
     row = db.session.scalar(
         select(OAuthToken)
         .where(OAuthToken.refresh_hash == refresh_hash)
         .execution_options(populate_existing=True)
     )
-    if claimed.rowcount == 1:  # type: ignore[attr-defined]
-        grant = row.grant if row else None
-        teammate = grant.teammate if grant else None
-        if teammate is None or not teammate.active:
-            return None
-        return row
     if row is not None and row.client_pk == client.id and row.refresh_used_at is not None:
         from oauth_server.services import revocation
 
         log.warning("refresh token reused", extra={"grant_id": row.grant_id})
         revocation.revoke(row.grant, actor=None, via="refresh_reuse")
     return None
+
+
+def _grant_values(
+    *, client_pk: int, company_id: int, teammate_id: int, scope: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "company_id": company_id,
+        "client_pk": client_pk,
+        "teammate_id": teammate_id,
+        "scope": scope,
+        "created_at": now,
+        "last_used_at": None,
+    }
+
+
+def _pair_values(
+    token: dict[str, Any], *, client_pk: int, grant_id: int, company_id: int, now: datetime
+) -> dict[str, Any]:
+    refresh_ttl = current_app.config["REFRESH_TOKEN_TTL"]
+    return {
+        "grant_id": grant_id,
+        "client_pk": client_pk,
+        "company_id": company_id,
+        "scope": token.get("scope", ""),
+        "access_hash": tokens.lookup_hash(token["access_token"]),
+        "refresh_hash": (
+            tokens.lookup_hash(token["refresh_token"]) if "refresh_token" in token else None
+        ),
+        "issued_at": now,
+        "access_expires_at": now + timedelta(seconds=int(token["expires_in"])),
+        "refresh_expires_at": now + timedelta(seconds=refresh_ttl) if refresh_ttl else None,
+    }
+
+
+def store_claimed(
+    token: dict[str, Any], *, client_pk: int, claimed: ClaimedCode | ClaimedRefresh
+) -> int:
+    """Save a pair issued for a claimed code (under a new grant) or a spent refresh token
+    (under its grant); return the pair's id.
+
+    Inserts only, in the request's transaction: the token endpoint commits once per exchange.
+    """
+    now = utcnow()
+    if isinstance(claimed, ClaimedCode):
+        grant_id: int = db.session.execute(
+            _INSERT_GRANT,
+            _grant_values(
+                client_pk=client_pk,
+                company_id=claimed.company_id,
+                teammate_id=claimed.teammate_id,
+                scope=claimed.scope,
+                now=now,
+            ),
+        ).scalar_one()
+        db.session.execute(_LINK_CODE, {"code_id": claimed.id, "new_grant_id": grant_id})
+    else:
+        grant_id = claimed.grant_id
+    pair_id: int = db.session.execute(
+        _INSERT_PAIR,
+        _pair_values(
+            token, client_pk=client_pk, grant_id=grant_id, company_id=claimed.company_id, now=now
+        ),
+    ).scalar_one()
+    return pair_id
 
 
 def store_issued(
@@ -201,19 +373,21 @@ def store_issued(
     code: AuthorizationCode | None = None,
     previous: OAuthToken | None = None,
 ) -> OAuthToken:
-    """Save an issued pair under a new grant (code) or the previous pair's grant (refresh).
+    """``store_claimed`` for callers holding rows of the session (scripts, tests): save an
+    issued pair under a new grant (code) or the previous pair's grant (refresh).
 
-    Adds to the session only: the token endpoint commits once per exchange.
+    Adds to the session only; the caller commits.
     """
     now = utcnow()
     if code is not None:
         grant = OAuthGrant(
-            company_id=code.company_id,
-            client_pk=client.id,
-            teammate_id=code.teammate_id,
-            scope=code.scope,
-            created_at=now,
-            last_used_at=None,
+            **_grant_values(
+                client_pk=client.id,
+                company_id=code.company_id,
+                teammate_id=code.teammate_id,
+                scope=code.scope,
+                now=now,
+            )
         )
         db.session.add(grant)
         db.session.flush()
@@ -221,34 +395,28 @@ def store_issued(
         grant_id, company_id = grant.id, code.company_id
     elif previous is not None:
         grant_id, company_id = previous.grant_id, previous.company_id
-    else:  # pragma: no cover - Authlib only calls us from the two grants
+    else:
         raise ValueError("a token needs a code or a previous token")
-    refresh_ttl = current_app.config["REFRESH_TOKEN_TTL"]
-    row = OAuthToken(
-        grant_id=grant_id,
-        client_pk=client.id,
-        company_id=company_id,
-        scope=token.get("scope", ""),
-        access_hash=tokens.lookup_hash(token["access_token"]),
-        refresh_hash=(
-            tokens.lookup_hash(token["refresh_token"]) if "refresh_token" in token else None
-        ),
-        issued_at=now,
-        access_expires_at=now + timedelta(seconds=int(token["expires_in"])),
-        refresh_expires_at=now + timedelta(seconds=refresh_ttl) if refresh_ttl else None,
+    values = _pair_values(
+        token, client_pk=client.id, grant_id=grant_id, company_id=company_id, now=now
     )
+    row = OAuthToken(**values)
     db.session.add(row)
     return row
+
+
+_BY_ACCESS_HASH = select(OAuthToken).where(OAuthToken.access_hash == bindparam("digest"))
+_BY_REFRESH_HASH = select(OAuthToken).where(OAuthToken.refresh_hash == bindparam("digest"))
 
 
 def find_presented(value: str, hint: str | None = None) -> PresentedToken | None:
     """An OAuth access or refresh token by its string (revocation, introspection)."""
     kind = tokens.kind_of(value)
-    digest = tokens.lookup_hash(value) if kind else None
     if kind is tokens.Kind.ACCESS:
-        row = db.session.scalar(select(OAuthToken).where(OAuthToken.access_hash == digest))
-        return PresentedToken(row, "access_token") if row else None
-    if kind is tokens.Kind.REFRESH:
-        row = db.session.scalar(select(OAuthToken).where(OAuthToken.refresh_hash == digest))
-        return PresentedToken(row, "refresh_token") if row else None
-    return None
+        statement, part = _BY_ACCESS_HASH, "access_token"
+    elif kind is tokens.Kind.REFRESH:
+        statement, part = _BY_REFRESH_HASH, "refresh_token"
+    else:
+        return None
+    row = db.session.scalar(statement, {"digest": tokens.lookup_hash(value)})
+    return PresentedToken(row, part) if row else None

@@ -6,10 +6,15 @@ conditional on not being revoked yet: two concurrent revocations record one acto
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 from typing import Protocol
+from typing import cast
 
+from sqlalchemy import Table
+from sqlalchemy import Update
+from sqlalchemy import bindparam
 from sqlalchemy import update
 
 from oauth_server.extensions import db
@@ -22,6 +27,9 @@ from oauth_server.models.base import utcnow
 from oauth_server.services.oauth_tokens import PresentedToken
 
 log = logging.getLogger("oauth_server.audit")
+
+_TOKENS = cast(Table, OAuthToken.__table__)
+_CODES = cast(Table, AuthorizationCode.__table__)
 
 
 class Revocable(Protocol):
@@ -46,6 +54,8 @@ def revoke(token: Revocable, *, actor: Teammate | None, via: str) -> bool:
 
     Returns True when this call revoked something that was live.
     """
+    # Pending changes first, as an ORM UPDATE would: the stamps below are plain SQL.
+    db.session.flush()
     if isinstance(token, PresentedToken):
         if token.part == "refresh_token":
             return revoke(token.row.grant, actor=actor, via=via)
@@ -67,29 +77,37 @@ def revoke(token: Revocable, *, actor: Teammate | None, via: str) -> bool:
         changed = _revoke_grant(token, actor=actor, via=via)
     else:
         raise TypeError(f"cannot revoke {type(token).__name__}")
+    # What the audit line names, read before the commit expires the rows (after it, each
+    # attribute would cost a query).
+    audit = {
+        "token_kind": token.kind,
+        "token_id": token.id,
+        "company_id": token.company_id,
+        "actor_id": actor.id if actor else None,
+        "via": via,
+    }
     db.session.commit()
     if changed:
-        log.info(
-            "token revoked",
-            extra={
-                "token_kind": token.kind,
-                "token_id": token.id,
-                "company_id": token.company_id,
-                "actor_id": actor.id if actor else None,
-                "via": via,
-            },
-        )
+        log.info("token revoked", extra=audit)
     return changed
 
 
 def _stamp(model: Any, row_id: int, column: Any, values: dict[str, Any]) -> bool:
-    result = db.session.execute(
-        update(model)
-        .where(model.id == row_id, column.is_(None))
-        .values(**values)
-        .execution_options(synchronize_session="fetch")
+    """One conditional UPDATE of the table, in SQL only: the commit that follows expires
+    whatever the session holds, so there is nothing to synchronize."""
+    statement = _stamp_statement(model.__table__, column.key, tuple(values))
+    params = {"row_id": row_id, **{"new_" + key: value for key, value in values.items()}}
+    return bool(db.session.execute(statement, params).rowcount)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _stamp_statement(table: Table, column: str, keys: tuple[str, ...]) -> Update:
+    """Built once per table, column and values: a revocation only binds them."""
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"), table.c[column].is_(None))
+        .values({key: bindparam("new_" + key) for key in keys})
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _revoke_grant(grant: OAuthGrant, *, actor: Teammate | None, via: str) -> bool:
@@ -100,23 +118,22 @@ def _revoke_grant(grant: OAuthGrant, *, actor: Teammate | None, via: str) -> boo
         OAuthGrant.revoked_at,
         {"revoked_at": now, "revoked_by_id": actor.id if actor else None, "revoked_via": via},
     )
+    tokens, codes = _TOKENS.c, _CODES.c
     db.session.execute(
-        update(OAuthToken)
-        .where(OAuthToken.grant_id == grant.id, OAuthToken.revoked_at.is_(None))
+        update(_TOKENS)
+        .where(tokens.grant_id == grant.id, tokens.revoked_at.is_(None))
         .values(revoked_at=now)
-        .execution_options(synchronize_session="fetch")
     )
     # Codes the same teammate approved for the same app but the app has not redeemed yet.
     db.session.execute(
-        update(AuthorizationCode)
+        update(_CODES)
         .where(
-            AuthorizationCode.client_pk == grant.client_pk,
-            AuthorizationCode.company_id == grant.company_id,
-            AuthorizationCode.teammate_id == grant.teammate_id,
-            AuthorizationCode.used_at.is_(None),
-            AuthorizationCode.revoked_at.is_(None),
+            codes.client_pk == grant.client_pk,
+            codes.company_id == grant.company_id,
+            codes.teammate_id == grant.teammate_id,
+            codes.used_at.is_(None),
+            codes.revoked_at.is_(None),
         )
         .values(revoked_at=now)
-        .execution_options(synchronize_session="fetch")
     )
     return changed

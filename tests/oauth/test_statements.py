@@ -1,0 +1,115 @@
+"""What one request costs the database at the token and revocation endpoints.
+
+A claim is one conditional UPDATE that returns what the rest of the exchange needs, the
+new rows are plain inserts, and revocation stamps the row it read: nothing is read twice.
+Statements are counted as bench/sqlcount.py counts them (BEGIN and COMMIT are not).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from oauth_server.extensions import db
+from tests.isolation import isolated_client
+from tests.oauth.conftest import exchange
+from tests.oauth.conftest import get_code
+from tests.oauth.conftest import issue
+from tests.oauth.conftest import refresh
+from tests.oauth.test_revocation import revoke
+
+_SHAPE = re.compile(r"^(SELECT|UPDATE|INSERT INTO)\b.*?\b(oauth_\w+|companies|teammates)\b")
+
+
+def _shape(statement: str) -> str:
+    """``SELECT oauth_clients``, ``UPDATE oauth_tokens``: verb and first table."""
+    text = " ".join(statement.split())
+    match = _SHAPE.match(text)
+    return f"{match.group(1).split()[0]} {match.group(2)}" if match else text[:60]
+
+
+@contextmanager
+def counted() -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def shapes(seen: list[str]) -> list[str]:
+    return [_shape(s) for s in seen]
+
+
+def test_a_code_exchange_is_a_claim_and_three_writes(app, client, workspace, partner):
+    code, verifier = get_code(client, partner, workspace.admin.email)
+    partner_client = isolated_client(app)  # the partner's server: no teammate session
+
+    with counted() as seen:
+        response = exchange(partner_client, partner, code, verifier)
+
+    assert response.status_code == 200, response.get_json()
+    assert shapes(seen) == [
+        "SELECT oauth_clients",
+        "UPDATE oauth_authorization_codes",  # the claim, RETURNING the code
+        "INSERT oauth_grants",
+        "UPDATE oauth_authorization_codes",  # the code points at its grant
+        "INSERT oauth_tokens",
+    ], seen
+
+
+def test_a_refresh_is_a_claim_and_one_insert(app, client, workspace, partner):
+    token = issue(client, partner, workspace.admin.email)
+    partner_client = isolated_client(app)
+
+    with counted() as seen:
+        response = refresh(partner_client, partner, token["refresh_token"])
+
+    assert response.status_code == 200, response.get_json()
+    assert shapes(seen) == [
+        "SELECT oauth_clients",
+        "UPDATE oauth_tokens",  # the claim, RETURNING the pair
+        "INSERT oauth_tokens",
+    ], seen
+
+
+def test_only_a_refresh_asking_for_a_scope_reads_before_its_claim(
+    app, client, workspace, partner
+):
+    token = issue(client, partner, workspace.admin.email, "shared private")
+    partner_client = isolated_client(app)
+
+    with counted() as seen:
+        response = refresh(partner_client, partner, token["refresh_token"], scope="private")
+
+    assert response.status_code == 200, response.get_json()
+    assert shapes(seen) == [
+        "SELECT oauth_clients",
+        "SELECT oauth_tokens",  # the scope check, before anything is spent
+        "SELECT companies",
+        "UPDATE oauth_tokens",
+        "INSERT oauth_tokens",
+    ], seen
+
+
+def test_revoking_an_access_token_reads_it_once(app, client, workspace, partner):
+    token = issue(client, partner, workspace.admin.email)
+    partner_client = isolated_client(app)
+
+    with counted() as seen:
+        response = revoke(partner_client, partner, token["access_token"])
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert shapes(seen) == [
+        "SELECT oauth_clients",
+        "SELECT oauth_tokens",
+        "UPDATE oauth_tokens",
+    ], seen
