@@ -6,7 +6,8 @@
 --   BENCH_BODY      a fixed request body
 --   BENCH_BODIES    a file of single-use bodies, one a line: each is sent once; thread i
 --                   of BENCH_THREADS takes lines i, i + n, i + 2n... A thread that has
---                   sent all of its lines stops, and the run counts as "exhausted"
+--                   sent all of its lines stops (never sending one twice), and the run
+--                   counts as "exhausted"
 --   BENCH_EXPECT    the status every answer must have (any other counts as an error)
 --   BENCH_OUT       where done() writes the result as JSON (latencies in microseconds)
 
@@ -47,9 +48,11 @@ function request()
   if bodies then
     index = index + 1
     if index > #bodies then
+      -- Never a value twice (a refresh token sent again is reuse, which revokes the
+      -- grant every pre-issued pair shares): an empty body, refused, until wrk stops.
       exhausted = exhausted + 1
       wrk.thread:stop()
-      index = #bodies
+      return wrk.format(method, path, headers, "")
     end
     return wrk.format(method, path, headers, bodies[index])
   end

@@ -232,12 +232,14 @@ class Bench:
         batch is sized from the floor (an upper bound), the others from the warm-up's rate.
         """
         floor = self.last_floor or self.floor()
-        cap = int(floor.rps * self.args.seconds * 1.5) + 500
+        # Generous: the floor moves a lot on a shared machine, and a run that runs out
+        # measures nothing. Issuing is a bulk insert.
+        cap = int(floor.rps * self.args.seconds * 2.5) + 1000
         rate = {"rps": 0.0, "exhausted": True}
 
         def batch(round_: int) -> Target:
             if round_ < 0:
-                count = int(floor.rps * self.args.warmup) + 200
+                count = int(floor.rps * self.args.warmup * 2) + 500
             elif rate["exhausted"]:
                 count = cap
             else:

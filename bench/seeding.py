@@ -2,7 +2,7 @@
 person does once, bulk inserts (SQLAlchemy Core, PostgreSQL COPY) for what needs numbers.
 
 Bulk rows are built as the services build them (oauth_server/services/consent.py
-``store_code``, oauth_tokens.py ``store_issued``, personal_tokens.py
+``store_code``, oauth_tokens.py ``store_claimed``, personal_tokens.py
 ``issue_personal_token``): the same lookup hashes, lifetimes from the app's config.
 Filler personal tokens (the 1,000 / 1,000,000 scale check, the big token list) are real
 rows with unique lookup hashes; they share one encrypted value, as nobody presents them.
@@ -186,7 +186,7 @@ def issue_codes(
 
 def issue_pairs(count: int, *, access_token: str) -> list[tuple[str, str]]:
     """``count`` (access, refresh) pairs under the grant of ``access_token``, as a refresh
-    issues them (``store_issued`` with the previous pair)."""
+    issues them (``store_claimed`` with the spent pair)."""
     from flask import current_app
     from sqlalchemy import insert
     from sqlalchemy import select
