@@ -21,6 +21,10 @@ def _serialize(message: Message) -> dict[str, Any]:
     return schemas.dump(schemas.Message, message)
 
 
+# The list reads plain rows of the output fields, not ORM objects (the same JSON).
+_dump_row = schemas.RowDumper(schemas.Message)
+
+
 @route(
     RULE,
     "GET",
@@ -33,8 +37,10 @@ def _serialize(message: Message) -> dict[str, Any]:
     description=_VISIBILITY,
 )
 def list_messages(conversation_id: int) -> dict[str, Any]:
-    query = service.messages(current_principal(), conversation_id)
-    return page(query, Message.id, _serialize, conversation_id=conversation_id)
+    query = service.message_rows(current_principal(), conversation_id, _dump_row.fields)
+    return page(
+        query, (Message.conversation_id, Message.id), _dump_row, conversation_id=conversation_id
+    )
 
 
 @route(

@@ -10,6 +10,7 @@ from sqlalchemy import Select
 
 from oauth_server.api import errors
 from oauth_server.extensions import db
+from oauth_server.models.base import ID_MAX
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -29,13 +30,21 @@ def _int_arg(name: str, low: int, high: int | None) -> int | None:
 
 
 def page(
-    query: Select[Any], id_column: Any, serialize: Any, **endpoint_args: Any
+    query: Select[Any], key: tuple[Any, Any], serialize: Any, **endpoint_args: Any
 ) -> dict[str, Any]:
-    """Run ``query`` newest first, ``limit`` rows after the ``page_token`` cursor."""
+    """Run ``query`` newest first, ``limit`` rows after the ``page_token`` cursor.
+
+    ``key`` is the index the list walks, as its two columns: the one ``query`` holds to
+    one value (the company's; the conversation's, for messages) and the id, the cursor.
+    The order names both, so that the index gives it (services/keyset.py): on PostgreSQL
+    the query's condition on the first column must be a range (``keyset.in_company``),
+    which keeps that column in the order.
+    """
+    within, id_column = key
     limit = _int_arg("limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
     cursor = _int_arg("page_token", 1, None)
-    query = query.order_by(id_column.desc()).limit(limit + 1)
-    if cursor is not None:
+    query = query.order_by(within.desc(), id_column.desc()).limit(limit + 1)
+    if cursor is not None and cursor <= ID_MAX:  # a larger cursor: every id is below it
         query = query.where(id_column < cursor)
     rows = list(db.session.scalars(query))
     next_url = None

@@ -83,7 +83,7 @@ def list_inbox_teammates(inbox_id: int) -> dict[str, Any]:
     query = service.inbox_teammates(current_principal(), inbox_id)
     return page(
         query,
-        Teammate.id,
+        (Teammate.company_id, Teammate.id),
         lambda teammate: schemas.dump(schemas.Teammate, teammate),
         inbox_id=inbox_id,
     )

@@ -23,6 +23,7 @@ from oauth_server.api.schemas import CREATE_MODELS
 from oauth_server.api.schemas import OUTPUT_MODELS
 from oauth_server.api.schemas import UPDATE_MODELS
 from oauth_server.api.schemas import Collection
+from oauth_server.api.schemas import RowDumper
 from oauth_server.api.schemas import dump
 from oauth_server.api.validation import parse_body
 from oauth_server.services import resources as service
@@ -47,6 +48,9 @@ def _register(c: Collection) -> None:
     def serialize(item: Any) -> dict[str, Any]:
         return dump(out, item)
 
+    # Lists read plain rows of the output fields, not ORM objects (the same JSON).
+    dump_row = RowDumper(out)
+
     @route(
         f"/{c.name}",
         "GET",
@@ -58,7 +62,8 @@ def _register(c: Collection) -> None:
         **common,
     )
     def list_items() -> dict[str, Any]:
-        return page(service.items(current_principal(), model), model.id, serialize)
+        rows = service.item_rows(current_principal(), model, dump_row.fields)
+        return page(rows, (model.company_id, model.id), dump_row)
 
     @route(
         f"/{c.name}",

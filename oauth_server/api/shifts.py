@@ -50,7 +50,7 @@ def _serialize(shift: Shift) -> dict[str, Any]:
     paged=True,
 )
 def list_shifts() -> dict[str, Any]:
-    return page(service.shifts(current_principal()), Shift.id, _serialize)
+    return page(service.shifts(current_principal()), (Shift.company_id, Shift.id), _serialize)
 
 
 @route(

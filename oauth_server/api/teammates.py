@@ -33,4 +33,6 @@ def _serialize(teammate: Teammate) -> dict[str, Any]:
     ),
 )
 def list_teammates() -> dict[str, Any]:
-    return page(directory.teammates(current_principal()), Teammate.id, _serialize)
+    return page(
+        directory.teammates(current_principal()), (Teammate.company_id, Teammate.id), _serialize
+    )

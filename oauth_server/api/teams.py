@@ -42,7 +42,7 @@ def _serialize(team: Team) -> dict[str, Any]:
     description=_VISIBILITY,
 )
 def list_teams() -> dict[str, Any]:
-    return page(directory.teams(current_principal()), Team.id, _serialize)
+    return page(directory.teams(current_principal()), (Team.company_id, Team.id), _serialize)
 
 
 @route(

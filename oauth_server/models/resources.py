@@ -13,6 +13,7 @@ from sqlalchemy import JSON
 from sqlalchemy import CheckConstraint
 from sqlalchemy import Column
 from sqlalchemy import ForeignKey
+from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import Table
 from sqlalchemy import Text
@@ -29,13 +30,16 @@ from oauth_server.models.teammate import Teammate
 class OwnedResource:
     """Columns shared by team-or-private resources."""
 
+    __tablename__: str  # each model's own
+
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     @declared_attr
     def company_id(cls) -> Mapped[int]:
-        return mapped_column(ForeignKey("companies.id"), index=True)
+        # Indexed with the id, see __table_args__.
+        return mapped_column(ForeignKey("companies.id"))
 
     @declared_attr
     def team_id(cls) -> Mapped[int | None]:
@@ -47,7 +51,11 @@ class OwnedResource:
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
-        return (CheckConstraint("(team_id IS NULL) <> (owner_id IS NULL)", name="one_owner"),)
+        return (
+            CheckConstraint("(team_id IS NULL) <> (owner_id IS NULL)", name="one_owner"),
+            # The API's lists, newest first (services/keyset.py); also the company's rows.
+            Index(f"ix_{cls.__tablename__}_company_id_id", "company_id", "id"),
+        )
 
     @property
     def is_private(self) -> bool:
@@ -87,10 +95,11 @@ class Conversation(OwnedResource, Base):
 
 class Message(Base):
     __tablename__ = "messages"
+    # A conversation's messages, newest first (the API's list) or oldest first.
+    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
-    )
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     body: Mapped[str] = mapped_column(Text)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("teammates.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -129,8 +138,10 @@ class Shift(Base):
     """Working hours of some teammates: weekly time ranges in one time zone."""
 
     __tablename__ = "shifts"
+    __table_args__ = (Index("ix_shifts_company_id_id", "company_id", "id"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
     # [{"day": "mon", "start": "09:00", "end": "17:00"}, ...]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey
+from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -22,9 +23,10 @@ if TYPE_CHECKING:
 
 class Teammate(UserMixin, Base):
     __tablename__ = "teammates"
+    __table_args__ = (Index("ix_teammates_company_id_id", "company_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))
     # E-mail is the sign-in name, so it is unique across companies (stored lower-cased).
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")

@@ -42,6 +42,7 @@ from oauth_server.models.base import utcnow
 from oauth_server.models.company import Plan
 from oauth_server.models.team import team_memberships
 from oauth_server.services import consent
+from oauth_server.services import keyset
 from oauth_server.services import usage
 
 
@@ -290,9 +291,13 @@ def team_condition(principal: Principal, team_column: Any) -> ColumnElement[bool
 
 
 def visible(model: type[OwnedResource], principal: Principal) -> ColumnElement[bool]:
-    """Rows of ``model`` this principal may see: its company's, by scope and allowance."""
+    """Rows of ``model`` this principal may see: its company's, by scope and allowance.
+
+    The company is a ``keyset.in_company`` condition, so that a list pages on the index
+    (company_id, id); a lookup by id goes by the primary key all the same.
+    """
     return and_(
-        model.company_id == principal.company.id,
+        keyset.in_company(model, principal.company.id),
         or_(
             team_condition(principal, model.team_id),
             private_owner_condition(principal, model.owner_id),
@@ -309,7 +314,11 @@ def may_reach_owner(principal: Principal, owner: Teammate) -> bool:
 
 
 def visible_teams(principal: Principal) -> ColumnElement[bool]:
-    """Teams a principal may list: all with shared or provisioning, else its team scopes."""
+    """Teams a principal may list: all with shared or provisioning, else its team scopes.
+
+    The company is a ``keyset.in_company`` condition, as in ``visible``.
+    """
+    in_company = keyset.in_company(Team, principal.company.id)
     if principal.reaches_all_teams or principal.has(scopes.PROVISIONING):
-        return Team.company_id == principal.company.id
-    return and_(Team.company_id == principal.company.id, team_condition(principal, Team.id))
+        return in_company
+    return and_(in_company, team_condition(principal, Team.id))

@@ -22,6 +22,7 @@ from oauth_server.extensions import db
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models import team_memberships
+from oauth_server.services import keyset
 from oauth_server.services.access import Principal
 from oauth_server.services.access import private_owner_condition
 from oauth_server.services.access import visible_teams
@@ -39,8 +40,9 @@ def get_team(principal: Principal, team_id: int) -> Team:
 
 
 def visible_teammates(principal: Principal) -> ColumnElement[bool]:
-    """Teammates a principal may list."""
-    in_company = Teammate.company_id == principal.company.id
+    """Teammates a principal may list (the company as ``keyset.in_company``: the list pages
+    on the index (company_id, id))."""
+    in_company = keyset.in_company(Teammate, principal.company.id)
     if principal.reaches_all_teams or principal.has(scopes.PROVISIONING):
         return in_company
     reachable = [private_owner_condition(principal, Teammate.id)]

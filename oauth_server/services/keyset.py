@@ -1,4 +1,5 @@
-"""Newest-first pages of a company's rows on an index (company_id, id).
+"""Newest-first pages of a company's rows on an index (company_id, id) (and of a
+conversation's messages on (conversation_id, id)).
 
 On PostgreSQL, ``company_id = c ORDER BY id DESC LIMIT n`` may walk the primary key
 backwards, expecting to meet the company's rows soon, and read most of the table when they
@@ -18,12 +19,16 @@ from sqlalchemy import ColumnElement
 from oauth_server.extensions import db
 
 
-def in_company(model: Any, company_id: int) -> ColumnElement[bool]:
-    """``model.company_id`` is ``company_id``, written so that the index serves the order."""
-    column = model.company_id
+def within(column: Any, value: int) -> ColumnElement[bool]:
+    """``column`` is ``value``, written so that an index (column, id) serves the order."""
     if db.engine.dialect.name == "postgresql":
-        return column.between(company_id, company_id)  # type: ignore[no-any-return]
-    return column == company_id  # type: ignore[no-any-return]
+        return column.between(value, value)  # type: ignore[no-any-return]
+    return column == value  # type: ignore[no-any-return]
+
+
+def in_company(model: Any, company_id: int) -> ColumnElement[bool]:
+    """``within`` for a company's rows, on the index (company_id, id)."""
+    return within(model.company_id, company_id)
 
 
 def newest_first(model: Any) -> tuple[Any, Any]:

@@ -41,6 +41,7 @@ from oauth_server.models import Teammate
 from oauth_server.models import team_memberships
 from oauth_server.models.base import ID_MAX
 from oauth_server.models.resources import inbox_access
+from oauth_server.services import keyset
 from oauth_server.services.access import Principal
 
 log = logging.getLogger("oauth_server.audit")
@@ -224,7 +225,7 @@ def shifts(principal: Principal) -> Select[Any]:
     _require(principal)
     return (
         select(Shift)
-        .where(Shift.company_id == principal.company.id)
+        .where(keyset.in_company(Shift, principal.company.id))
         .options(selectinload(Shift.teammates))
     )
 

@@ -8,6 +8,7 @@ owner needs ``private`` and that teammate's allowance.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from typing import TypeVar
 from typing import cast
@@ -15,6 +16,7 @@ from typing import cast
 from sqlalchemy import Select
 from sqlalchemy import inspect
 from sqlalchemy import select
+from sqlalchemy.orm import Bundle
 
 from oauth_server import scopes
 from oauth_server.errors import NotFound
@@ -27,6 +29,7 @@ from oauth_server.models import OwnedResource
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
+from oauth_server.services import keyset
 from oauth_server.services.access import Principal
 from oauth_server.services.access import may_reach_owner
 from oauth_server.services.access import visible
@@ -44,6 +47,33 @@ def _what(model: type[OwnedResource]) -> str:
 def items(principal: Principal, model: type[R]) -> Select[Any]:
     """The items of ``model`` this principal may see (its company's, by scope)."""
     return select(model).where(visible(model, principal))
+
+
+def item_rows(
+    principal: Principal, model: type[OwnedResource], columns: Sequence[str]
+) -> Select[Any]:
+    """``items`` as plain rows of ``columns``, in that order, rather than ORM objects.
+
+    Each row is a named tuple (``row.id``, ...), one per item: a list reads its items
+    only to write them out, and building, tracking and discarding an ORM object per row
+    cost more than the query itself.
+    """
+    return _rows_of(model, columns).where(visible(model, principal))
+
+
+_ROWS: dict[tuple[type[Any], tuple[str, ...]], Select[Any]] = {}
+
+
+def _rows_of(model: type[Any], columns: Sequence[str]) -> Select[Any]:
+    """``SELECT columns FROM model``, built once (statements are immutable): the columns
+    as one bundle, so that ``Session.scalars`` gives whole rows."""
+    key = (model, tuple(columns))
+    query = _ROWS.get(key)
+    if query is None:
+        mapped = inspect(model).columns
+        bundle: Bundle[Any] = Bundle(model.__name__, *(mapped[name] for name in key[1]))
+        query = _ROWS[key] = select(bundle)
+    return query
 
 
 def get_item(principal: Principal, model: type[R], item_id: int) -> R:
@@ -100,10 +130,13 @@ def delete_item(principal: Principal, model: type[OwnedResource], item_id: int) 
     db.session.commit()
 
 
-def messages(principal: Principal, conversation_id: int) -> Select[Any]:
-    """The messages of a conversation this principal may see."""
+def message_rows(principal: Principal, conversation_id: int, columns: Sequence[str]) -> Select[Any]:
+    """The messages of a conversation this principal may see, as plain rows of ``columns``
+    (as ``item_rows`` gives items)."""
     conversation = get_item(principal, Conversation, conversation_id)
-    return select(Message).where(Message.conversation_id == conversation.id)
+    # The list pages on the index (conversation_id, id), never on the primary key.
+    in_conversation = keyset.within(Message.conversation_id, conversation.id)
+    return _rows_of(Message, columns).where(in_conversation)
 
 
 def add_message(principal: Principal, conversation_id: int, *, body: str) -> Message:

@@ -81,6 +81,16 @@ def test_bad_page_tokens_are_a_400_naming_page_token(client, world, token):
     assert "page_token" in error_fields(response)
 
 
+@pytest.mark.parametrize("path", ["/api/v1/inboxes", "/api/v1/teams", "/api/v1/shifts"])
+def test_a_page_token_past_any_id_is_the_first_page(client, world, path):
+    # Past the 32-bit id columns: PostgreSQL would refuse to compare it (a 500).
+    headers = world.headers("provisioning" if path.endswith("shifts") else "shared")
+    first = client.get(f"{path}?limit=2", headers=headers)
+    beyond = client.get(f"{path}?limit=2&page_token=99999999999", headers=headers)
+    assert first.status_code == beyond.status_code == 200
+    assert beyond.get_json()["_results"] == first.get_json()["_results"]
+
+
 def test_messages_next_link_keeps_the_conversation(client, world):
     conversation = world.items["conversations"]["alice"]
     for n in range(5):
