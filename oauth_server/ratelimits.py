@@ -61,11 +61,19 @@ def api_company_limit() -> str:
 @limiter.shared_limit(
     lambda: current_app.config["RATELIMIT_API"], scope="api", key_func=api_token_key
 )
+def _spend_api() -> None:
+    pass
+
+
 def spend_api() -> None:
     """One API call: the token's budget and its company's (personal or this partner's).
 
-    Shared limits: one budget across every route of the API, not one per route.
+    Shared limits: one budget across every route of the API, not one per route. With
+    RATELIMIT_ENABLED off, nothing (Flask-Limiter's decorated functions would still look
+    their limits up).
     """
+    if limiter.enabled:
+        _spend_api()
 
 
 def _token_company_key() -> str:
@@ -88,5 +96,6 @@ def spend_token_issue(company_id: int) -> None:
     named the company; a breach raises before the exchange commits, so the code or
     refresh token it claimed stays unspent for a retry.
     """
-    g.token_company_id = company_id
-    _spend_token_issue()
+    if limiter.enabled:
+        g.token_company_id = company_id
+        _spend_token_issue()
