@@ -135,8 +135,12 @@ def bulk_personal_tokens(email: str, count: int) -> float:
             raw.commit()
             # As after any bulk load: statistics for the planner, and the vacuum that
             # autovacuum would otherwise start in the middle of the measurements.
-            raw.autocommit = True
-            cursor.execute(f"VACUUM (ANALYZE) {name}")
+            driver = raw.driver_connection
+            driver.autocommit = True  # VACUUM runs outside a transaction
+            try:
+                cursor.execute(f"VACUUM (ANALYZE) {name}")
+            finally:
+                driver.autocommit = False
         finally:
             raw.close()
     else:

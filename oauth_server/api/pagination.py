@@ -29,6 +29,29 @@ def _int_arg(name: str, low: int, high: int | None) -> int | None:
     return value
 
 
+def _window() -> tuple[int, int | None]:
+    """The request's ``limit`` and ``page_token`` (the id the page starts below)."""
+    return _int_arg("limit", 1, MAX_LIMIT) or DEFAULT_LIMIT, _int_arg("page_token", 1, None)
+
+
+def _envelope(
+    rows: list[Any], limit: int, serialize: Any, endpoint_args: dict[str, Any]
+) -> dict[str, Any]:
+    """``limit`` of ``rows`` (one more was asked for, to know of a next page) and the
+    link to that next page."""
+    next_url = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_url = url_for(
+            request.endpoint or "",
+            _external=True,
+            limit=limit,
+            page_token=rows[-1].id,
+            **endpoint_args,
+        )
+    return {"_results": [serialize(row) for row in rows], "_pagination": {"next": next_url}}
+
+
 def page(
     query: Select[Any], key: tuple[Any, Any], serialize: Any, **endpoint_args: Any
 ) -> dict[str, Any]:
@@ -41,20 +64,19 @@ def page(
     which keeps that column in the order.
     """
     within, id_column = key
-    limit = _int_arg("limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
-    cursor = _int_arg("page_token", 1, None)
+    limit, cursor = _window()
     query = query.order_by(within.desc(), id_column.desc()).limit(limit + 1)
     if cursor is not None and cursor <= ID_MAX:  # a larger cursor: every id is below it
         query = query.where(id_column < cursor)
-    rows = list(db.session.scalars(query))
-    next_url = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_url = url_for(
-            request.endpoint or "",
-            _external=True,
-            limit=limit,
-            page_token=rows[-1].id,
-            **endpoint_args,
-        )
-    return {"_results": [serialize(row) for row in rows], "_pagination": {"next": next_url}}
+    return _envelope(list(db.session.scalars(query)), limit, serialize, endpoint_args)
+
+
+def prepared_page(
+    statement: Select[Any], params: dict[str, Any], serialize: Any, **endpoint_args: Any
+) -> dict[str, Any]:
+    """``page`` for a statement built once, already in order, that leaves two values to
+    bind: ``page_size`` (its LIMIT) and ``page_last`` (the highest id it may return)."""
+    limit, cursor = _window()
+    last = cursor - 1 if cursor is not None and cursor <= ID_MAX else ID_MAX
+    rows = db.session.execute(statement, {**params, "page_size": limit + 1, "page_last": last})
+    return _envelope(list(rows), limit, serialize, endpoint_args)

@@ -14,7 +14,7 @@ from flask import Response
 from flask import url_for
 
 from oauth_server import scopes
-from oauth_server.api.pagination import page
+from oauth_server.api.pagination import prepared_page
 from oauth_server.api.protect import ANY_TEAM
 from oauth_server.api.protect import current_principal
 from oauth_server.api.registry import route
@@ -62,8 +62,8 @@ def _register(c: Collection) -> None:
         **common,
     )
     def list_items() -> dict[str, Any]:
-        rows = service.item_rows(current_principal(), model, dump_row.fields)
-        return page(rows, (model.company_id, model.id), dump_row)
+        statement, params = service.item_page(current_principal(), model, dump_row.fields)
+        return prepared_page(statement, params, dump_row)
 
     @route(
         f"/{c.name}",

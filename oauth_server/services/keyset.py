@@ -19,9 +19,10 @@ from sqlalchemy import ColumnElement
 from oauth_server.extensions import db
 
 
-def within(column: Any, value: int) -> ColumnElement[bool]:
-    """``column`` is ``value``, written so that an index (column, id) serves the order."""
-    if db.engine.dialect.name == "postgresql":
+def within(column: Any, value: Any, *, dialect: str | None = None) -> ColumnElement[bool]:
+    """``column`` is ``value`` (a number or a bind parameter), written so that an index
+    (column, id) serves the order, for ``dialect`` (the app's database by default)."""
+    if (dialect or db.engine.dialect.name) == "postgresql":
         return column.between(value, value)  # type: ignore[no-any-return]
     return column == value  # type: ignore[no-any-return]
 

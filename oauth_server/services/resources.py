@@ -8,12 +8,15 @@ owner needs ``private`` and that teammate's allowance.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 from typing import TypeVar
 from typing import cast
 
 from sqlalchemy import Select
+from sqlalchemy import Table
+from sqlalchemy import bindparam
 from sqlalchemy import inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Bundle
@@ -31,7 +34,10 @@ from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
 from oauth_server.services import keyset
 from oauth_server.services.access import Principal
+from oauth_server.services.access import Reach
 from oauth_server.services.access import may_reach_owner
+from oauth_server.services.access import reach
+from oauth_server.services.access import visibility
 from oauth_server.services.access import visible
 
 R = TypeVar("R", bound=OwnedResource)
@@ -49,16 +55,30 @@ def items(principal: Principal, model: type[R]) -> Select[Any]:
     return select(model).where(visible(model, principal))
 
 
-def item_rows(
+def item_page(
     principal: Principal, model: type[OwnedResource], columns: Sequence[str]
-) -> Select[Any]:
-    """``items`` as plain rows of ``columns``, in that order, rather than ORM objects.
+) -> tuple[Select[Any], dict[str, Any]]:
+    """A page of ``items`` as plain rows of ``columns``, in that order, newest first: the
+    statement and its values (``api.pagination.prepared_page`` binds the page's own).
 
-    Each row is a named tuple (``row.id``, ...), one per item: a list reads its items
-    only to write them out, and building, tracking and discarding an ORM object per row
-    cost more than the query itself.
+    A list reads its items only to write them out: building, tracking and discarding an
+    ORM object per row cost more than the query itself, and so did building the statement
+    at every request. It is built once per table, columns and shape of visibility.
     """
-    return _rows_of(model, columns).where(visible(model, principal))
+    shape, params = reach(principal)
+    table = cast(Table, model.__table__)  # type: ignore[attr-defined]
+    return _page_of(table, tuple(columns), shape, db.engine.dialect.name), params
+
+
+@functools.cache
+def _page_of(table: Table, columns: tuple[str, ...], shape: Reach, dialect: str) -> Select[Any]:
+    c = table.c
+    return (
+        select(*(c[name] for name in columns))
+        .where(visibility(table, shape, dialect), c.id <= bindparam("page_last"))
+        .order_by(c.company_id.desc(), c.id.desc())  # the index (company_id, id)
+        .limit(bindparam("page_size"))
+    )
 
 
 _ROWS: dict[tuple[type[Any], tuple[str, ...]], Select[Any]] = {}
