@@ -30,8 +30,7 @@ from tests.factories import make_personal_token
 from tests.factories import make_resource
 from tests.factories import make_team
 from tests.factories import make_teammate
-from tests.settings.test_token_list_queries import numbered
-from tests.settings.test_token_list_queries import rows_read
+from tests.settings.test_token_list_queries import plan_reads
 from tests.settings.test_token_list_queries import statements
 
 ROWS = 10_000  # rows of the listed table on PostgreSQL: the big company's are the first tenth
@@ -202,29 +201,6 @@ def big_and_other(request: pytest.FixtureRequest) -> Iterator[Lists]:
         conn.execute(text(f"ANALYZE {table}"))
 
 
-def reads(sql: str, params: Any, table: str) -> list[tuple[int, str]]:
-    """The rows of ``table`` the statement reads, and the plan: as planned for its
-    parameters, and as the generic plan a prepared statement may settle on (as in
-    tests/settings/test_token_list_queries.py)."""
-    prepared, names = numbered(sql)
-    arguments = ", ".join(str(int(params[name])) for name in names)
-    found = []
-    with db.engine.connect() as conn:
-        conn.exec_driver_sql(f"PREPARE listed AS {prepared}")
-        for mode, statement, values in (
-            ("force_custom_plan", sql, params),
-            ("force_generic_plan", f"EXECUTE listed({arguments})", None),
-        ):
-            conn.exec_driver_sql(f"SET plan_cache_mode = {mode}")
-            explain = f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}"
-            [[result]] = conn.exec_driver_sql(explain, values).all()
-            shown = conn.exec_driver_sql(f"EXPLAIN (ANALYZE) {statement}", values).scalars()
-            found.append((rows_read(result[0]["Plan"], table), f"{mode}:\n" + "\n".join(shown)))
-        conn.exec_driver_sql("DEALLOCATE listed")
-        conn.exec_driver_sql("RESET plan_cache_mode")
-    return found
-
-
 def cursor_at(lists: Lists, where: str) -> int:
     """The cursor just above the big list's newest row ("top"), or at the other list's oldest
     row ("bottom": the other list has no rows below it, and a walk of the primary key would
@@ -251,5 +227,5 @@ def test_a_page_reads_one_page_of_rows(client, big_and_other, whose, where):
     lists = big_and_other
     cursor = None if where == "first" else cursor_at(lists, where)
     sql, params = lists.get(client, whose, cursor)
-    for read, plan in reads(sql, params, lists.table):
+    for read, plan in plan_reads(sql, params, lists.table):
         assert read <= LIMIT + 1, plan  # the page and one row more (is there a next page?)

@@ -171,6 +171,11 @@ def reads(action: Callable[[], Any], table: str) -> list[tuple[int, str]]:
     statement may settle on (psycopg prepares a statement on its fifth run on a
     connection, PostgreSQL may go generic after five more)."""
     [(sql, params)] = [(s, p) for s, p in statements(action) if f"FROM {table} " in s]
+    return plan_reads(sql, params, table)
+
+
+def plan_reads(sql: str, params: Any, table: str) -> list[tuple[int, str]]:
+    """``reads`` of one statement and its parameters."""
     prepared, names = numbered(sql)
     arguments = ", ".join(str(int(params[name])) for name in names)
     found = []
