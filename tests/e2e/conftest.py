@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -198,9 +199,14 @@ def short_lived_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
         yield running
 
 
+# A code, token or client secret as the server issues them: a prefix, then the secret part.
+SECRET = re.compile(r"wsp_(?:oac|oat|ort|ocs|pat)_[0-9A-Za-z]{8,}")
+
+
 @pytest.fixture(autouse=True)
 def _no_stack_traces(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Whatever a test does, neither process may log a stack trace (an unhandled error)."""
+    """Whatever a test does, neither process may log a stack trace (an unhandled error) or
+    a secret (a code or token in a request line, say)."""
     stacks = [
         request.getfixturevalue(name)
         for name in ("stack", "short_lived_stack")
@@ -212,6 +218,8 @@ def _no_stack_traces(request: pytest.FixtureRequest) -> Iterator[None]:
         for process in (running.server, running.demo):
             new = process.log_text()[before[id(process)] :]
             assert "Traceback" not in new, f"{process.name} logged a stack trace:\n{new}"
+            leaked = [line for line in new.splitlines() if SECRET.search(line)]
+            assert not leaked, f"{process.name} logged secrets:\n" + "\n".join(leaked[:3])
 
 
 @pytest.fixture(scope="package")  # as tests/browser's: only one sync Playwright at a time
