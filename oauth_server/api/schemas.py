@@ -332,7 +332,7 @@ def dump(model: type[BaseModel], obj: Any) -> dict[str, Any]:
 class RowDumper:
     """``dump`` of one response model for lists: rows holding its fields, in its order.
 
-    A list writes out rows just read from the database (``services.resources.item_rows``
+    A list writes out rows just read from the database (``services.resources.item_page``
     selects exactly ``fields``); validating each into a model only to dump it again cost
     more than the query. The values are still written by pydantic, with the model's field
     types (a TypedDict of the same fields, built once), so the JSON is what ``dump`` gives.

@@ -152,7 +152,7 @@ def delete_item(principal: Principal, model: type[OwnedResource], item_id: int) 
 
 def message_rows(principal: Principal, conversation_id: int, columns: Sequence[str]) -> Select[Any]:
     """The messages of a conversation this principal may see, as plain rows of ``columns``
-    (as ``item_rows`` gives items)."""
+    (one bundle a row, for ``api.pagination.page``)."""
     conversation = get_item(principal, Conversation, conversation_id)
     # The list pages on the index (conversation_id, id), never on the primary key.
     in_conversation = keyset.within(Message.conversation_id, conversation.id)
