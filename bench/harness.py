@@ -24,31 +24,26 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from oauth_server.config import ENVIRONMENT
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 READY_TIMEOUT = 30.0
 WORKERS = 2
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
-# Settings a developer's shell may hold that would change the server under test.
-_INHERITED_PREFIXES = (
+# Settings a developer's shell may hold that would change the server under test: every
+# variable the server reads (config.ENVIRONMENT), and anything of ours, gunicorn's or the
+# partner demo's by its prefix (as tests/processes.py, which needs pytest, does).
+_OUR_NAMES = frozenset(ENVIRONMENT)
+_OUR_PREFIXES = (
     "OAUTH_",
+    "PARTNERS_DEMO_",
     "RATELIMIT_",
-    "GUNICORN_",
     "ACCESS_TOKEN_",
     "REFRESH_TOKEN_",
-    "PARTNERS_DEMO_",
+    "GUNICORN_",
 )
-_INHERITED_NAMES = {
-    "DATABASE_URL",
-    "REDIS_URL",
-    "SECRET_KEY",
-    "TOKEN_ENCRYPTION_KEY",
-    "AUTHORIZATION_CODE_TTL",
-    "LAST_USED_RESOLUTION",
-    "TRUSTED_PROXIES",
-    "LOG_LEVEL",
-}
 
 
 def free_port() -> int:
@@ -62,7 +57,7 @@ def clean_env() -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in _INHERITED_NAMES and not key.startswith(_INHERITED_PREFIXES)
+        if key not in _OUR_NAMES and not key.startswith(_OUR_PREFIXES)
     }
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -271,7 +266,7 @@ class Server:
 @contextlib.contextmanager
 def app_env(settings: dict[str, str]) -> Iterator[None]:
     """The server's settings in this process too, for seeding through the app's services."""
-    keys = {k for k in os.environ if k in _INHERITED_NAMES or k.startswith(_INHERITED_PREFIXES)}
+    keys = {k for k in os.environ if k in _OUR_NAMES or k.startswith(_OUR_PREFIXES)}
     saved = {k: os.environ[k] for k in keys | set(settings) if k in os.environ}
     for key in keys:
         del os.environ[key]

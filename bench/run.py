@@ -54,6 +54,7 @@ from bench import seeding  # noqa: E402
 from bench import sqlcount  # noqa: E402
 from bench.loadgen import Result  # noqa: E402
 from bench.loadgen import Target  # noqa: E402
+from oauth_server.config import ENVIRONMENT  # noqa: E402
 
 PASSWORD = "bench-password-1"
 ADMIN = "admin@bench.test"
@@ -79,14 +80,10 @@ TARGETS = {
     "revoke": {"sqlite": 0.2, "postgres": 0.2},
 }
 # Every limit the server reads (oauth_server/config.py), for --limits.
-LIMIT_SETTINGS = (
-    "RATELIMIT_LOGIN",
-    "RATELIMIT_LOGIN_ACCOUNT",
-    "RATELIMIT_API",
-    "RATELIMIT_API_COMPANY",
-    "RATELIMIT_API_PARTNER",
-    "RATELIMIT_TOKEN",
-    "RATELIMIT_TOKEN_COMPANY",
+LIMIT_SETTINGS = tuple(
+    name
+    for name in ENVIRONMENT
+    if name.startswith("RATELIMIT_") and name not in {"RATELIMIT_ENABLED", "RATELIMIT_KEY_PREFIX"}
 )
 SCALE_TOKENS_MAX = 1.15
 SCALE_LIST_MAX = 1.5

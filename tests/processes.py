@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import time
@@ -13,8 +14,41 @@ from typing import Any
 
 import pytest
 
+from oauth_server.config import ENVIRONMENT
+
 REPO = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 30.0
+# Settings a developer's shell may hold that would leak into the processes we start: every
+# variable the server reads (config.ENVIRONMENT), and anything of ours, gunicorn's or the
+# partner demo's by its prefix.
+_OUR_NAMES = frozenset(ENVIRONMENT)
+_OUR_PREFIXES = (
+    "OAUTH_",
+    "PARTNERS_DEMO_",
+    "RATELIMIT_",
+    "ACCESS_TOKEN_",
+    "REFRESH_TOKEN_",
+    "GUNICORN_",
+)
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without any of our settings: the base of a child's."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in _OUR_NAMES and not key.startswith(_OUR_PREFIXES)
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run(args: list[str], env: dict[str, str]) -> str:
+    """Run a command of ours to its end; its output, or the test fails with its stderr."""
+    done = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        pytest.fail(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout
 
 
 def free_port() -> int:

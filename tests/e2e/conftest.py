@@ -17,7 +17,6 @@ import json
 import os
 import re
 import sqlite3
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,46 +29,21 @@ from tests.browser.conftest import CHROMIUM
 from tests.browser.conftest import CHROMIUM_ARGS
 from tests.browser.conftest import _unavailable
 from tests.conftest import postgres_database_url
-from tests.processes import REPO
 from tests.processes import Process
+from tests.processes import clean_env
 from tests.processes import free_port
+from tests.processes import run
 
 BIN = Path(sys.executable).parent
 TIMEOUT_MS = 15_000
 VIEWPORT = {"width": 1000, "height": 700}
-# Settings a developer's shell may hold that would leak into the processes we start.
-_INHERITED_PREFIXES = ("OAUTH_", "PARTNERS_DEMO_", "RATELIMIT_", "ACCESS_TOKEN_", "REFRESH_TOKEN_")
-_INHERITED_NAMES = {
-    "DATABASE_URL",
-    "REDIS_URL",
-    "SECRET_KEY",
-    "TOKEN_ENCRYPTION_KEY",
-    "AUTHORIZATION_CODE_TTL",
-    "LAST_USED_RESOLUTION",
-}
+
 
 
 @pytest.fixture(autouse=True)
 def _clean() -> None:
     """Overrides tests/conftest.py's: these tests talk to processes with databases of their
     own, so the in-process app and its per-test table cleanup are not needed."""
-
-
-def _base_env() -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in _INHERITED_NAMES and not key.startswith(_INHERITED_PREFIXES)
-    }
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def _run(args: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
-    if done.returncode != 0:
-        pytest.fail(f"{' '.join(args[1:])} failed ({done.returncode}): {done.stderr.strip()}")
-    return done.stdout
 
 
 @dataclass
@@ -124,7 +98,7 @@ def running_stack(root: Path, **server_settings: str) -> Iterator[Stack]:
     with contextlib.ExitStack() as cleanup:
         database_url = cleanup.enter_context(_postgres_or_sqlite(server_instance))
         server_env = {
-            **_base_env(),
+            **clean_env(),
             "DATABASE_URL": database_url,
             "OAUTH_SERVER_INSTANCE": str(server_instance),
             "OAUTH_ISSUER": server_url,  # as devrun.py sets it
@@ -136,11 +110,11 @@ def running_stack(root: Path, **server_settings: str) -> Iterator[Stack]:
             **server_settings,
         }
         oauth_server = str(BIN / "oauth-server")
-        _run([oauth_server, "db", "upgrade"], server_env)
-        seed = json.loads(_run([oauth_server, "demo", "seed"], server_env))
+        run([oauth_server, "db", "upgrade"], server_env)
+        seed = json.loads(run([oauth_server, "demo", "seed"], server_env))
         credentials = json.loads(Path(seed["partner_app"]["credentials_file"]).read_text())
         demo_env = {
-            **_base_env(),
+            **clean_env(),
             "PARTNERS_DEMO_SERVER_URL": server_url,
             "PARTNERS_DEMO_CLIENT_ID": credentials["client_id"],
             "PARTNERS_DEMO_CLIENT_SECRET": credentials["client_secret"] or "",

@@ -22,8 +22,8 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import REPO
 from tests.e2e.conftest import Stack
+from tests.processes import REPO
 
 pytestmark = pytest.mark.browser
 

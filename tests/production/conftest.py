@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -27,33 +26,14 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from cryptography.fernet import Fernet
 
 from tests.conftest import csrf_from
-from tests.processes import REPO
 from tests.processes import Process
+from tests.processes import clean_env
 from tests.processes import free_port
 
 BIN = Path(sys.executable).parent
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
 IN_CI = os.environ.get("CI") == "true"
-# Settings a developer's shell may hold that would leak into the processes we start.
-_INHERITED_PREFIXES = (
-    "OAUTH_",
-    "PARTNERS_DEMO_",
-    "RATELIMIT_",
-    "ACCESS_TOKEN_",
-    "REFRESH_TOKEN_",
-    "GUNICORN_",
-)
-_INHERITED_NAMES = {
-    "DATABASE_URL",
-    "REDIS_URL",
-    "SECRET_KEY",
-    "TOKEN_ENCRYPTION_KEY",
-    "AUTHORIZATION_CODE_TTL",
-    "LAST_USED_RESOLUTION",
-    "TRUSTED_PROXIES",
-    "LOG_LEVEL",
-    "GUNICORN_CMD_ARGS",
-}
+
 
 
 def unavailable(reason: str) -> None:
@@ -65,14 +45,9 @@ def unavailable(reason: str) -> None:
 
 def base_env(instance: Path, database_url: str, **settings: str) -> dict[str, str]:
     """A server's environment: ours, not the developer's shell's."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in _INHERITED_NAMES and not key.startswith(_INHERITED_PREFIXES)
-    }
+    env = clean_env()
     env.update(
         {
-            "PYTHONUNBUFFERED": "1",
             "DATABASE_URL": database_url,
             "OAUTH_SERVER_INSTANCE": str(instance),
             # Shared by every process of a deployment: sessions and CSRF tokens signed by
@@ -85,13 +60,6 @@ def base_env(instance: Path, database_url: str, **settings: str) -> dict[str, st
         }
     )
     return env
-
-
-def run(args: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
-    if done.returncode != 0:
-        pytest.fail(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
-    return done.stdout
 
 
 PASSWORD = "a production test password"
