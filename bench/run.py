@@ -21,8 +21,8 @@ own, this script:
 4. grows the personal tokens from 1,000 to 1,000,000 (bulk inserts) and measures
    ``/api/v1/me`` again, and the token list page of a company with 100 and with 100,000
    tokens (signed in through the login form);
-5. reads the resident memory of each worker, profiles the floor and the routes of (2) and
-   (4) with py-spy, and counts the SQL statements of one request of each route;
+5. reads the resident memory of each worker, profiles the floor and every route of (2)
+   to (5) with py-spy, and counts the SQL statements of one request of each route;
 
 then prints one table, PASS/FAIL for every target of issue 6, and the profiles.
 
@@ -403,8 +403,10 @@ class Bench:
                 self.profile("floor", FLOOR)
                 self.profile("me_personal", me_personal)
                 self.profile("me_partner", me_partner)
+                self.profile("conversations", self.backend.targets["conversations"])
                 self.profile_single_use("exchange", post("/oauth/token"), codes)
                 self.profile_single_use("refresh", post("/oauth/token"), refreshes)
+                self.profile_single_use("revoke", post("/oauth/revoke"), revocations)
 
             for key, target in (
                 ("floor", FLOOR),
@@ -685,7 +687,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-profile",
         dest="profile",
         action="store_false",
-        help="skip the py-spy profiles of (2) and (4)",
+        help="skip the py-spy profiles of (1) to (5)",
     )
     parser.add_argument(
         "--keep-profiles", metavar="DIR", help="keep py-spy's collapsed stacks in DIR"

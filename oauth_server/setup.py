@@ -14,13 +14,12 @@ from flask import request
 from flask.sessions import SecureCookieSession
 from flask.sessions import SecureCookieSessionInterface
 from flask.wrappers import Request
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
+from oauth_server import connections
 from oauth_server.extensions import csrf
 from oauth_server.extensions import db
 from oauth_server.extensions import limiter
@@ -29,17 +28,6 @@ from oauth_server.extensions import migrate
 from oauth_server.services import vault
 
 log = logging.getLogger(__name__)
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """SQLite: enforce foreign keys; WAL lets readers run beside one writer."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
 
 
 def request_logs(app: Flask) -> None:
@@ -109,6 +97,9 @@ def extensions(app: Flask) -> None:
     from pathlib import Path
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            connections.check_at_checkout(engine)
 
     @app.teardown_appcontext
     def _end_session(error: BaseException | None) -> None:
@@ -232,7 +223,7 @@ def error_pages(app: Flask) -> None:
 
         app.register_error_handler(status, handler)
 
-    # The database is down or restarting (pool_pre_ping found no server, or the connection
+    # The database is down or restarting (no server to connect to, or the connection
     # broke mid-request): 503, in the surface's format, and never a traceback. Only these
     # connection-level errors: an IntegrityError or a bad query stays a 500, a bug.
     def _database_unavailable(error: Exception) -> Any:

@@ -1,6 +1,7 @@
 """The PostgreSQL server restarts under load: requests fail only while it is down, as a
-clear 503 (never a 500 with a trace), the server recovers by itself (pool pre-ping), and
-no token or grant issued before is lost.
+clear 503 (never a 500 with a trace), the server recovers by itself (pooled connections
+are checked at checkout, oauth_server/connections.py), and no token or grant issued
+before is lost.
 
 The test runs a PostgreSQL server of its own (initdb in a temporary folder, its own port,
 pg_ctl), never the machine's shared one. Without the server binaries it is skipped on a
