@@ -1,5 +1,5 @@
-"""What every database connection gets: SQLite's pragmas, and on PostgreSQL a check at
-checkout that costs no round trip while the server is busy.
+"""What every database connection gets: SQLite's pragmas; on PostgreSQL the UTC time zone
+and a check at checkout that costs no round trip while the server is busy.
 
 SQLAlchemy's ``pool_pre_ping`` sends ``SELECT 1`` at every checkout. On the bearer path
 that was one round trip of two, at every request. ``check_at_checkout`` does what pgx's
@@ -40,6 +40,22 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+@event.listens_for(Engine, "connect")
+def _postgres_in_utc(dbapi_connection: Any, connection_record: Any) -> None:
+    """PostgreSQL: the session's time zone is UTC, so that psycopg reads ``timestamptz``
+    values as aware datetimes in UTC already (models.base.UTCDateTime relies on it).
+
+    Set here rather than in the URL's ``options``, which poolers such as PgBouncer refuse.
+    """
+    if type(dbapi_connection).__module__.partition(".")[0] != "psycopg":
+        return
+    if dbapi_connection.info.parameter_status("TimeZone") != "UTC":
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True  # a SET inside a transaction would roll back
+        dbapi_connection.execute("SET TIME ZONE 'UTC'")
+        dbapi_connection.autocommit = autocommit
 
 
 def check_at_checkout(engine: Engine) -> None:

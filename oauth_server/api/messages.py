@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
+
 from oauth_server.api import schemas
 from oauth_server.api.pagination import page
 from oauth_server.api.protect import current_principal
@@ -36,7 +38,7 @@ _dump_row = schemas.RowDumper(schemas.Message)
     paged=True,
     description=_VISIBILITY,
 )
-def list_messages(conversation_id: int) -> dict[str, Any]:
+def list_messages(conversation_id: int) -> Response:
     query = service.message_rows(current_principal(), conversation_id, _dump_row.fields)
     return page(
         query, (Message.conversation_id, Message.id), _dump_row, conversation_id=conversation_id

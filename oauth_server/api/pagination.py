@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from typing import cast
 
+from flask import Response
+from flask import current_app
 from flask import request
 from flask import url_for
 from sqlalchemy import Select
 
 from oauth_server.api import errors
+from oauth_server.api.schemas import RowDumper
 from oauth_server.extensions import db
 from oauth_server.models.base import ID_MAX
+
+# A list's rows are written by a RowDumper (plain rows, the whole page at once) or one by
+# one by a function of an ORM object.
+Serializer = RowDumper | Callable[[Any], dict[str, Any]]
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -35,8 +44,8 @@ def _window() -> tuple[int, int | None]:
 
 
 def _envelope(
-    rows: list[Any], limit: int, serialize: Any, endpoint_args: dict[str, Any]
-) -> dict[str, Any]:
+    rows: list[Any], limit: int, serialize: Serializer, endpoint_args: dict[str, Any]
+) -> Response:
     """``limit`` of ``rows`` (one more was asked for, to know of a next page) and the
     link to that next page."""
     next_url = None
@@ -49,12 +58,17 @@ def _envelope(
             page_token=rows[-1].id,
             **endpoint_args,
         )
-    return {"_results": [serialize(row) for row in rows], "_pagination": {"next": next_url}}
+    if isinstance(serialize, RowDumper):
+        return current_app.response_class(
+            serialize.page(rows, next_url), mimetype=current_app.json.mimetype  # type: ignore[attr-defined]
+        )
+    data = {"_results": [serialize(row) for row in rows], "_pagination": {"next": next_url}}
+    return cast(Response, current_app.json.response(data))
 
 
 def page(
-    query: Select[Any], key: tuple[Any, Any], serialize: Any, **endpoint_args: Any
-) -> dict[str, Any]:
+    query: Select[Any], key: tuple[Any, Any], serialize: Serializer, **endpoint_args: Any
+) -> Response:
     """Run ``query`` newest first, ``limit`` rows after the ``page_token`` cursor.
 
     ``key`` is the index the list walks, as its two columns: the one ``query`` holds to
@@ -72,8 +86,8 @@ def page(
 
 
 def prepared_page(
-    statement: Select[Any], params: dict[str, Any], serialize: Any, **endpoint_args: Any
-) -> dict[str, Any]:
+    statement: Select[Any], params: dict[str, Any], serialize: RowDumper, **endpoint_args: Any
+) -> Response:
     """``page`` for a statement built once, already in order, that leaves two values to
     bind: ``page_size`` (its LIMIT) and ``page_last`` (the highest id it may return)."""
     limit, cursor = _window()

@@ -7,8 +7,6 @@ provisioning scope reach these routes.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response
 
 from oauth_server import scopes
@@ -79,7 +77,7 @@ def remove_team_member(team_id: int, teammate_id: int) -> Response:
     paged=True,
     description=_TEAM_INBOX,
 )
-def list_inbox_teammates(inbox_id: int) -> dict[str, Any]:
+def list_inbox_teammates(inbox_id: int) -> Response:
     query = service.inbox_teammates(current_principal(), inbox_id)
     return page(
         query,

@@ -61,7 +61,7 @@ def _register(c: Collection) -> None:
         description=_VISIBILITY,
         **common,
     )
-    def list_items() -> dict[str, Any]:
+    def list_items() -> Response:
         statement, params = service.item_page(current_principal(), model, dump_row.fields)
         return prepared_page(statement, params, dump_row)
 

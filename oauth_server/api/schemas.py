@@ -329,27 +329,39 @@ def dump(model: type[BaseModel], obj: Any) -> dict[str, Any]:
     return model.model_validate(obj).model_dump(mode="json")
 
 
+class _Next(TypedDict):
+    next: str | None
+
+
 class RowDumper:
-    """``dump`` of one response model for lists: rows holding its fields, in its order.
+    """Pages of one response model for lists, from rows of its ``fields``, in that order.
 
     A list writes out rows just read from the database (``services.resources.item_page``
     selects exactly ``fields``); validating each into a model only to dump it again cost
-    more than the query. The values are still written by pydantic, with the model's field
-    types (a TypedDict of the same fields, built once), so the JSON is what ``dump`` gives.
+    more than the query. pydantic still writes the values, with the model's field types,
+    and writes the whole page in one call, keys in sorted order. The bytes are Flask's
+    JSON of what ``dump`` gives (sorted keys, ASCII only, compact, a final newline), as
+    tests/api/test_list_bodies.py checks, at half the cost of a dict per row encoded again.
     """
 
     def __init__(self, model: type[BaseModel]) -> None:
-        self.fields = tuple(model.model_fields)
-        shape = TypedDict(  # type: ignore[misc]
-            f"{model.__name__}Row",
-            {name: info.annotation for name, info in model.model_fields.items()},
+        # In sorted order: pydantic writes a TypedDict's keys in the order of the dict.
+        self.fields = tuple(sorted(model.model_fields))
+        types = {name: model.model_fields[name].annotation for name in self.fields}
+        row = TypedDict(f"{model.__name__}Row", types)  # type: ignore[misc]
+        envelope = {"_pagination": _Next, "_results": list[row]}  # type: ignore[valid-type]
+        self._page: TypeAdapter[Any] = TypeAdapter(
+            TypedDict(f"{model.__name__}Page", envelope)  # type: ignore[operator]
         )
-        self._to_python = TypeAdapter(shape).serializer.to_python
 
-    def __call__(self, row: Iterable[Any]) -> dict[str, Any]:
-        values = dict(zip(self.fields, row, strict=True))
-        data: dict[str, Any] = self._to_python(values, mode="json")
-        return data
+    def page(self, rows: Iterable[Iterable[Any]], next_url: str | None) -> bytes:
+        data: dict[str, Any] = {
+            "_pagination": {"next": next_url},
+            "_results": [dict(zip(self.fields, row, strict=True)) for row in rows],
+        }
+        body = self._page.dump_json(data, ensure_ascii=True)
+        # Python's json escapes DEL as well; it can only stand inside a string.
+        return body.replace(b"\x7f", b"\\u007f") + b"\n"
 
 
 # --- provisioning: shifts --------------------------------------------------------------

@@ -49,7 +49,7 @@ def _serialize(shift: Shift) -> dict[str, Any]:
     response=schemas.Shift,
     paged=True,
 )
-def list_shifts() -> dict[str, Any]:
+def list_shifts() -> Response:
     return page(service.shifts(current_principal()), (Shift.company_id, Shift.id), _serialize)
 
 

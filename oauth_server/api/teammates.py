@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
+
 from oauth_server import scopes
 from oauth_server.api import schemas
 from oauth_server.api.pagination import page
@@ -32,7 +34,7 @@ def _serialize(teammate: Teammate) -> dict[str, Any]:
         "members; private sees the teammates whose private resources it reaches."
     ),
 )
-def list_teammates() -> dict[str, Any]:
+def list_teammates() -> Response:
     return page(
         directory.teammates(current_principal()), (Teammate.company_id, Teammate.id), _serialize
     )

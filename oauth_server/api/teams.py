@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
+
 from oauth_server import scopes
 from oauth_server.api import schemas
 from oauth_server.api.pagination import page
@@ -41,7 +43,7 @@ def _serialize(team: Team) -> dict[str, Any]:
     paged=True,
     description=_VISIBILITY,
 )
-def list_teams() -> dict[str, Any]:
+def list_teams() -> Response:
     return page(directory.teams(current_principal()), (Team.company_id, Team.id), _serialize)
 
 

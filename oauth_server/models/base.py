@@ -54,6 +54,14 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        """None with psycopg: it reads ``timestamptz`` as aware datetimes in the session's
+        time zone, which every connection sets to UTC (connections.py), so there is nothing
+        left to convert. A list of 50 items would otherwise make 100 calls."""
+        if dialect.driver == "psycopg":
+            return None
+        return super().result_processor(dialect, coltype)
+
 
 class Base(DeclarativeBase):
     registry = registry(

@@ -10,6 +10,7 @@ from datetime import timezone
 from typing import Any
 
 import pytest
+from flask import current_app
 
 from oauth_server.api import schemas
 from oauth_server.api.schemas import OUTPUT_MODELS
@@ -28,9 +29,12 @@ from tests.factories import make_team
 
 WHOLE_SECOND = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 MICROSECONDS = datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=UTC)
-# JSON escapes: non-ASCII, a line separator, an astral character, quotes and a backslash.
-AWKWARD = 'Première "quoted" \u2028 \U0001f600 \\ </b>'
-AWKWARD_JSON = '"Premi\\u00e8re \\"quoted\\" \\u2028 \\ud83d\\ude00 \\\\ </b>"'
+# JSON escapes: non-ASCII, a line separator, an astral character, quotes, a backslash,
+# DEL (which Python's json escapes too) and two control characters.
+AWKWARD = 'Première "quoted" \u2028 \U0001f600 \\ </b> \x7f\x01\t'
+AWKWARD_JSON = (
+    '"Premi\\u00e8re \\"quoted\\" \\u2028 \\ud83d\\ude00 \\\\ </b> \\u007f\\u0001\\t"'
+)
 
 
 def test_a_conversation_list_byte_for_byte(client):
@@ -154,11 +158,16 @@ def _samples(annotation: Any) -> list[Any]:
     "model", [*OUTPUT_MODELS.values(), schemas.Message], ids=lambda model: model.__name__
 )
 def test_the_row_dumper_writes_what_the_model_writes(model):
+    """A page written at once is Flask's JSON of the items dumped one by one."""
     dump_row = schemas.RowDumper(model)
-    assert dump_row.fields == tuple(model.model_fields)
+    assert sorted(dump_row.fields) == sorted(model.model_fields)
     samples = {name: _samples(info.annotation) for name, info in model.model_fields.items()}
+    items, rows = [], []
     for i in range(max(len(values) for values in samples.values())):
         values = {name: options[i % len(options)] for name, options in samples.items()}
-        row = tuple(values[name] for name in dump_row.fields)
-        assert dump_row(row) == schemas.dump(model, values)
-        assert list(dump_row(row)) == list(schemas.dump(model, values))  # the same order
+        items.append(schemas.dump(model, values))
+        rows.append(tuple(values[name] for name in dump_row.fields))
+    for next_url in (None, "http://localhost/api/v1/x?limit=2&page_token=9"):
+        data = {"_results": items, "_pagination": {"next": next_url}}
+        assert dump_row.page(rows, next_url) == current_app.json.response(data).get_data()
+    assert dump_row.page([], None) == b'{"_pagination":{"next":null},"_results":[]}\n'

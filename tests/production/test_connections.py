@@ -122,3 +122,44 @@ def test_a_connection_that_fails_its_ping_is_replaced(
     assert response.status_code == 200, response.get_data(as_text=True)
     assert failed, "no ping was sent"
     assert all(c.closed for c in failed), "a connection that failed its ping stayed open"
+
+
+def test_datetimes_are_read_in_utc_whatever_the_servers_time_zone(
+    app: Flask, database_url: str
+) -> None:
+    """Every connection sets its session to UTC, so psycopg's datetimes are already what
+    models.base.UTCDateTime promises, even where the server's own default differs."""
+    from datetime import UTC
+    from datetime import datetime
+
+    from oauth_server import create_app
+    from oauth_server.models import Company
+    from tests.conftest import TEST_CONFIG
+
+    created = datetime(2026, 7, 1, 12, 30, 15, 250, tzinfo=UTC)
+    company = make_company()
+    company.created_at = created
+    db.session.commit()
+    company_id = company.id
+    db.session.remove()
+    elsewhere = create_app(
+        {
+            **TEST_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": "-c TimeZone=Asia/Tokyo"}},
+        }
+    )
+    with elsewhere.app_context():
+        try:
+            conn = db.session.connection()
+            assert conn.exec_driver_sql("SHOW TimeZone").scalar_one() == "UTC"
+            read = db.session.get(Company, company_id)
+            assert read is not None
+            assert read.created_at == created
+            assert read.created_at.tzinfo is UTC
+            # Core rows too, as the lists read them.
+            row = conn.execute(Company.__table__.select().where(Company.id == company_id)).one()
+            assert row.created_at.tzinfo is UTC
+        finally:
+            db.session.remove()
+            db.engine.dispose()
