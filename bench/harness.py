@@ -235,11 +235,15 @@ class Server:
 
     def worker_cpu_s(self) -> float:
         """CPU seconds (user and system) the workers have used so far."""
-        total = 0.0
+        return sum(self.worker_cpu_each())
+
+    def worker_cpu_each(self) -> list[float]:
+        """Each worker's CPU seconds (user and system) so far, in the order of ``workers``."""
+        each = []
         for worker in self.workers():
             times = worker.cpu_times()
-            total += times.user + times.system
-        return total
+            each.append(times.user + times.system)
+        return each
 
     def worker_rss_mb(self) -> list[float]:
         return [round(w.memory_info().rss / 2**20, 1) for w in self.workers()]
