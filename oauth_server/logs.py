@@ -27,7 +27,6 @@ from flask import g
 from flask import has_request_context
 from flask import request
 from sqlalchemy import inspect
-from sqlalchemy.exc import NoInspectionAvailable
 from werkzeug.wrappers import Response
 
 from oauth_server import tokens
@@ -227,9 +226,8 @@ def _loaded(row: Any, attribute: str) -> Any:
     """An attribute already in memory, never a query (a commit expires what a row held)."""
     if row is None:
         return None
-    try:
-        state = inspect(row)
-    except NoInspectionAvailable:
+    state = inspect(row, raiseerr=False)
+    if state is None:  # not a mapped row: the API's snapshots (services/access.py)
         return getattr(row, attribute, None)
     if attribute in state.dict:
         return state.dict[attribute]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
+from typing import Union
 
 from sqlalchemy import JSON
 from sqlalchemy import ForeignKey
@@ -21,32 +24,17 @@ if TYPE_CHECKING:
 GRANT_TYPES = ("authorization_code", "refresh_token")
 
 
-class OAuthClient(Base):
-    """A partner app. Confidential apps hold a secret; public ones (SPAs, native) do not.
+class ClientRules:
+    """Authlib's ``ClientMixin``: the rules of an app, written once for its mapped row
+    (``OAuthClient``) and for the snapshot a protocol request reads (``ActiveClient``)."""
 
-    Authlib reads clients through the ``ClientMixin`` methods below.
-    """
+    if TYPE_CHECKING:
+        client_id: str
+        secret_hash: str | None
+        is_public: bool
+        redirect_uris: Sequence[str]
+        deleted_at: datetime | None
 
-    __tablename__ = "oauth_clients"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(100))
-    # The company whose admin registered it under Developers; None for operator-made apps.
-    owner_company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
-    # HMAC-SHA256 of the secret: secrets are high-entropy, a password hash would only add cost.
-    secret_hash: Mapped[str | None] = mapped_column(String(64))
-    is_public: Mapped[bool] = mapped_column(default=False)
-    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
-    introspection: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    secret_rotated_at: Mapped[datetime | None]
-    # Deleted apps are kept (their grants are history) but can do nothing.
-    deleted_at: Mapped[datetime | None]
-
-    owner_company: Mapped[Company | None] = relationship()
-
-    # --- Authlib ClientMixin -------------------------------------------------------------
     def get_client_id(self) -> str:
         return self.client_id
 
@@ -78,6 +66,53 @@ class OAuthClient(Base):
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in GRANT_TYPES
+
+
+@dataclass(frozen=True)
+class ActiveClient(ClientRules):
+    """A live app as the protocol endpoints read it: one plain row, no ORM object
+    (services/clients.find_active). Every request reads it again: a deleted app or a
+    rotated secret is refused by every worker at its next request."""
+
+    id: int
+    client_id: str
+    name: str
+    owner_company_id: int | None
+    secret_hash: str | None
+    is_public: bool
+    redirect_uris: Sequence[str]
+    introspection: bool
+    deleted_at: datetime | None
+
+
+# Either form of an app, where only its columns and rules are read.
+AnyClient = Union["OAuthClient", ActiveClient]
+
+
+class OAuthClient(Base, ClientRules):
+    """A partner app. Confidential apps hold a secret; public ones (SPAs, native) do not.
+
+    Authlib reads clients through the ``ClientMixin`` methods of ``ClientRules``.
+    """
+
+    __tablename__ = "oauth_clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The company whose admin registered it under Developers; None for operator-made apps.
+    owner_company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
+    # HMAC-SHA256 of the secret: secrets are high-entropy, a password hash would only add cost.
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    is_public: Mapped[bool] = mapped_column(default=False)
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    introspection: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    secret_rotated_at: Mapped[datetime | None]
+    # Deleted apps are kept (their grants are history) but can do nothing.
+    deleted_at: Mapped[datetime | None]
+
+    owner_company: Mapped[Company | None] = relationship()
 
     def __repr__(self) -> str:
         return f"<OAuthClient {self.client_id} {self.name!r}>"

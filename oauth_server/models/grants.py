@@ -15,6 +15,7 @@ from sqlalchemy.orm import relationship
 from oauth_server.models.base import Base
 from oauth_server.models.base import UsedAndRevocable
 from oauth_server.models.base import utcnow
+from oauth_server.models.clients import AnyClient
 
 if TYPE_CHECKING:
     from oauth_server.models.clients import OAuthClient
@@ -108,7 +109,7 @@ class OAuthToken(Base):
     kind = "oauth"
 
     # --- Authlib TokenMixin -----------------------------------------------------------------
-    def check_client(self, client: OAuthClient) -> bool:
+    def check_client(self, client: AnyClient) -> bool:
         return self.client_pk == client.id
 
     def get_scope(self) -> str:

@@ -35,9 +35,10 @@ from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server.extensions import db
 from oauth_server.models import Company
-from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthToken
 from oauth_server.models import PersonalToken
+from oauth_server.models.clients import ActiveClient
+from oauth_server.models.clients import AnyClient
 from oauth_server.services import clients
 from oauth_server.services import consent
 from oauth_server.services import oauth_tokens
@@ -71,7 +72,7 @@ def checked_redirect_uri(server: Any, request: OAuth2Request) -> str | None:
 
 
 class AuthorizationServer(FlaskAuthorizationServer):
-    def query_client(self, client_id: str) -> OAuthClient | None:
+    def query_client(self, client_id: str) -> ActiveClient | None:
         return clients.find_active(client_id)
 
     def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
@@ -142,7 +143,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     granted_scope: str | None = None
 
     @staticmethod
-    def validate_authorization_redirect_uri(request: OAuth2Request, client: OAuthClient) -> str:
+    def validate_authorization_redirect_uri(request: OAuth2Request, client: AnyClient) -> str:
         """Exact match of a URI the request must name; the error never quotes it (a quote
         or non-ASCII character in an error_description is a 500 in Authlib)."""
         uri = request.payload.redirect_uri
@@ -170,7 +171,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge_method=data["code_challenge_method"],
         )
 
-    def query_authorization_code(self, code: str, client: OAuthClient) -> ClaimedCode | None:
+    def query_authorization_code(self, code: str, client: AnyClient) -> ClaimedCode | None:
         return oauth_tokens.claim_code(code, client)
 
     def delete_authorization_code(self, authorization_code: ClaimedCode) -> None:
@@ -239,10 +240,10 @@ class RevocationEndpoint(_RevocationEndpoint):
 
     CLIENT_AUTH_METHODS = ALL_AUTH_METHODS
 
-    def check_params(self, request: OAuth2Request, client: OAuthClient) -> None:
+    def check_params(self, request: OAuth2Request, client: AnyClient) -> None:
         _require_token_parameter(request)
 
-    def authenticate_token(self, request: OAuth2Request, client: OAuthClient) -> Any:
+    def authenticate_token(self, request: OAuth2Request, client: AnyClient) -> Any:
         self.check_params(request, client)
         token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
         if token is not None and not token.check_client(client):
@@ -264,8 +265,8 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
 
     CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
 
-    def authenticate_endpoint_client(self, request: OAuth2Request) -> OAuthClient:
-        client: OAuthClient = super().authenticate_endpoint_client(request)
+    def authenticate_endpoint_client(self, request: OAuth2Request) -> ActiveClient:
+        client: ActiveClient = super().authenticate_endpoint_client(request)
         if not client.introspection:
             # RFC 7662 §2.3 answers a caller that may not introspect with RFC 6749 §5.2's
             # invalid_client (401): this client cannot authenticate at this endpoint.
@@ -275,7 +276,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             )
         return client
 
-    def check_params(self, request: OAuth2Request, client: OAuthClient) -> None:
+    def check_params(self, request: OAuth2Request, client: AnyClient) -> None:
         _require_token_parameter(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
@@ -283,7 +284,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
 
         return introspection.find(token_string)
 
-    def check_permission(self, token: Any, client: OAuthClient, request: Any) -> bool:
+    def check_permission(self, token: Any, client: AnyClient, request: Any) -> bool:
         return bool(client.introspection)
 
     def introspect_token(self, token: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -26,6 +27,8 @@ from oauth_server.models import OAuthGrant
 from oauth_server.models import Teammate
 from oauth_server.models.base import ID_MAX
 from oauth_server.models.base import utcnow
+from oauth_server.models.clients import ActiveClient
+from oauth_server.models.clients import ClientRules
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -49,7 +52,7 @@ def hash_secret(secret: str) -> str:
     return hmac.new(_secret_key(), secret.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def secret_matches(client: OAuthClient, secret: str) -> bool:
+def secret_matches(client: ClientRules, secret: str) -> bool:
     if client.is_public or client.secret_hash is None or client.deleted_at is not None:
         return False
     if tokens.kind_of(secret) is not tokens.Kind.CLIENT_SECRET:
@@ -140,12 +143,15 @@ def register_client(
 
 
 # Built once: the lookup of every request at the protocol endpoints only binds its value.
-_ACTIVE_BY_CLIENT_ID = select(OAuthClient).where(
-    OAuthClient.client_id == bindparam("client_id"), OAuthClient.deleted_at.is_(None)
-)
+# Plain columns, not the mapped row: building and tracking an ORM object cost more than
+# the query (about 0.1 ms a request on PostgreSQL).
+_CLIENTS = OAuthClient.__table__.c
+_ACTIVE_BY_CLIENT_ID = select(
+    *(_CLIENTS[f.name] for f in dataclasses.fields(ActiveClient))
+).where(_CLIENTS.client_id == bindparam("client_id"), _CLIENTS.deleted_at.is_(None))
 
 
-def find_active(client_id: str | None) -> OAuthClient | None:
+def find_active(client_id: str | None) -> ActiveClient | None:
     """A live app by its client_id; None for anything that cannot be one (PostgreSQL refuses
     a NUL in a query parameter, so odd strings never reach the database).
 
@@ -154,7 +160,8 @@ def find_active(client_id: str | None) -> OAuthClient | None:
     """
     if not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id):
         return None
-    return db.session.scalar(_ACTIVE_BY_CLIENT_ID, {"client_id": client_id})
+    row = db.session.execute(_ACTIVE_BY_CLIENT_ID, {"client_id": client_id}).first()
+    return ActiveClient(*row) if row else None
 
 
 def company_clients(company: Company) -> list[OAuthClient]:

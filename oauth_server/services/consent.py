@@ -16,9 +16,9 @@ from oauth_server.errors import ScopeNotOffered
 from oauth_server.extensions import db
 from oauth_server.models import AuthorizationCode
 from oauth_server.models import Company
-from oauth_server.models import OAuthClient
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
+from oauth_server.models.clients import AnyClient
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -84,7 +84,7 @@ def evaluate(company: Company, teammate: Teammate, scope_string: str | None) -> 
 def store_code(
     code: str,
     *,
-    client: OAuthClient,
+    client: AnyClient,
     teammate: Teammate,
     redirect_uri: str,
     scope: str,

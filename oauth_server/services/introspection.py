@@ -10,9 +10,9 @@ from sqlalchemy import select
 from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server.extensions import db
-from oauth_server.models import OAuthClient
 from oauth_server.models import PersonalToken
 from oauth_server.models.base import utcnow
+from oauth_server.models.clients import AnyClient
 from oauth_server.services import consent
 from oauth_server.services import oauth_tokens
 from oauth_server.services.oauth_tokens import PresentedToken
@@ -22,7 +22,7 @@ from oauth_server.services.oauth_tokens import PresentedToken
 class PresentedPersonal:
     row: PersonalToken
 
-    def check_client(self, client: OAuthClient) -> bool:
+    def check_client(self, client: AnyClient) -> bool:
         return False  # no client owns a personal token
 
     def is_revoked(self) -> bool:

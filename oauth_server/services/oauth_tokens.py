@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 from typing import NamedTuple
 from typing import cast
@@ -28,35 +29,44 @@ from sqlalchemy import update
 from oauth_server import tokens
 from oauth_server.extensions import db
 from oauth_server.models import AuthorizationCode
-from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
+from oauth_server.models.clients import AnyClient
 
 log = logging.getLogger("oauth_server.audit")
 
 
 @dataclass
 class PresentedToken:
-    """An OAuth token string as presented to revocation or introspection."""
+    """An OAuth token string as presented to revocation or introspection.
 
-    row: OAuthToken
+    The ids of its row are read as a plain row: all a revocation needs. The ORM row, with
+    its grant, teammate and app, is loaded only when asked for (``row``: introspection).
+    """
+
+    id: int
+    grant_id: int
+    client_pk: int
+    company_id: int
     part: str  # "access_token" or "refresh_token"
     kind = "oauth"
 
-    # The row's identity, for revocation's audit line (services/revocation.Revocable).
-    @property
-    def id(self) -> int:
-        return self.row.id
+    @classmethod
+    def of(cls, row: OAuthToken, part: str) -> PresentedToken:
+        """The presented token of a row the session holds already."""
+        presented = cls(row.id, row.grant_id, row.client_pk, row.company_id, part)
+        presented.__dict__["row"] = row
+        return presented
 
-    @property
-    def company_id(self) -> int:
-        return self.row.company_id
+    @cached_property
+    def row(self) -> OAuthToken:
+        return db.session.get_one(OAuthToken, self.id)
 
     # Authlib TokenMixin
-    def check_client(self, client: OAuthClient) -> bool:
-        return self.row.client_pk == client.id
+    def check_client(self, client: AnyClient) -> bool:
+        return self.client_pk == client.id
 
     def get_scope(self) -> str:
         return self.row.scope
@@ -81,7 +91,7 @@ class PresentedToken:
 
 def generate_bearer(
     grant_type: str,
-    client: OAuthClient,
+    client: AnyClient,
     user: Any = None,
     scope: str | None = None,
     expires_in: int | None = None,
@@ -136,7 +146,7 @@ class ClaimedRefresh(NamedTuple):
     scope: str
     teammate_id: int
 
-    def check_client(self, client: OAuthClient) -> bool:
+    def check_client(self, client: AnyClient) -> bool:
         return self.client_pk == client.id
 
     def get_scope(self) -> str:
@@ -226,7 +236,7 @@ _LINK_CODE = (
 _INSERT_PAIR = insert(_TOKENS).returning(_TOKENS.c.id)
 
 
-def claim_code(code: str, client: OAuthClient) -> ClaimedCode | None:
+def claim_code(code: str, client: AnyClient) -> ClaimedCode | None:
     """Mark a code used, once. A second use revokes the grant the first use created."""
     if tokens.kind_of(code) is not tokens.Kind.CODE:
         return None
@@ -260,7 +270,7 @@ def _replayed_code(row: AuthorizationCode) -> None:
             revocation.revoke(grant, actor=None, via="code_replay")
 
 
-def peek_refresh(value: str, client: OAuthClient) -> OAuthToken | None:
+def peek_refresh(value: str, client: AnyClient) -> OAuthToken | None:
     """The unspent pair of a refresh token of ``client``, read only (claim it to use it)."""
     if tokens.kind_of(value) is not tokens.Kind.REFRESH:
         return None
@@ -274,7 +284,7 @@ def peek_refresh(value: str, client: OAuthClient) -> OAuthToken | None:
     )
 
 
-def claim_refresh(value: str, client: OAuthClient) -> ClaimedRefresh | None:
+def claim_refresh(value: str, client: AnyClient) -> ClaimedRefresh | None:
     """Rotate: mark this refresh token used, once. Reuse revokes its whole grant."""
     if tokens.kind_of(value) is not tokens.Kind.REFRESH:
         return None  # never a personal token, an access token or a code
@@ -369,7 +379,7 @@ def store_claimed(
 def store_issued(
     token: dict[str, Any],
     *,
-    client: OAuthClient,
+    client: AnyClient,
     code: AuthorizationCode | None = None,
     previous: OAuthToken | None = None,
 ) -> OAuthToken:
@@ -405,8 +415,9 @@ def store_issued(
     return row
 
 
-_BY_ACCESS_HASH = select(OAuthToken).where(OAuthToken.access_hash == bindparam("digest"))
-_BY_REFRESH_HASH = select(OAuthToken).where(OAuthToken.refresh_hash == bindparam("digest"))
+_PRESENTED = (_TOKENS.c.id, _TOKENS.c.grant_id, _TOKENS.c.client_pk, _TOKENS.c.company_id)
+_BY_ACCESS_HASH = select(*_PRESENTED).where(_TOKENS.c.access_hash == bindparam("digest"))
+_BY_REFRESH_HASH = select(*_PRESENTED).where(_TOKENS.c.refresh_hash == bindparam("digest"))
 
 
 def find_presented(value: str, hint: str | None = None) -> PresentedToken | None:
@@ -418,5 +429,5 @@ def find_presented(value: str, hint: str | None = None) -> PresentedToken | None
         statement, part = _BY_REFRESH_HASH, "refresh_token"
     else:
         return None
-    row = db.session.scalar(statement, {"digest": tokens.lookup_hash(value)})
-    return PresentedToken(row, part) if row else None
+    row = db.session.execute(statement, {"digest": tokens.lookup_hash(value)}).first()
+    return PresentedToken(*row, part) if row else None

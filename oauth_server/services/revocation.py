@@ -58,9 +58,10 @@ def revoke(token: Revocable, *, actor: Teammate | None, via: str) -> bool:
     db.session.flush()
     if isinstance(token, PresentedToken):
         if token.part == "refresh_token":
-            return revoke(token.row.grant, actor=actor, via=via)
+            grant = db.session.get_one(OAuthGrant, token.grant_id)
+            return revoke(grant, actor=actor, via=via)
         changed = _stamp(
-            OAuthToken, token.row.id, OAuthToken.access_revoked_at, {"access_revoked_at": utcnow()}
+            OAuthToken, token.id, OAuthToken.access_revoked_at, {"access_revoked_at": utcnow()}
         )
     elif isinstance(token, PersonalToken):
         changed = _stamp(

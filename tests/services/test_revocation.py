@@ -188,16 +188,16 @@ def revoke_personal(world: World) -> None:
 
 
 def revoke_access(world: World) -> None:
-    revocation.revoke(PresentedToken(world.pair.row, "access_token"), actor=None, via="rfc7009")
+    revocation.revoke(PresentedToken.of(world.pair.row, "access_token"), actor=None, via="rfc7009")
 
 
 def revoke_refresh(world: World) -> None:
-    revocation.revoke(PresentedToken(world.pair.row, "refresh_token"), actor=None, via="rfc7009")
+    revocation.revoke(PresentedToken.of(world.pair.row, "refresh_token"), actor=None, via="rfc7009")
 
 
 def revoke_old_refresh(world: World) -> None:
     revocation.revoke(
-        PresentedToken(world.old_pair.row, "refresh_token"), actor=None, via="rfc7009"
+        PresentedToken.of(world.old_pair.row, "refresh_token"), actor=None, via="rfc7009"
     )
 
 
@@ -272,7 +272,7 @@ def test_grant_records_who_and_how_and_is_idempotent(world):
 
 
 def test_access_token_revocation_is_idempotent_and_leaves_the_pair(world):
-    presented = PresentedToken(world.pair.row, "access_token")
+    presented = PresentedToken.of(world.pair.row, "access_token")
 
     assert revocation.revoke(presented, actor=None, via="rfc7009") is True
     assert revocation.revoke(presented, actor=None, via="rfc7009") is False
