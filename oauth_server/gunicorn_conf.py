@@ -11,6 +11,7 @@ format then holds the path without the query string and no request header.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -78,3 +79,15 @@ class QuietAccessLogger(Logger):
 
 
 logger_class = QuietAccessLogger
+
+
+def post_worker_init(worker: object) -> None:
+    """Once the worker has built its app, keep what it built out of the cyclic garbage
+    collector's sight (``gc.freeze``, as the ``gc`` documentation suggests for servers).
+
+    The imports, routes, models and statements built at start are some 150,000 objects
+    that live as long as the worker. A full collection walked them all, about 40 ms
+    during which every thread of the worker waits for the GIL: the slowest requests of a
+    run. Frozen, they are never walked again; what requests create is still collected.
+    """
+    gc.freeze()

@@ -3,6 +3,7 @@ logs that are JSON lines without a token, in a real gunicorn process."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,6 +82,22 @@ def test_settings_come_from_the_environment(
     assert conf.loglevel == "warning"
     assert conf.logconfig_dict["root"]["level"] == "WARNING"
     assert conf.logconfig_dict["loggers"]["gunicorn.access"]["level"] == "INFO"
+
+
+def test_a_worker_freezes_what_it_built_before_serving(settings: ModuleType) -> None:
+    """What exists once the app is built is left out of the garbage collector's full
+    collections (gunicorn calls post_worker_init in each worker after loading the app)."""
+    gc.unfreeze()
+    built = ["a container, so the collector tracks it"]
+    assert any(o is built for o in gc.get_objects())
+    try:
+        settings.post_worker_init(None)
+        assert gc.get_freeze_count() > 10_000  # the app, its imports, all alive now
+        assert not any(o is built for o in gc.get_objects())  # out of the collector's sight
+        later = ["what a request makes"]
+        assert any(o is later for o in gc.get_objects())  # still collected as before
+    finally:
+        gc.unfreeze()
 
 
 def test_the_access_log_format_has_no_query_string_and_no_header() -> None:
