@@ -78,7 +78,7 @@ def check_at_checkout(engine: Engine) -> None:
 
 
 def _usable(engine: Engine, dbapi_connection: Any, idle: float) -> bool:
-    if dbapi_connection.closed or dbapi_connection.broken:
+    if dbapi_connection.closed:  # psycopg: a broken connection is closed too
         return False
     if _readable(dbapi_connection.fileno()):
         # Between requests the server has nothing to say, until it ends the session.
