@@ -136,6 +136,7 @@ def bulk_personal_tokens(email: str, count: int) -> float:
             # As after any bulk load: statistics for the planner, and the vacuum that
             # autovacuum would otherwise start in the middle of the measurements.
             driver = raw.driver_connection
+            assert driver is not None
             driver.autocommit = True  # VACUUM runs outside a transaction
             try:
                 cursor.execute(f"VACUUM (ANALYZE) {name}")
