@@ -13,7 +13,6 @@ import importlib.util
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,43 +23,16 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
-from oauth_server.config import ENVIRONMENT
+# The tests' rule for a child's environment (pytest is installed for the benchmark too).
+from tests.processes import clean_env
+from tests.processes import free_port
+from tests.processes import is_ours
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 READY_TIMEOUT = 30.0
 WORKERS = 2
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-# Settings a developer's shell may hold that would change the server under test: every
-# variable the server reads (config.ENVIRONMENT), and anything of ours, gunicorn's or the
-# partner demo's by its prefix (as tests/processes.py, which needs pytest, does).
-_OUR_NAMES = frozenset(ENVIRONMENT)
-_OUR_PREFIXES = (
-    "OAUTH_",
-    "PARTNERS_DEMO_",
-    "RATELIMIT_",
-    "ACCESS_TOKEN_",
-    "REFRESH_TOKEN_",
-    "GUNICORN_",
-)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def clean_env() -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in _OUR_NAMES and not key.startswith(_OUR_PREFIXES)
-    }
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 @contextlib.contextmanager
@@ -270,7 +242,7 @@ class Server:
 @contextlib.contextmanager
 def app_env(settings: dict[str, str]) -> Iterator[None]:
     """The server's settings in this process too, for seeding through the app's services."""
-    keys = {k for k in os.environ if k in _OUR_NAMES or k.startswith(_OUR_PREFIXES)}
+    keys = {k for k in os.environ if is_ours(k)}
     saved = {k: os.environ[k] for k in keys | set(settings) if k in os.environ}
     for key in keys:
         del os.environ[key]

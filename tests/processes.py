@@ -32,13 +32,14 @@ _OUR_PREFIXES = (
 )
 
 
+def is_ours(name: str) -> bool:
+    """Whether the environment variable ``name`` is one of our settings."""
+    return name in _OUR_NAMES or name.startswith(_OUR_PREFIXES)
+
+
 def clean_env() -> dict[str, str]:
     """This process's environment without any of our settings: the base of a child's."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in _OUR_NAMES and not key.startswith(_OUR_PREFIXES)
-    }
+    env = {key: value for key, value in os.environ.items() if not is_ours(key)}
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

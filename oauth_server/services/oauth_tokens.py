@@ -53,13 +53,6 @@ class PresentedToken:
     part: str  # "access_token" or "refresh_token"
     kind = "oauth"
 
-    @classmethod
-    def of(cls, row: OAuthToken, part: str) -> PresentedToken:
-        """The presented token of a row the session holds already."""
-        presented = cls(row.id, row.grant_id, row.client_pk, row.company_id, part)
-        presented.__dict__["row"] = row
-        return presented
-
     @cached_property
     def row(self) -> OAuthToken:
         return db.session.get_one(OAuthToken, self.id)
@@ -374,45 +367,6 @@ def store_claimed(
         ),
     ).scalar_one()
     return pair_id
-
-
-def store_issued(
-    token: dict[str, Any],
-    *,
-    client: AnyClient,
-    code: AuthorizationCode | None = None,
-    previous: OAuthToken | None = None,
-) -> OAuthToken:
-    """``store_claimed`` for callers holding rows of the session (scripts, tests): save an
-    issued pair under a new grant (code) or the previous pair's grant (refresh).
-
-    Adds to the session only; the caller commits.
-    """
-    now = utcnow()
-    if code is not None:
-        grant = OAuthGrant(
-            **_grant_values(
-                client_pk=client.id,
-                company_id=code.company_id,
-                teammate_id=code.teammate_id,
-                scope=code.scope,
-                now=now,
-            )
-        )
-        db.session.add(grant)
-        db.session.flush()
-        code.grant_id = grant.id
-        grant_id, company_id = grant.id, code.company_id
-    elif previous is not None:
-        grant_id, company_id = previous.grant_id, previous.company_id
-    else:
-        raise ValueError("a token needs a code or a previous token")
-    values = _pair_values(
-        token, client_pk=client.id, grant_id=grant_id, company_id=company_id, now=now
-    )
-    row = OAuthToken(**values)
-    db.session.add(row)
-    return row
 
 
 _PRESENTED = (_TOKENS.c.id, _TOKENS.c.grant_id, _TOKENS.c.client_pk, _TOKENS.c.company_id)

@@ -81,19 +81,13 @@ def _page_of(table: Table, columns: tuple[str, ...], shape: Reach, dialect: str)
     )
 
 
-_ROWS: dict[tuple[type[Any], tuple[str, ...]], Select[Any]] = {}
-
-
-def _rows_of(model: type[Any], columns: Sequence[str]) -> Select[Any]:
+@functools.cache
+def _rows_of(model: type[Any], columns: tuple[str, ...]) -> Select[Any]:
     """``SELECT columns FROM model``, built once (statements are immutable): the columns
     as one bundle, so that ``Session.scalars`` gives whole rows."""
-    key = (model, tuple(columns))
-    query = _ROWS.get(key)
-    if query is None:
-        mapped = inspect(model).columns
-        bundle: Bundle[Any] = Bundle(model.__name__, *(mapped[name] for name in key[1]))
-        query = _ROWS[key] = select(bundle)
-    return query
+    mapped = inspect(model).columns
+    bundle: Bundle[Any] = Bundle(model.__name__, *(mapped[name] for name in columns))
+    return select(bundle)
 
 
 def get_item(principal: Principal, model: type[R], item_id: int) -> R:
@@ -156,7 +150,7 @@ def message_rows(principal: Principal, conversation_id: int, columns: Sequence[s
     conversation = get_item(principal, Conversation, conversation_id)
     # The list pages on the index (conversation_id, id), never on the primary key.
     in_conversation = keyset.within(Message.conversation_id, conversation.id)
-    return _rows_of(Message, columns).where(in_conversation)
+    return _rows_of(Message, tuple(columns)).where(in_conversation)
 
 
 def add_message(principal: Principal, conversation_id: int, *, body: str) -> Message:

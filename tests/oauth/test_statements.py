@@ -8,12 +8,8 @@ Statements are counted as bench/sqlcount.py counts them (BEGIN and COMMIT are no
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from sqlalchemy import event
-
-from oauth_server.extensions import db
+from tests.conftest import sql_sent
 from tests.isolation import isolated_client
 from tests.oauth.conftest import exchange
 from tests.oauth.conftest import get_code
@@ -31,29 +27,15 @@ def _shape(statement: str) -> str:
     return f"{match.group(1).split()[0]} {match.group(2)}" if match else text[:60]
 
 
-@contextmanager
-def counted() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args) -> None:
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-
-
-def shapes(seen: list[str]) -> list[str]:
-    return [_shape(s) for s in seen]
+def shapes(sent: list[tuple[str, object]]) -> list[str]:
+    return [_shape(statement) for statement, _ in sent]
 
 
 def test_a_code_exchange_is_a_claim_and_three_writes(app, client, workspace, partner):
     code, verifier = get_code(client, partner, workspace.admin.email)
     partner_client = isolated_client(app)  # the partner's server: no teammate session
 
-    with counted() as seen:
+    with sql_sent() as seen:
         response = exchange(partner_client, partner, code, verifier)
 
     assert response.status_code == 200, response.get_json()
@@ -70,7 +52,7 @@ def test_a_refresh_is_a_claim_and_one_insert(app, client, workspace, partner):
     token = issue(client, partner, workspace.admin.email)
     partner_client = isolated_client(app)
 
-    with counted() as seen:
+    with sql_sent() as seen:
         response = refresh(partner_client, partner, token["refresh_token"])
 
     assert response.status_code == 200, response.get_json()
@@ -87,7 +69,7 @@ def test_only_a_refresh_asking_for_a_scope_reads_before_its_claim(
     token = issue(client, partner, workspace.admin.email, "shared private")
     partner_client = isolated_client(app)
 
-    with counted() as seen:
+    with sql_sent() as seen:
         response = refresh(partner_client, partner, token["refresh_token"], scope="private")
 
     assert response.status_code == 200, response.get_json()
@@ -104,7 +86,7 @@ def test_revoking_an_access_token_reads_it_once(app, client, workspace, partner)
     token = issue(client, partner, workspace.admin.email)
     partner_client = isolated_client(app)
 
-    with counted() as seen:
+    with sql_sent() as seen:
         response = revoke(partner_client, partner, token["access_token"])
 
     assert response.status_code == 200, response.get_data(as_text=True)

@@ -20,7 +20,6 @@ from oauth_server.models import AuthorizationCode
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.models import PersonalToken
-from oauth_server.models.base import utcnow
 from oauth_server.services import access
 from oauth_server.services import clients
 from oauth_server.services import consent
@@ -61,22 +60,24 @@ class Pair:
     refresh: str
 
 
+def _store(app: Any, grant_type: str, claimed: Any) -> Pair:
+    """The pair the token endpoint issues for a claimed code or refresh token."""
+    issued = oauth_tokens.generate_bearer(grant_type, app, scope=claimed.scope)
+    pair_id = oauth_tokens.store_claimed(issued, client_pk=app.id, claimed=claimed)
+    db.session.commit()
+    row = db.session.get_one(OAuthToken, pair_id)
+    return Pair(row, issued["access_token"], issued["refresh_token"])
+
+
 def _grant(app: Any, teammate: Any, scope: str = "shared") -> tuple[OAuthGrant, Pair]:
     """A redeemed code: its grant and first token pair."""
-    code, _ = _code(app, teammate, scope)
-    code.used_at = utcnow()
-    issued = oauth_tokens.generate_bearer("authorization_code", app, scope=scope)
-    row = oauth_tokens.store_issued(issued, client=app, code=code)
-    db.session.commit()
-    return row.grant, Pair(row, issued["access_token"], issued["refresh_token"])
+    _, value = _code(app, teammate, scope)
+    pair = _store(app, "authorization_code", oauth_tokens.claim_code(value, app))
+    return pair.row.grant, pair
 
 
 def _rotate(app: Any, pair: Pair) -> Pair:
-    pair.row.refresh_used_at = utcnow()
-    issued = oauth_tokens.generate_bearer("refresh_token", app, scope=pair.row.scope)
-    row = oauth_tokens.store_issued(issued, client=app, previous=pair.row)
-    db.session.commit()
-    return Pair(row, issued["access_token"], issued["refresh_token"])
+    return _store(app, "refresh_token", oauth_tokens.claim_refresh(pair.refresh, app))
 
 
 @dataclass
@@ -183,21 +184,26 @@ THE_APP = THE_GRANT | {
 }
 
 
+def presented(row: OAuthToken, part: str) -> PresentedToken:
+    """``row``'s token string as presented at the RFC 7009 endpoint."""
+    return PresentedToken(row.id, row.grant_id, row.client_pk, row.company_id, part)
+
+
 def revoke_personal(world: World) -> None:
     revocation.revoke(world.personal[0], actor=world.admin, via="settings")
 
 
 def revoke_access(world: World) -> None:
-    revocation.revoke(PresentedToken.of(world.pair.row, "access_token"), actor=None, via="rfc7009")
+    revocation.revoke(presented(world.pair.row, "access_token"), actor=None, via="rfc7009")
 
 
 def revoke_refresh(world: World) -> None:
-    revocation.revoke(PresentedToken.of(world.pair.row, "refresh_token"), actor=None, via="rfc7009")
+    revocation.revoke(presented(world.pair.row, "refresh_token"), actor=None, via="rfc7009")
 
 
 def revoke_old_refresh(world: World) -> None:
     revocation.revoke(
-        PresentedToken.of(world.old_pair.row, "refresh_token"), actor=None, via="rfc7009"
+        presented(world.old_pair.row, "refresh_token"), actor=None, via="rfc7009"
     )
 
 
@@ -272,10 +278,10 @@ def test_grant_records_who_and_how_and_is_idempotent(world):
 
 
 def test_access_token_revocation_is_idempotent_and_leaves_the_pair(world):
-    presented = PresentedToken.of(world.pair.row, "access_token")
+    token = presented(world.pair.row, "access_token")
 
-    assert revocation.revoke(presented, actor=None, via="rfc7009") is True
-    assert revocation.revoke(presented, actor=None, via="rfc7009") is False
+    assert revocation.revoke(token, actor=None, via="rfc7009") is True
+    assert revocation.revoke(token, actor=None, via="rfc7009") is False
 
     db.session.expire_all()
     row = db.session.get(OAuthToken, world.pair.row.id)

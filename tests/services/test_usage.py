@@ -5,27 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import event
-
 from oauth_server.extensions import db
 from oauth_server.models import PersonalToken
 from tests.conftest import bearer
+from tests.conftest import sql_sent
 from tests.factories import make_company
 from tests.factories import make_personal_token
 
 
 @contextmanager
 def statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        seen.append(statement.split(None, 1)[0].upper())
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+    """The verbs of the statements sent inside the block: SELECT, UPDATE..."""
+    verbs: list[str] = []
+    with sql_sent() as sent:
+        yield verbs
+    verbs.extend(statement.split(None, 1)[0].upper() for statement, _ in sent)
 
 
 def test_a_second_call_within_the_resolution_writes_nothing(app, client):

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy import text
 
 from oauth_server import tokens
@@ -23,6 +22,7 @@ from oauth_server.models import OAuthGrant
 from oauth_server.services import grants
 from oauth_server.services import personal_tokens
 from oauth_server.services.vault import vault
+from tests.conftest import sql_sent
 from tests.factories import make_admin
 from tests.factories import make_company
 from tests.factories import make_personal_token
@@ -45,16 +45,8 @@ LISTS = {
 
 def statements(action: Callable[[], Any]) -> list[tuple[str, Any]]:
     """The SQL statements (and their parameters) ``action`` sends to the database."""
-    sent: list[tuple[str, Any]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        sent.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with sql_sent() as sent:
         action()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     return sent
 
 
