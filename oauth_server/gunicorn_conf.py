@@ -40,13 +40,16 @@ def _int(name: str, default: int) -> int:
 
 
 bind = [_env.get("GUNICORN_BIND") or "127.0.0.1:8000"]
-# Requests wait mostly on the database: a few threads per process, two processes per CPU.
+# One thread per process, two processes per CPU: a request's wait on the database is
+# covered by the other processes on its CPU. Threads of one process take turns at the
+# GIL, and a thread whose query has returned waits for the running one to let go (up to
+# Python's 5 ms switch interval). On PostgreSQL, 1 thread a worker served GET /api/v1/me
+# and the conversations list 15 to 20% faster than 4 threads, and /me's p99 was 1.5 to
+# 2.1 times its median, against 2.8 to 3.7 (bench/run.py's load, 2 CPUs).
+# On SQLite a second thread adds only waits: a blocked writer sleeps and retries (1, 2,
+# 5, ... 100 ms). GUNICORN_THREADS sets more, for requests that wait on slow services.
 workers = _int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
-# SQLite takes one writer at a time, and a writer that finds the file locked sleeps and
-# retries (1, 2, 5, ... 100 ms): more threads add no throughput there, only waits that
-# stretch the slowest answers. PostgreSQL answers threads concurrently.
-_sqlite = (_env.get("DATABASE_URL") or "sqlite").startswith("sqlite")
-threads = _int("GUNICORN_THREADS", 1 if _sqlite else 4)
+threads = _int("GUNICORN_THREADS", 1)
 worker_class = "gthread"
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
