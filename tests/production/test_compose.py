@@ -46,7 +46,7 @@ def services(compose: dict[str, Any]) -> dict[str, Any]:
 def read_names(sources: tuple[str, ...]) -> set[str]:
     """Environment names read in these files: ``env.get("NAME"``, ``environ.get("NAME"``..."""
     text = "\n".join((REPO / source).read_text() for source in sources)
-    pattern = r"(?:\benv\.get|\benviron\.get|\b_env\.get|\b_int)\(\s*\"([A-Z][A-Z0-9_]*)\""
+    pattern = r"(?:\benv\.get|\benviron\.get|\b_env\.get|\b_int|\b_flag)\(\s*\"([A-Z][A-Z0-9_]*)\""
     return set(re.findall(pattern, text))
 
 

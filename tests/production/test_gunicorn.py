@@ -3,12 +3,17 @@ logs that are JSON lines without a token, in a real gunicorn process."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
+import os
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import psutil
 import pytest
 import requests
 
@@ -38,6 +43,7 @@ def test_defaults(settings: ModuleType) -> None:
     assert (conf.worker_class, conf.threads) == ("gthread", 1)
     assert (conf.timeout, conf.graceful_timeout, conf.keepalive) == (30, 30, 5)
     assert conf.preload_app is False  # no connection pool crosses a fork
+    assert conf.reuse_port is True  # a listening socket per worker
     assert conf.accesslog is None  # the app logs each request itself
     assert conf.logconfig_dict["handlers"]["stderr"]["formatter"] == "json"
 
@@ -66,6 +72,7 @@ def test_settings_come_from_the_environment(
         "GUNICORN_GRACEFUL_TIMEOUT": "20",
         "GUNICORN_KEEPALIVE": "2",
         "GUNICORN_ACCESS_LOG": "true",
+        "GUNICORN_REUSE_PORT": "false",
         "LOG_LEVEL": "warning",
     }.items():
         monkeypatch.setenv(name, value)
@@ -75,6 +82,7 @@ def test_settings_come_from_the_environment(
     assert (conf.workers, conf.threads, conf.timeout) == (3, 8, 60)
     assert (conf.graceful_timeout, conf.keepalive) == (20, 2)
     assert conf.accesslog == "-"
+    assert conf.reuse_port is False
     assert conf.loglevel == "warning"
     assert conf.logconfig_dict["root"]["level"] == "WARNING"
     assert conf.logconfig_dict["loggers"]["gunicorn.access"]["level"] == "INFO"
@@ -150,3 +158,61 @@ def test_a_gunicorn_process_logs_json_lines_without_tokens(tmp_path: Path) -> No
     assert any('"GET /api/v1/me HTTP/1.1" 400' in message for message in access)
     assert not any("?" in message for message in access)
     assert any(message.endswith(" trace-42") for message in access)
+
+
+def _listening_sockets(pid: int, port: int) -> set[str]:
+    """The listening TCP sockets on ``port`` that process ``pid`` holds, as socket inodes."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                listening.add(f"socket:[{inode}]")
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            held.add(os.readlink(fd))
+    return listening & held
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc")
+def test_each_worker_takes_connections_on_a_socket_of_its_own(tmp_path: Path) -> None:
+    """A burst of connections is spread over the workers by the kernel (SO_REUSEPORT),
+    instead of going to whichever worker wakes first on one shared socket."""
+    env = base_env(tmp_path, f"sqlite:///{tmp_path / 'server.db'}", GUNICORN_WORKERS="2")
+    server = Server(env, tmp_path / "server.log").start()
+    assert server.proc is not None
+    port = int(server.url.rsplit(":", 1)[1])
+    opened: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 10
+        while len(workers := psutil.Process(server.proc.pid).children()) < 2:
+            assert time.monotonic() < deadline, server.log_tail()
+            time.sleep(0.05)
+        sockets = [_listening_sockets(worker.pid, port) for worker in workers]
+        assert all(len(held) == 1 for held in sockets), sockets
+        assert sockets[0] != sockets[1]  # not one socket inherited from the master
+        assert not _listening_sockets(server.proc.pid, port)
+
+        for _ in range(32):  # opened at once, as a proxy's pool or a load generator does
+            opened.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        for connection in opened:
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for connection in opened:
+            assert connection.recv(4096).startswith(b"HTTP/1.1 200 ")
+        held = [
+            sum(
+                1
+                for c in worker.net_connections("tcp")
+                if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
+            )
+            for worker in workers
+        ]
+        # Each connection lands on either socket by a hash of its address: both workers
+        # hold some of the 32 but for one chance in two billion.
+        assert sum(held) == 32 and min(held) > 0, held
+    finally:
+        for connection in opened:
+            connection.close()
+        server.stop()
