@@ -1,7 +1,7 @@
 """The server under test: its database, its environment, the CLI, gunicorn with 2 workers.
 
 Each backend gets a temporary instance folder and a database of its own: a SQLite file
-(the app turns WAL on for every connection, oauth_server/setup.py) or a PostgreSQL
+(the app turns WAL on for every connection, oauth_server/connections.py) or a PostgreSQL
 database created here and dropped afterwards. Nothing of a developer's shell settings
 leaks into the server.
 """

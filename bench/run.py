@@ -163,7 +163,7 @@ class Backend:
     targets: dict[str, Target] = field(default_factory=dict)
     skipped: str | None = None
     traceback_in_log: bool = False
-    repeated: int = 0  # runs made again: one worker had every connection, or values ran out
+    repeated: int = 0  # runs made again: one worker did under a quarter, or values ran out
 
 
 FLOOR = Target("GET", "/healthz", {"User-Agent": USER_AGENT})
@@ -194,12 +194,14 @@ class Bench:
     ) -> Result:
         """One run of ``seconds``, again (with a fresh ``target()``) while it was one-sided.
 
-        wrk opens its connections at once, and keeps them: the gunicorn worker that
-        accepts first may take them all, and the run then measures one worker instead
-        of the server (on this 2-CPU machine, half the floor's rate, in some runs of any
-        route). A run is kept when every worker did at least ``BALANCED_SHARE`` of the
-        work, or after ``BALANCE_ATTEMPTS``; the report counts the runs made again.
-        Warm-ups (``balance=False``) are kept as they come.
+        wrk opens its connections at once, and keeps them. On one shared listening
+        socket, the gunicorn worker that accepted first sometimes took them all, and the
+        run measured one worker instead of the server (on this 2-CPU machine, half the
+        floor's rate). Each worker now listens on a socket of its own (gunicorn_conf
+        ``reuse_port``), which the kernel fills by address; a run is still kept only
+        when every worker did at least ``BALANCED_SHARE`` of the work, or after
+        ``BALANCE_ATTEMPTS``; the report counts the runs made again. Warm-ups
+        (``balance=False``) are kept as they come.
         """
         for attempt in range(1, BALANCE_ATTEMPTS + 1):
             before = self.server.worker_cpu_each()
@@ -773,7 +775,7 @@ def main(argv: list[str] | None = None) -> int:
         f"each between two {args.floor_seconds} s runs of the floor; "
         + ("rate limiting on (limits never reached)" if args.limits else "rate limiting off")
         + (f"; {args.threads} threads per worker" if args.threads else "")
-        + "; runs made again (one worker had taken every connection, or a batch of "
+        + "; runs made again (one worker did under a quarter of the work, or a batch of "
         + "single-use values was short): "
         + ", ".join(f"{b.name} {b.repeated}" for b in backends)
         + "."

@@ -82,7 +82,7 @@ def test_only_a_refresh_asking_for_a_scope_reads_before_its_claim(
     ], seen
 
 
-def test_revoking_an_access_token_reads_it_once(app, client, workspace, partner):
+def test_revoking_an_access_token_is_one_update(app, client, workspace, partner):
     token = issue(client, partner, workspace.admin.email)
     partner_client = isolated_client(app)
 
@@ -90,8 +90,16 @@ def test_revoking_an_access_token_reads_it_once(app, client, workspace, partner)
         response = revoke(partner_client, partner, token["access_token"])
 
     assert response.status_code == 200, response.get_data(as_text=True)
+    assert shapes(seen) == ["SELECT oauth_clients", "UPDATE oauth_tokens"], seen
+
+    # Revoked already: the UPDATE stamps nothing, and the token is read as any other.
+    with sql_sent() as seen:
+        response = revoke(partner_client, partner, token["access_token"])
+
+    assert response.status_code == 200, response.get_data(as_text=True)
     assert shapes(seen) == [
         "SELECT oauth_clients",
+        "UPDATE oauth_tokens",
         "SELECT oauth_tokens",
         "UPDATE oauth_tokens",
     ], seen
