@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 from typing import cast
 
@@ -44,7 +45,7 @@ def _window() -> tuple[int, int | None]:
 
 
 def _envelope(
-    rows: list[Any], limit: int, serialize: Serializer, endpoint_args: dict[str, Any]
+    rows: Sequence[Any], limit: int, serialize: Serializer, endpoint_args: dict[str, Any]
 ) -> Response:
     """``limit`` of ``rows`` (one more was asked for, to know of a next page) and the
     link to that next page."""
@@ -92,5 +93,6 @@ def prepared_page(
     bind: ``page_size`` (its LIMIT) and ``page_last`` (the highest id it may return)."""
     limit, cursor = _window()
     last = cursor - 1 if cursor is not None and cursor <= ID_MAX else ID_MAX
+    # all(): the driver's fetchall, where iterating the result asks it for each row.
     rows = db.session.execute(statement, {**params, "page_size": limit + 1, "page_last": last})
-    return _envelope(list(rows), limit, serialize, endpoint_args)
+    return _envelope(rows.all(), limit, serialize, endpoint_args)
