@@ -140,6 +140,17 @@ class Measured:
         return statistics.median(self.ratios)
 
     @property
+    def p50_ms(self) -> float:
+        return statistics.median(run.p50_ms for run in self.runs)
+
+    @property
+    def p99_ms(self) -> float:
+        """The median run's p99, as the ratio is the median run's: a stall of the machine
+        in one run (seen on the floor too) does not decide, a tail in most runs does.
+        ``result.p99_ms``, over all the runs' requests together, is reported beside it."""
+        return statistics.median(run.p99_ms for run in self.runs)
+
+    @property
     def floor_rps(self) -> float:
         return statistics.mean(f.rps for f in self.floors)
 
@@ -244,7 +255,9 @@ class Bench:
         result = row.result
         log(
             f"{self.backend.name} {LABELS[row.key]}: {result.rps:.0f} req/s, p50 "
-            f"{result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, ratios "
+            f"{row.p50_ms:.1f} ms, p99 {row.p99_ms:.1f} ms (runs "
+            + " ".join(f"{r.p99_ms:.1f}" for r in row.runs)
+            + f"; all together {result.p99_ms:.1f}), ratios "
             + " ".join(f"{r:.3f}" for r in row.ratios)
             + f" (floor {row.floor_rps:.0f} req/s), worker CPU {result.cpu_ms:.2f} ms/request"
             + f" (ratio {row.cpu_ratio:.3f}), errors {result.errors}"
@@ -611,7 +624,7 @@ def _checks(backend: Backend, row: Measured) -> list[str]:
         problems.append(f"ratio < {target}")
     if row.result.errors:
         problems.append("errors")
-    if row.result.p99_ms > P99_OVER_P50_MAX * row.result.p50_ms:
+    if row.p99_ms > P99_OVER_P50_MAX * row.p50_ms:
         problems.append("p99 > 3x p50")
     if row.result.exhausted:
         problems.append("ran out of values")
@@ -627,18 +640,20 @@ def _floor_line(backend: Backend, size: str, floors: list[Result]) -> str:
     """All the floor runs of one database size together, and the range of their rates."""
     rates = sorted(f.rps for f in floors)
     r = loadgen.combine(floors)
+    p50 = statistics.median(f.p50_ms for f in floors)
+    p99 = statistics.median(f.p99_ms for f in floors)
     label = "(1) GET /healthz, the floor" + (", 1M tokens" if size == "1M" else "")
     return (
         f"| {backend.name} | {label} ({len(floors)} runs: {rates[0]:.0f} to {rates[-1]:.0f} "
-        f"req/s) | {r.rps:.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | 1 | | {r.errors} | "
+        f"req/s) | {r.rps:.0f} | {p50:.1f} | {p99:.1f} ({r.p99_ms:.1f}) | 1 | | {r.errors} | "
         f"{'FAIL: errors' if r.errors else 'reference'} | {r.cpu_ms:.2f} (1) |"
     )
 
 
 def report(backends: list[Backend]) -> tuple[str, bool]:
     lines = [
-        "| db | route | req/s | p50 ms | p99 ms | ratio to floor | target | errors | result "
-        "| worker CPU ms/req (ratio) |",
+        "| db | route | req/s | p50 ms | p99 ms (all runs) | ratio to floor | target | errors "
+        "| result | worker CPU ms/req (ratio) |",
         "|---|---|---:|---:|---:|---:|---|---:|---|---:|",
     ]
     verdicts: list[tuple[str, bool]] = []
@@ -658,8 +673,9 @@ def report(backends: list[Backend]) -> tuple[str, bool]:
                 problems = _checks(backend, row)
                 verdicts.append((f"{backend.name} {LABELS[key]}", not problems))
                 lines.append(
-                    f"| {backend.name} | {LABELS[key]} | {r.rps:.0f} | {r.p50_ms:.1f} | "
-                    f"{r.p99_ms:.1f} | {row.ratio:.3f} | {f'>= {target}' if target else ''} | "
+                    f"| {backend.name} | {LABELS[key]} | {r.rps:.0f} | {row.p50_ms:.1f} | "
+                    f"{row.p99_ms:.1f} ({r.p99_ms:.1f}) | {row.ratio:.3f} | "
+                    f"{f'>= {target}' if target else ''} | "
                     f"{r.errors} | {'PASS' if not problems else 'FAIL: ' + ', '.join(problems)} | "
                     f"{r.cpu_ms:.2f} ({row.cpu_ratio:.3f}) |"
                 )
@@ -804,6 +820,9 @@ def main(argv: list[str] | None = None) -> int:
                         "rows": {
                             k: {
                                 **m.result.as_dict(),
+                                "p50_ms_median_run": m.p50_ms,
+                                "p99_ms_median_run": m.p99_ms,
+                                "p99_ms_runs": [r.p99_ms for r in m.runs],
                                 "ratio": round(m.ratio, 4),
                                 "ratios": [round(r, 4) for r in m.ratios],
                                 "floor_rps": round(m.floor_rps, 1),
