@@ -110,6 +110,17 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def median_run(runs: list[Result]) -> tuple[float, float]:
+    """p50 and p99 of the median run, as a route's ratio is the median run's: a stall of
+    the machine in one run (seen on the floor too) does not decide, a tail in most runs
+    does. ``loadgen.combine(runs).p99_ms``, over all the runs' requests together, is
+    reported beside it."""
+    return (
+        statistics.median(run.p50_ms for run in runs),
+        statistics.median(run.p99_ms for run in runs),
+    )
+
+
 @dataclass
 class Measured:
     """A route's runs, each between two runs of the floor.
@@ -141,14 +152,11 @@ class Measured:
 
     @property
     def p50_ms(self) -> float:
-        return statistics.median(run.p50_ms for run in self.runs)
+        return median_run(self.runs)[0]
 
     @property
     def p99_ms(self) -> float:
-        """The median run's p99, as the ratio is the median run's: a stall of the machine
-        in one run (seen on the floor too) does not decide, a tail in most runs does.
-        ``result.p99_ms``, over all the runs' requests together, is reported beside it."""
-        return statistics.median(run.p99_ms for run in self.runs)
+        return median_run(self.runs)[1]
 
     @property
     def floor_rps(self) -> float:
@@ -640,8 +648,7 @@ def _floor_line(backend: Backend, size: str, floors: list[Result]) -> str:
     """All the floor runs of one database size together, and the range of their rates."""
     rates = sorted(f.rps for f in floors)
     r = loadgen.combine(floors)
-    p50 = statistics.median(f.p50_ms for f in floors)
-    p99 = statistics.median(f.p99_ms for f in floors)
+    p50, p99 = median_run(floors)
     label = "(1) GET /healthz, the floor" + (", 1M tokens" if size == "1M" else "")
     return (
         f"| {backend.name} | {label} ({len(floors)} runs: {rates[0]:.0f} to {rates[-1]:.0f} "

@@ -245,7 +245,7 @@ class RevocationEndpoint(_RevocationEndpoint):
         _require_token_parameter(request)
 
     def authenticate_token(self, request: OAuth2Request, client: AnyClient) -> Any:
-        self.check_params(request, client)
+        # The parameters are checked already (create_endpoint_response).
         token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
         if token is not None and not token.check_client(client):
             # RFC 7009 §2.1: refused; invalid_grant is RFC 6749 §5.2's code for a token
@@ -257,7 +257,6 @@ class RevocationEndpoint(_RevocationEndpoint):
         return oauth_tokens.find_presented(token_string, token_type_hint)
 
     def revoke_token(self, token: PresentedToken, request: Any) -> None:
-        logs.annotate(company_id=token.company_id, token_id=token.id)
         revocation.revoke(token, actor=None, via="rfc7009")
 
     def create_endpoint_response(self, request: OAuth2Request) -> tuple[int, Any, Any]:
@@ -266,13 +265,12 @@ class RevocationEndpoint(_RevocationEndpoint):
         client = self.authenticate_endpoint_client(request)
         self.check_params(request, client)
         token = revocation.revoke_access_token(request.form["token"], client.id)
-        if token is not None:
-            logs.annotate(company_id=token.company_id, token_id=token.id)
-        else:
+        if token is None:
             token = self.authenticate_token(request, client)
             if token is None:
                 return 200, {}, default_json_headers  # RFC 7009 §2.2: unknown is no error
             self.revoke_token(token, request)
+        logs.annotate(company_id=token.company_id, token_id=token.id)
         self.server.send_signal("after_revoke_token", token=token, client=client)
         return 200, {}, default_json_headers
 

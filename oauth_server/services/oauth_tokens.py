@@ -53,6 +53,11 @@ class PresentedToken:
     part: str  # "access_token" or "refresh_token"
     kind = "oauth"
 
+    @classmethod
+    def from_row(cls, row: Any, part: str) -> PresentedToken:
+        """From a row of ``PRESENTED``."""
+        return cls(row.id, row.grant_id, row.client_pk, row.company_id, part)
+
     @cached_property
     def row(self) -> OAuthToken:
         return db.session.get_one(OAuthToken, self.id)
@@ -369,9 +374,10 @@ def store_claimed(
     return pair_id
 
 
-_PRESENTED = (_TOKENS.c.id, _TOKENS.c.grant_id, _TOKENS.c.client_pk, _TOKENS.c.company_id)
-_BY_ACCESS_HASH = select(*_PRESENTED).where(_TOKENS.c.access_hash == bindparam("digest"))
-_BY_REFRESH_HASH = select(*_PRESENTED).where(_TOKENS.c.refresh_hash == bindparam("digest"))
+# A PresentedToken's columns, in the order of its fields (revocation.py returns them too).
+PRESENTED = (_TOKENS.c.id, _TOKENS.c.grant_id, _TOKENS.c.client_pk, _TOKENS.c.company_id)
+_BY_ACCESS_HASH = select(*PRESENTED).where(_TOKENS.c.access_hash == bindparam("digest"))
+_BY_REFRESH_HASH = select(*PRESENTED).where(_TOKENS.c.refresh_hash == bindparam("digest"))
 
 
 def find_presented(value: str, hint: str | None = None) -> PresentedToken | None:
@@ -384,4 +390,4 @@ def find_presented(value: str, hint: str | None = None) -> PresentedToken | None
     else:
         return None
     row = db.session.execute(statement, {"digest": tokens.lookup_hash(value)}).first()
-    return PresentedToken(*row, part) if row else None
+    return PresentedToken.from_row(row, part) if row else None

@@ -28,6 +28,7 @@ from oauth_server.models import OAuthToken
 from oauth_server.models import PersonalToken
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
+from oauth_server.services import oauth_tokens
 from oauth_server.services.oauth_tokens import PresentedToken
 
 log = logging.getLogger("oauth_server.audit")
@@ -98,7 +99,7 @@ def revoke_access_token(value: str, client_pk: int) -> PresentedToken | None:
     row = db.session.execute(_REVOKE_OWN_ACCESS, params).first()
     if row is None:
         return None
-    token = PresentedToken(row.id, row.grant_id, row.client_pk, row.company_id, "access_token")
+    token = PresentedToken.from_row(row, "access_token")
     _commit(token, True, actor=None, via="rfc7009")
     return token
 
@@ -111,7 +112,7 @@ _REVOKE_OWN_ACCESS = (
         _TOKENS.c.access_revoked_at.is_(None),
     )
     .values(access_revoked_at=bindparam("now"))
-    .returning(_TOKENS.c.id, _TOKENS.c.grant_id, _TOKENS.c.client_pk, _TOKENS.c.company_id)
+    .returning(*oauth_tokens.PRESENTED)
 )
 
 

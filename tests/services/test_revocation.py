@@ -186,7 +186,7 @@ THE_APP = THE_GRANT | {
 
 def presented(row: OAuthToken, part: str) -> PresentedToken:
     """``row``'s token string as presented at the RFC 7009 endpoint."""
-    return PresentedToken(row.id, row.grant_id, row.client_pk, row.company_id, part)
+    return PresentedToken.from_row(row, part)
 
 
 def revoke_personal(world: World) -> None:
@@ -207,6 +207,18 @@ def revoke_old_refresh(world: World) -> None:
     )
 
 
+def revoke_access_by_its_client(world: World) -> None:
+    assert revocation.revoke_access_token(world.pair.access, world.app.id) is not None
+
+
+def revoke_access_by_another_client(world: World) -> None:
+    assert revocation.revoke_access_token(world.pair.access, world.other_app.id) is None
+
+
+def revoke_refresh_as_an_access_token(world: World) -> None:
+    assert revocation.revoke_access_token(world.pair.refresh, world.app.id) is None
+
+
 def revoke_grant(world: World) -> None:
     revocation.revoke(world.grant, actor=world.admin, via="settings")
 
@@ -219,6 +231,11 @@ def delete_app(world: World) -> None:
 TABLE = [
     pytest.param(revoke_personal, {"personal"}, id="personal token: itself only"),
     pytest.param(revoke_access, {"pair.access"}, id="access token: itself only"),
+    pytest.param(
+        revoke_access_by_its_client, {"pair.access"}, id="access token, one statement: itself"
+    ),
+    pytest.param(revoke_access_by_another_client, set(), id="another client's access: nothing"),
+    pytest.param(revoke_refresh_as_an_access_token, set(), id="refresh as access: nothing"),
     pytest.param(revoke_refresh, THE_GRANT, id="refresh token: its whole grant and codes"),
     pytest.param(revoke_old_refresh, THE_GRANT, id="rotated refresh token: its whole grant"),
     pytest.param(revoke_grant, THE_GRANT, id="grant (Apps with Access): tokens and codes"),
@@ -291,3 +308,19 @@ def test_access_token_revocation_is_idempotent_and_leaves_the_pair(world):
 def test_revoking_something_else_is_a_type_error(world):
     with pytest.raises(TypeError):
         revocation.revoke(world.app, actor=None, via="settings")  # type: ignore[arg-type]
+
+
+def test_the_one_statement_revocation_stamps_and_audits_once(world, caplog):
+    with caplog.at_level(logging.INFO, logger="oauth_server.audit"):
+        token = revocation.revoke_access_token(world.pair.access, world.app.id)
+        assert revocation.revoke_access_token(world.pair.access, world.app.id) is None
+
+    assert token is not None
+    assert (token.id, token.part) == (world.pair.row.id, "access_token")
+    db.session.expire_all()
+    row = db.session.get(OAuthToken, world.pair.row.id)
+    assert row.access_revoked_at is not None and row.revoked_at is None  # the pair lives on
+    revoked_lines = [r for r in caplog.records if r.getMessage() == "token revoked"]
+    assert len(revoked_lines) == 1
+    assert (revoked_lines[0].via, revoked_lines[0].token_kind) == ("rfc7009", "oauth")
+    assert revoked_lines[0].company_id == world.company.id
