@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
+from oauth_server import conflicts
 from oauth_server import connections
 from oauth_server.extensions import csrf
 from oauth_server.extensions import db
@@ -226,29 +227,37 @@ def error_pages(app: Flask) -> None:
     # The database is down or restarting (no server to connect to, or the connection
     # broke mid-request): 503, in the surface's format, and never a traceback. Only these
     # connection-level errors: an IntegrityError or a bad query stays a 500, a bug.
+    # A transaction rolled back because of a concurrent one (conflicts.py) is no outage:
+    # the database is up, and the same request sent again will do. 409, not 503.
     def _database_unavailable(error: Exception) -> Any:
         try:
             db.session.rollback()
         except SQLAlchemyError:
             pass  # the connection is gone; the session is removed at teardown anyway
-        log.warning(
-            "database unavailable",
-            extra={"error": type(getattr(error, "orig", None) or error).__name__},
-        )
-        title, message = "Service unavailable", "The database is unavailable. Try again shortly."
+        if conflicts.is_conflict(error):
+            status, title = 409, "Conflict"
+            message = "The request conflicted with a concurrent one. Send it again."
+            log.warning("database conflict", extra={"sqlstate": conflicts.sqlstate(error)})
+        else:
+            status, title = 503, "Service unavailable"
+            message = "The database is unavailable. Try again shortly."
+            log.warning(
+                "database unavailable",
+                extra={"error": type(getattr(error, "orig", None) or error).__name__},
+            )
         g.retry_after = "1"
         headers = {"Retry-After": g.retry_after}
         if request.path.startswith("/api/"):
             from oauth_server.api.errors import error_response
 
-            return error_response(503, title, message, headers=headers)
+            return error_response(status, title, message, headers=headers)
         if request.endpoint in PROTOCOL_ENDPOINTS:
             response = jsonify({"error": "temporarily_unavailable", "error_description": message})
             response.headers.update({"Cache-Control": "no-store", **headers})
-            return response, 503
+            return response, status
         if request.blueprint == "health":
             return {"status": "unavailable", "database": "unreachable"}, 503, headers
-        body, status = page(503, title, message)
+        body, status = page(status, title, message)
         return body, status, headers
 
     for error_class in (OperationalError, InterfaceError, SQLAlchemyTimeoutError):

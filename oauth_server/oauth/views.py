@@ -25,6 +25,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from oauth_server import conflicts
 from oauth_server import logs
 from oauth_server import scopes
 from oauth_server import tokens
@@ -223,6 +224,10 @@ def token() -> Response:
     refusal = _refusal(required="grant_type")
     if refusal:
         return refusal
+    return conflicts.retrying(_token_transaction)
+
+
+def _token_transaction() -> Response:
     response: Response = server.create_token_response()
     # One transaction per exchange: the issued pair, or the burnt code / revoked grant of
     # an error answer. An exception rolls everything back instead.
@@ -244,7 +249,10 @@ def revoke() -> Response:
         # itself: no transaction around them (on PostgreSQL, no BEGIN and COMMIT round
         # trips). A refresh token revokes its grant, several statements: a transaction.
         read_without_transaction()
-    response: Response = server.create_endpoint_response("revocation")
+    # revocation.revoke commits: a conflict rolls the whole revocation back, to run again.
+    response: Response = conflicts.retrying(
+        lambda: server.create_endpoint_response("revocation")
+    )
     return response
 
 

@@ -190,6 +190,13 @@ _CLAIM_CODE = (
 # Only grants still in force and whose teammate is active: a refresh during a
 # deactivation is refused without spending the refresh token. A correlated EXISTS: one
 # primary-key lookup for the one token, never a scan of every live grant.
+#
+# Lock order: the grant's row, then its tokens, in every transaction that writes both
+# (revocation.py stamps the grant first too). The EXISTS locks the grant (FOR NO KEY
+# UPDATE, PostgreSQL; SQLite has one writer at a time) before the UPDATE locks the token.
+# Without it, a claim holding the token waited for the grant (the new pair's foreign key)
+# behind a revocation holding the grant and waiting for the token: a deadlock, and
+# PostgreSQL rolled one of them back, the revocation with it.
 _CLAIM_REFRESH = (
     update(_TOKENS)
     .where(
@@ -209,6 +216,7 @@ _CLAIM_REFRESH = (
             _TEAMMATES.c.active.is_(True),
         )
         .correlate(_TOKENS)
+        .with_for_update(of=_GRANTS, key_share=True)
         .exists(),
     )
     .values(refresh_used_at=bindparam("claimed_at"))
