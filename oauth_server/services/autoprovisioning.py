@@ -318,7 +318,8 @@ def team_owns_items(team: Team) -> bool:
 
 
 def delete_team(team: Team, *, via: str = "scim") -> None:
-    """Delete a team that owns no items; its memberships go with it.
+    """Delete a team that owns no items; its memberships go with it, and so do the
+    personal tokens of its scope and its scope in partner grants (revocation.py).
 
     A team's inboxes, conversations and other items would go too (ON DELETE CASCADE),
     which no identity provider means by removing a group: refused while it owns any.
@@ -330,9 +331,12 @@ def delete_team(team: Team, *, via: str = "scim") -> None:
             field="id",
         )
     team_id, company_id = team.id, team.company_id
+    # What the team's scope reached ends with it, in the same transaction.
+    revoked = revocation.end_team_scope(company_id, team_id, via=via)
     db.session.execute(delete(Team).where(Team.id == team_id))
     db.session.commit()
     db.session.expire_all()
+    revocation.audit(revoked)
     log.info("team deleted", extra={"team_id": team_id, "company_id": company_id, "via": via})
 
 

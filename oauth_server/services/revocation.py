@@ -18,8 +18,10 @@ from typing import cast
 from sqlalchemy import Table
 from sqlalchemy import Update
 from sqlalchemy import bindparam
+from sqlalchemy import select
 from sqlalchemy import update
 
+from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server.extensions import db
 from oauth_server.models import AuthorizationCode
@@ -120,16 +122,10 @@ def _commit(token: Revocable, changed: bool, *, actor: Teammate | None, via: str
     """Commit a revocation; the audit line when it revoked something that was live."""
     # What the audit line names, read before the commit expires the rows (after it, each
     # attribute would cost a query).
-    audit = {
-        "token_kind": token.kind,
-        "token_id": token.id,
-        "company_id": token.company_id,
-        "actor_id": actor.id if actor else None,
-        "via": via,
-    }
+    line = _audit_line(token.kind, token.id, token.company_id, actor.id if actor else None, via)
     db.session.commit()
     if changed:
-        log.info("token revoked", extra=audit)
+        audit([line])
 
 
 def _stamp(model: Any, row_id: int, column: Any, values: dict[str, Any]) -> bool:
@@ -177,3 +173,78 @@ def _revoke_grant(grant: OAuthGrant, *, actor: Teammate | None, via: str) -> boo
         .values(revoked_at=now)
     )
     return changed
+
+
+def end_team_scope(company_id: int, team_id: int, *, via: str) -> list[dict[str, Any]]:
+    """A team is going: the personal tokens of its ``team:<id>`` scope are revoked, and
+    the scope is taken out of partner grants and their live tokens (a grant left with no
+    scope is revoked). In the caller's transaction; returns the audit lines to write
+    (``audit``) once the caller has committed.
+
+    Grants first, then their tokens: the lock order of every transaction that writes both.
+    """
+    team_scope = scopes.team_scope(team_id)
+    now = utcnow()
+    audits: list[dict[str, Any]] = []
+    revoked_personal = db.session.scalars(
+        update(PersonalToken)
+        .where(
+            PersonalToken.company_id == company_id,
+            PersonalToken.scope == team_scope,
+            PersonalToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=now, revoked_by_id=None, revoked_via=via)
+        .returning(PersonalToken.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for token_id in revoked_personal:
+        audits.append(_audit_line("personal", token_id, company_id, None, via))
+    grants = db.session.scalars(
+        select(OAuthGrant)
+        .where(
+            OAuthGrant.company_id == company_id,
+            OAuthGrant.revoked_at.is_(None),
+            OAuthGrant.scope.contains(team_scope),
+        )
+        .order_by(OAuthGrant.id)
+        .with_for_update(key_share=True)
+    ).all()
+    for grant in grants:
+        left = [s for s in grant.scopes if s != team_scope]
+        if left == grant.scopes:
+            continue  # "team:12" found inside "team:123"
+        if not left:
+            if _revoke_grant(grant, actor=None, via=via):
+                audits.append(_audit_line(grant.kind, grant.id, company_id, None, via))
+            continue
+        grant.scope = " ".join(left)
+        for pair in db.session.scalars(
+            select(OAuthToken).where(
+                OAuthToken.grant_id == grant.id, OAuthToken.revoked_at.is_(None)
+            )
+        ):
+            pair.scope = " ".join(s for s in pair.scope.split() if s != team_scope)
+        log.info(
+            "scope removed from grant",
+            extra={"grant_id": grant.id, "company_id": company_id, "scope": team_scope, "via": via},
+        )
+    db.session.flush()
+    return audits
+
+
+def audit(lines: list[dict[str, Any]]) -> None:
+    """Write the audit lines of revocations the caller has committed."""
+    for line in lines:
+        log.info("token revoked", extra=line)
+
+
+def _audit_line(
+    kind: str, token_id: int, company_id: int, actor_id: int | None, via: str
+) -> dict[str, Any]:
+    return {
+        "token_kind": kind,
+        "token_id": token_id,
+        "company_id": company_id,
+        "actor_id": actor_id,
+        "via": via,
+    }

@@ -6,10 +6,19 @@ from typing import Any
 
 import pytest
 
+from oauth_server.models import OAuthGrant
 from oauth_server.models import Team
+from tests.factories import make_personal_token
 from tests.factories import make_resource
 from tests.factories import make_team
 from tests.factories import make_teammate
+from tests.oauth.conftest import exchange
+from tests.oauth.conftest import get_code
+from tests.oauth.conftest import issue
+from tests.oauth.conftest import me_status
+from tests.oauth.conftest import refresh
+from tests.oauth.conftest import register
+from tests.oauth.conftest import rows
 from tests.scim.conftest import GROUP
 from tests.scim.conftest import Acme
 from tests.scim.conftest import Scim
@@ -268,3 +277,33 @@ def test_a_team_that_owns_items_is_not_deleted(scim: Scim, acme: Acme) -> None:
     body = assert_scim_error(scim.delete(f"/Groups/{acme.team.id}"), 409)
     assert "owns" in body["detail"]
     assert stored_teams(acme.company) == before
+
+
+def test_deleting_a_team_ends_what_its_scope_reached(scim: Scim, acme: Acme, client) -> None:
+    team = make_team(acme.company, "Temporary", members=[acme.admin])
+    team_id = team.id
+    team_scope = f"team:{team_id}"
+    token_row, token = make_personal_token(acme.company, team_scope, actor=acme.admin)
+    _, shared_token = make_personal_token(acme.company, "shared", actor=acme.admin)
+    partner = register()
+    both = issue(client, partner, acme.admin.email, f"shared {team_scope}")
+    code, verifier = get_code(client, partner, None, team_scope)  # signed in already
+    only = exchange(client, partner, code, verifier).get_json()
+
+    assert scim.delete(f"/Groups/{team_id}").status_code == 204
+
+    # The personal token of the team's scope is revoked, and says why; others live on.
+    assert me_status(client, token) == 401
+    assert fresh(token_row).revoked_at is not None
+    assert fresh(token_row).revoked_via == "scim"
+    assert me_status(client, shared_token) == 200
+    # A grant keeps what else it had; one left with nothing is revoked.
+    [kept, ended] = rows(OAuthGrant)
+    assert (kept.scope, kept.revoked_at) == ("shared", None)
+    assert ended.revoked_at is not None and ended.revoked_via == "scim"
+    assert me_status(client, both["access_token"]) == 200
+    renewed = refresh(client, partner, both["refresh_token"])
+    assert renewed.status_code == 200, renewed.get_json()
+    assert renewed.get_json()["scope"] == "shared"
+    assert me_status(client, only["access_token"]) == 401
+    assert refresh(client, partner, only["refresh_token"]).status_code == 400
