@@ -174,12 +174,17 @@ def authorize() -> Any:
                 "oauth/error.html", error="invalid_request", description="A parameter is too long."
             ), 400
     user = current_user if current_user.is_authenticated else None
+    sign_in = redirect(url_for("auth.login", next=request.full_path))
     try:
         grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:
+        if error.redirect_uri and user is None:
+            # RFC 9700 §4.11.2: a crafted link must not turn us into an open redirector to
+            # whatever site an app registered; only a signed-in teammate is sent back.
+            return sign_in
         return _redirect_error(error)
     if user is None:
-        return redirect(url_for("auth.login", next=request.full_path))
+        return sign_in
     try:
         decision = consent.evaluate(user.company, user, grant.request.payload.scope)
     except ScopeNotOffered as problem:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ from oauth_server.models import AuthorizationCode
 from oauth_server.services import workspace as workspace_service
 from tests.conftest import csrf_from
 from tests.conftest import login
+from tests.conftest import post_form
 from tests.factories import make_company
 from tests.factories import make_team
 from tests.oauth.conftest import ISSUER
@@ -51,6 +53,63 @@ def test_signed_out_teammate_signs_in_then_sees_the_consent_page(client, workspa
     consent_page = client.get(url)
     assert consent_page.status_code == 200
     assert "Partner App wants access to Partnerco" in consent_page.get_data(as_text=True)
+
+
+# Each error an authorize request can end in by redirect, before anyone signs in.
+REDIRECTED_ERRORS = [
+    pytest.param({"scope": "admin"}, "invalid_scope", id="unknown-scope"),
+    pytest.param({"scope": 'sha"red'}, "invalid_scope", id="odd-scope"),
+    pytest.param({"response_type": "token"}, "unsupported_response_type", id="response-type-token"),
+    pytest.param({"response_type": "code token"}, "unsupported_response_type", id="hybrid"),
+    pytest.param({"response_type": None}, "invalid_request", id="no-response-type"),
+    pytest.param({"code_challenge_method": "plain"}, "invalid_request", id="plain-pkce"),
+    pytest.param({"code_challenge_method": None}, "invalid_request", id="pkce-method-missing"),
+    pytest.param(
+        {"code_challenge": None, "code_challenge_method": None}, "invalid_request", id="no-pkce"
+    ),
+    pytest.param({"code_challenge": "too-short"}, "invalid_request", id="short-challenge"),
+]
+
+
+@pytest.mark.parametrize(("params", "error"), REDIRECTED_ERRORS)
+def test_signed_out_visitor_meets_sign_in_before_any_error_redirect(
+    client, workspace, partner, params, error
+):
+    """RFC 9700 §4.11.2: a crafted link must not bounce a stranger to the app's site."""
+    _, challenge = pkce()
+    params = {"scope": "shared", **params}
+    url = authorize_url(partner, params.pop("scope"), challenge, **params)
+
+    response = client.get(url)
+
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.netloc in ("", "localhost"), location  # never the app's host
+    assert location.path == "/login"
+    assert parse_qs(location.query)["next"] == [url]
+    assert count(AuthorizationCode) == 0
+
+    signed_in = post_form(
+        client,
+        response.headers["Location"],
+        "/login",
+        {"email": workspace.admin.email, "password": "password123", "next": url},
+    )
+    assert signed_in.status_code == 302
+    assert signed_in.headers["Location"] == url
+    error_redirect(client.get(url), error)
+    assert count(AuthorizationCode) == 0
+
+
+@pytest.mark.parametrize(("params", "error"), REDIRECTED_ERRORS)
+def test_signed_in_teammate_gets_the_error_redirect(client, workspace, partner, params, error):
+    _, challenge = pkce()
+    login(client, workspace.teammate.email)
+    params = {"scope": "shared", **params}
+
+    response = client.get(authorize_url(partner, params.pop("scope"), challenge, **params))
+
+    error_redirect(response, error)
 
 
 def test_consent_page_names_app_company_and_each_scope_by_label(client, workspace, partner):
