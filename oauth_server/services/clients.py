@@ -61,6 +61,26 @@ def secret_matches(client: ClientRules, secret: str) -> bool:
     return hmac.compare_digest(client.secret_hash, hash_secret(secret))
 
 
+def check_one_authentication_method(
+    *, basic_client_id: str | None, body_client_id: str | None, body_secret: str | None
+) -> None:
+    """RFC 6749 §2.3: a client MUST NOT use more than one authentication method in a request.
+
+    ``basic_client_id`` is None without HTTP Basic. Checked before any code or refresh token
+    is read, so a refused request spends nothing. A body ``client_id`` equal to the Basic one
+    is allowed (RFC 6749 §4.1.3 asks for it when a client does not authenticate).
+    """
+    if basic_client_id is None:
+        return
+    if body_secret is not None:
+        raise ValidationFailed(
+            "Use one client authentication method: HTTP Basic or client_secret in the body,"
+            " not both."
+        )
+    if body_client_id is not None and body_client_id != basic_client_id:
+        raise ValidationFailed("The client_id in the body is not the client of HTTP Basic.")
+
+
 # Parameters the authorization response adds to a redirect URI: a registered URI that
 # carried one of its own would answer with two values, and the app might read ours or its.
 RESPONSE_PARAMETERS = ("state", "code", "iss", "error", "error_description", "error_uri")
