@@ -37,6 +37,7 @@ from oauth_server.models import PersonalToken
 from oauth_server.oauth.server import ALL_AUTH_METHODS
 from oauth_server.oauth.server import CONFIDENTIAL_AUTH_METHODS
 from oauth_server.oauth.server import server
+from oauth_server.services import clients
 from oauth_server.services import consent
 from oauth_server.services import revocation
 
@@ -200,6 +201,8 @@ def authorize() -> Any:
             "oauth/consent.html",
             client=grant.client,
             company=user.company,
+            registered_by=clients.registered_by(grant.client),
+            redirect_host=clients.redirect_host(grant.redirect_uri),
             decision=decision,
             label=lambda scope: scopes.label(scope, user.company.teams),
             action=request.full_path,

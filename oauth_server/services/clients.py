@@ -29,6 +29,7 @@ from oauth_server.models import Teammate
 from oauth_server.models.base import ID_MAX
 from oauth_server.models.base import utcnow
 from oauth_server.models.clients import ActiveClient
+from oauth_server.models.clients import AnyClient
 from oauth_server.models.clients import ClientRules
 
 log = logging.getLogger("oauth_server.audit")
@@ -209,6 +210,28 @@ def find_active(client_id: str | None) -> ActiveClient | None:
         return None
     row = db.session.execute(_ACTIVE_BY_CLIENT_ID, {"client_id": client_id}).first()
     return ActiveClient(*row) if row else None
+
+
+def registered_by(client: AnyClient) -> Company | None:
+    """The company whose admin registered the app under Developers; None for an app the
+    server operator made (``clients create``, the demo)."""
+    if client.owner_company_id is None:
+        return None
+    return db.session.get(Company, client.owner_company_id)
+
+
+def redirect_host(uri: str) -> str:
+    """Where a redirect URI sends the browser, as a person reads it: the host, and the port
+    when the URI names one."""
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address, written as in a URI
+    try:
+        port = parts.port
+    except ValueError:  # only a URI stored before the port check could have one
+        port = None
+    return f"{host}:{port}" if port else host
 
 
 def company_clients(company: Company) -> list[OAuthClient]:

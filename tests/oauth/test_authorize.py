@@ -135,6 +135,40 @@ def test_consent_page_names_app_company_and_each_scope_by_label(client, workspac
     assert count(AuthorizationCode) == 0  # showing the page issues nothing
 
 
+@pytest.mark.parametrize("owner", ["operator", "other-company", "own-company"])
+def test_consent_page_shows_where_the_browser_goes_and_who_registered_the_app(
+    client, workspace, owner
+):
+    company = {
+        "operator": None,
+        "other-company": make_company("Globex"),
+        "own-company": workspace.company,
+    }[owner]
+    uri = "https://callback.partner.example:8443/oauth/cb"
+    app = register(name="Zap Sync", redirect_uris=[uri], owner_company=company)
+    _, challenge = pkce()
+    login(client, workspace.teammate.email)
+
+    page = client.get(authorize_url(app, "private", challenge, redirect_uri=uri))
+
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    facts = html[html.index('id="app-facts"') :].split("</p>")[0]
+    assert "<strong>callback.partner.example:8443</strong>" in facts
+    if owner == "operator":
+        assert "Zap Sync is registered by the server operator." in facts
+    elif owner == "other-company":
+        assert (
+            "Zap Sync is registered by <strong>Globex</strong>, a company on this server." in facts
+        )
+    else:
+        assert "Zap Sync is registered by <strong>Partnerco</strong> (your company)." in facts
+    # The labels a person looks for are all still there.
+    assert "Zap Sync wants access to Partnerco" in html
+    assert ">Private resources</li>" in html
+    assert ">Allow</button>" in html and ">Deny</button>" in html
+
+
 def test_allow_redirects_with_a_code_state_and_iss(client, workspace, partner):
     verifier, challenge = pkce()
     login(client, workspace.admin.email)
