@@ -167,6 +167,11 @@ def _redirect_error(error: OAuth2Error) -> Response | tuple[str, int]:
     return redirect(location, 302)
 
 
+def _sign_in_first() -> Response:
+    """The sign-in page, whose ``next`` brings the teammate back to this same request."""
+    return redirect(url_for("auth.login", next=request.full_path))
+
+
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
     for key in request.args:
@@ -175,17 +180,16 @@ def authorize() -> Any:
                 "oauth/error.html", error="invalid_request", description="A parameter is too long."
             ), 400
     user = current_user if current_user.is_authenticated else None
-    sign_in = redirect(url_for("auth.login", next=request.full_path))
     try:
         grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:
         if error.redirect_uri and user is None:
             # RFC 9700 §4.11.2: a crafted link must not turn us into an open redirector to
             # whatever site an app registered; only a signed-in teammate is sent back.
-            return sign_in
+            return _sign_in_first()
         return _redirect_error(error)
     if user is None:
-        return sign_in
+        return _sign_in_first()
     try:
         decision = consent.evaluate(user.company, user, grant.request.payload.scope)
     except ScopeNotOffered as problem:
