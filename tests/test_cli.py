@@ -30,12 +30,15 @@ from oauth_server import create_app
 from oauth_server import scopes
 from oauth_server.extensions import db
 from oauth_server.models import Company
+from oauth_server.models import OAuthClient
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.services import personal_tokens
 from oauth_server.services import workspace
 from tests.conftest import TEST_CONFIG
 from tests.conftest import postgres_database_url
+from tests.oauth.conftest import BAD_REDIRECT_URIS
+from tests.oauth.conftest import REDIRECT_URI
 
 BIN = shutil.which("oauth-server", path=str(Path(sys.executable).parent))
 postgres_database = contextmanager(postgres_database_url)
@@ -209,6 +212,15 @@ BAD_INPUT = {
         "No teammate ghost@x.test",
     ),
     "missing option": (_user()[:-2], 2, "Missing option '--password'"),
+    **{
+        f"redirect uri {case}": (
+            ["clients", "create", "--name", "Zap", "--redirect-uri", REDIRECT_URI]
+            + ["--redirect-uri", uri],
+            1,
+            message,
+        )
+        for case, (uri, message) in BAD_REDIRECT_URIS.items()
+    },
 }
 
 
@@ -237,10 +249,10 @@ def test_bad_input_changes_nothing(bad_input: dict[str, Any]) -> None:
 
 
 def _counts() -> tuple[int, ...]:
-    """How many companies, teammates and teams are stored."""
+    """How many companies, teammates, teams and partner apps are stored."""
     return tuple(
         db.session.scalar(select(func.count()).select_from(model))
-        for model in (Company, Teammate, Team)
+        for model in (Company, Teammate, Team, OAuthClient)
     )
 
 

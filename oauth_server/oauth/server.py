@@ -23,6 +23,7 @@ from authlib.oauth2.rfc6749 import InvalidScopeError
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
@@ -34,6 +35,7 @@ from oauth_server import logs
 from oauth_server import ratelimits
 from oauth_server import scopes
 from oauth_server import tokens
+from oauth_server.errors import ValidationFailed
 from oauth_server.extensions import db
 from oauth_server.models import Company
 from oauth_server.models import OAuthToken
@@ -72,11 +74,30 @@ def checked_redirect_uri(server: Any, request: OAuth2Request) -> str | None:
     return None
 
 
+def _basic_client_id(headers: Any) -> str | None:
+    """The client_id of HTTP Basic client authentication ("" if it names none); None
+    without it. A malformed header never gets here (views refuse it first)."""
+    scheme, _, _credentials = (headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    client_id, _secret = extract_basic_authorization(headers)
+    return client_id or ""
+
+
 class AuthorizationServer(FlaskAuthorizationServer):
     def query_client(self, client_id: str) -> ActiveClient | None:
         return clients.find_active(client_id)
 
     def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
+        # Every form endpoint (token, revocation, introspection) authenticates here first.
+        try:
+            clients.check_one_authentication_method(
+                basic_client_id=_basic_client_id(request.headers),
+                body_client_id=request.form.get("client_id"),
+                body_secret=request.form.get("client_secret"),
+            )
+        except ValidationFailed as problem:
+            raise InvalidRequestError(problem.message) from None
         client = super().authenticate_client(request, methods, endpoint)
         logs.annotate(client_id=client.client_id)
         return client

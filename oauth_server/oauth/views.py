@@ -38,6 +38,7 @@ from oauth_server.models import PersonalToken
 from oauth_server.oauth.server import ALL_AUTH_METHODS
 from oauth_server.oauth.server import CONFIDENTIAL_AUTH_METHODS
 from oauth_server.oauth.server import server
+from oauth_server.services import clients
 from oauth_server.services import consent
 from oauth_server.services import revocation
 
@@ -167,6 +168,11 @@ def _redirect_error(error: OAuth2Error) -> Response | tuple[str, int]:
     return redirect(location, 302)
 
 
+def _sign_in_first() -> Response:
+    """The sign-in page, whose ``next`` brings the teammate back to this same request."""
+    return redirect(url_for("auth.login", next=request.full_path))
+
+
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
     for key in request.args:
@@ -178,9 +184,13 @@ def authorize() -> Any:
     try:
         grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:
+        if error.redirect_uri and user is None:
+            # RFC 9700 §4.11.2: a crafted link must not turn us into an open redirector to
+            # whatever site an app registered; only a signed-in teammate is sent back.
+            return _sign_in_first()
         return _redirect_error(error)
     if user is None:
-        return redirect(url_for("auth.login", next=request.full_path))
+        return _sign_in_first()
     try:
         decision = consent.evaluate(user.company, user, grant.request.payload.scope)
     except ScopeNotOffered as problem:
@@ -196,6 +206,8 @@ def authorize() -> Any:
             "oauth/consent.html",
             client=grant.client,
             company=user.company,
+            registered_by=clients.registered_by(grant.client),
+            redirect_host=clients.redirect_host(grant.redirect_uri),
             decision=decision,
             label=lambda scope: scopes.label(scope, user.company.teams),
             action=request.full_path,

@@ -8,6 +8,7 @@ import hmac
 import logging
 import re
 import secrets
+from urllib.parse import parse_qsl
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -28,6 +29,7 @@ from oauth_server.models import Teammate
 from oauth_server.models.base import ID_MAX
 from oauth_server.models.base import utcnow
 from oauth_server.models.clients import ActiveClient
+from oauth_server.models.clients import AnyClient
 from oauth_server.models.clients import ClientRules
 
 log = logging.getLogger("oauth_server.audit")
@@ -60,35 +62,81 @@ def secret_matches(client: ClientRules, secret: str) -> bool:
     return hmac.compare_digest(client.secret_hash, hash_secret(secret))
 
 
+def check_one_authentication_method(
+    *, basic_client_id: str | None, body_client_id: str | None, body_secret: str | None
+) -> None:
+    """RFC 6749 §2.3: a client MUST NOT use more than one authentication method in a request.
+
+    ``basic_client_id`` is None without HTTP Basic. Checked before any code or refresh token
+    is read, so a refused request spends nothing. A body ``client_id`` equal to the Basic one
+    is allowed (RFC 6749 §4.1.3 asks for it when a client does not authenticate).
+    """
+    if basic_client_id is None:
+        return
+    if body_secret is not None:
+        raise ValidationFailed(
+            "Use one client authentication method: HTTP Basic or client_secret in the body,"
+            " not both."
+        )
+    if body_client_id is not None and body_client_id != basic_client_id:
+        raise ValidationFailed("The client_id in the body is not the client of HTTP Basic.")
+
+
+# Parameters the authorization response adds to a redirect URI: a registered URI that
+# carried one of its own would answer with two values, and the app might read ours or its.
+RESPONSE_PARAMETERS = ("state", "code", "iss", "error", "error_description", "error_uri")
+
+
+def _refuse(message: str) -> ValidationFailed:
+    return ValidationFailed(message, field="redirect_uris")
+
+
 def validate_redirect_uri(uri: str) -> str:
-    """Absolute https URI, or http on a loopback host (RFC 8252 §7.3); no fragment."""
+    """Absolute https URI, or http on a loopback host (RFC 8252 §7.3), that names one exact
+    place: no fragment, no user name or password, no wildcard, a valid port, no parameter
+    the authorization response adds (RFC 6749 §3.1.2, RFC 9700 §4.1).
+
+    The one check of every door that stores redirect URIs (Developers page, CLI, demo).
+    """
     uri = (uri or "").strip()
     if not uri:
-        raise ValidationFailed("Enter a redirect URI.", field="redirect_uris")
+        raise _refuse("Enter a redirect URI.")
     if len(uri) > URI_MAX:
-        raise ValidationFailed(
-            f"Redirect URIs are at most {URI_MAX} characters.", field="redirect_uris"
-        )
+        raise _refuse(f"Redirect URIs are at most {URI_MAX} characters.")
     if CONTROL_RE.search(uri):
-        raise ValidationFailed(
-            "Redirect URIs must not contain control characters.", field="redirect_uris"
-        )
+        raise _refuse("Redirect URIs must not contain control characters.")
+    if any(ch.isspace() for ch in uri):
+        raise _refuse(f"{uri!r} must not contain spaces.")
+    if "\\" in uri:
+        # Browsers read a backslash as a slash; Python's parser does not, so the host we
+        # would check is not the one the browser goes to.
+        raise _refuse("Redirect URIs must not contain a backslash.")
     try:
         parts = urlsplit(uri)
         host = parts.hostname or ""
     except ValueError:
-        raise ValidationFailed(f"{uri!r} is not a valid URI.", field="redirect_uris") from None
-    if parts.scheme not in ("https", "http") or not parts.netloc or not host:
-        raise ValidationFailed(f"{uri!r} must be an absolute http(s) URI.", field="redirect_uris")
+        raise _refuse(f"{uri!r} is not a valid URI.") from None
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise _refuse(f"{uri!r} must be an absolute http(s) URI.")
+    if "@" in parts.netloc:
+        raise _refuse(f"{uri!r} must not contain a user name or password.")
+    if not host:
+        raise _refuse(f"{uri!r} must be an absolute http(s) URI.")
+    if "*" in parts.netloc or "*" in parts.path:
+        raise _refuse(f"{uri!r}: a wildcard (*) is not allowed; register each URI exactly.")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0 or parts.netloc.endswith(":"):
+        raise _refuse(f"{uri!r} has an invalid port: use a number from 1 to 65535.")
     if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-        raise ValidationFailed(
-            f"{uri!r}: plain http is allowed only on 127.0.0.1 or localhost.",
-            field="redirect_uris",
-        )
+        raise _refuse(f"{uri!r}: plain http is allowed only on 127.0.0.1 or localhost.")
     if parts.fragment or "#" in uri:
-        raise ValidationFailed(f"{uri!r} must not have a fragment.", field="redirect_uris")
-    if any(ch.isspace() for ch in uri):
-        raise ValidationFailed(f"{uri!r} must not contain spaces.", field="redirect_uris")
+        raise _refuse(f"{uri!r} must not have a fragment.")
+    own = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True) if k in RESPONSE_PARAMETERS]
+    if own:
+        raise _refuse(f"{uri!r} must not carry its own {own[0]!r} parameter: the server adds it.")
     return uri
 
 
@@ -162,6 +210,28 @@ def find_active(client_id: str | None) -> ActiveClient | None:
         return None
     row = db.session.execute(_ACTIVE_BY_CLIENT_ID, {"client_id": client_id}).first()
     return ActiveClient(*row) if row else None
+
+
+def registered_by(client: AnyClient) -> Company | None:
+    """The company whose admin registered the app under Developers; None for an app the
+    server operator made (``clients create``, the demo)."""
+    if client.owner_company_id is None:
+        return None
+    return db.session.get(Company, client.owner_company_id)
+
+
+def redirect_host(uri: str) -> str:
+    """Where a redirect URI sends the browser, as a person reads it: the host, and the port
+    when the URI names one."""
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address, written as in a URI
+    try:
+        port = parts.port
+    except ValueError:  # only a URI stored before the port check could have one
+        port = None
+    return f"{host}:{port}" if port else host
 
 
 def company_clients(company: Company) -> list[OAuthClient]:

@@ -138,6 +138,10 @@ def test_sign_in_consent_allow_then_revoke_under_apps_with_access(
     unavailable = page.locator("#unavailable-scopes li").all_inner_texts()
     assert [text.split(" (")[0] for text in unavailable] == ["Shared resources"]
     assert page.get_by_role("button", name="Deny", exact=True).is_visible()
+    # Who registered the app, and where the browser goes next.
+    facts = page.locator("#app-facts").inner_text()
+    assert f"{APP_NAME} is registered by the server operator." in facts
+    assert f"your browser then goes to {urlsplit(callback.url).netloc}." in facts
     page.screenshot(path=str(artifacts / "partner-consent.png"), full_page=True)
     page.get_by_role("button", name="Allow", exact=True).click()
 

@@ -27,6 +27,7 @@ from flask.testing import FlaskClient
 from partners_demo import create_app
 from partners_demo import store
 from tests.conftest import LiveServer
+from tests.conftest import csrf_from
 from tests.e2e.conftest import Stack
 from tests.e2e.conftest import free_port
 
@@ -258,7 +259,7 @@ def test_an_answer_from_another_issuer_is_refused(make_demo, fake, iss):
 
 def test_the_real_server_refuses_an_unknown_scope(make_demo, stack: Stack):
     client, authorize_url = _connect_to(make_demo, stack, scope="shared nonsense")
-    back = requests.get(authorize_url, allow_redirects=False, timeout=10)
+    back = _server_answer(stack, authorize_url)
     assert back.status_code == 302
     assert query(back.headers["Location"])["error"] == "invalid_scope"
     answer = client.get(path_and_query(back.headers["Location"]))
@@ -271,7 +272,7 @@ def test_the_real_server_refuses_a_request_without_pkce(make_demo, stack: Stack)
     assert params["code_challenge_method"] == "S256" and params["state"]
     del params["code_challenge"], params["code_challenge_method"]
     stripped = authorize_url.split("?")[0] + "?" + urlencode(params)
-    back = requests.get(stripped, allow_redirects=False, timeout=10)
+    back = _server_answer(stack, stripped)
     assert back.status_code == 302
     assert query(back.headers["Location"])["error"] == "invalid_request"
     answer = client.get(path_and_query(back.headers["Location"]))
@@ -284,6 +285,31 @@ def test_a_code_the_real_server_refuses_gets_a_clear_page(make_demo, stack: Stac
     params = {"code": "wsp_oac_made_up", "state": state, "iss": stack.server_url}
     answer = client.get("/callback?" + urlencode(params))
     assert_clear_page(answer, 400, "already used or has expired", "<code>invalid_grant</code>")
+
+
+def _server_answer(stack: Stack, authorize_url: str) -> requests.Response:
+    """The server's answer to ``authorize_url``: sign-in first (an error goes back to the app
+    only for a signed-in teammate), then the answer to the same request."""
+    browser = requests.Session()
+    to_login = browser.get(authorize_url, allow_redirects=False, timeout=10)
+    assert to_login.status_code == 302
+    assert urlsplit(to_login.headers["Location"]).path == "/login"
+    page = browser.get(stack.server_url + to_login.headers["Location"], timeout=10)
+    signed_in = browser.post(
+        stack.server_url + "/login",
+        data={
+            "email": stack.admin["email"],
+            "password": stack.admin["password"],
+            "next": dict(parse_qsl(urlsplit(to_login.headers["Location"]).query))["next"],
+            "csrf_token": csrf_from(page.text),
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert signed_in.status_code == 302
+    return browser.get(
+        stack.server_url + signed_in.headers["Location"], allow_redirects=False, timeout=10
+    )
 
 
 def _connect_to(

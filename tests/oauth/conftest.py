@@ -32,6 +32,31 @@ from tests.factories import make_teammate
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
 ISSUER = "http://localhost"  # OAUTH_ISSUER of the test config
 
+# Redirect URIs refused at registration, through every door, with part of the message.
+BAD_REDIRECT_URIS = {
+    "userinfo": ("https://user@partner.example/cb", "user name or password"),
+    "userinfo-password": ("https://user:pw@partner.example/cb", "user name or password"),
+    "userinfo-empty": ("https://@partner.example/cb", "user name or password"),
+    "backslash-path": ("https://partner.example/c\\b", "backslash"),
+    "backslash-host": ("https://partner.example\\@evil.example/cb", "backslash"),
+    "port-not-numeric": ("https://partner.example:abc/cb", "port"),
+    "port-out-of-range": ("https://partner.example:65536/cb", "port"),
+    "port-zero": ("https://partner.example:0/cb", "port"),
+    "port-empty": ("https://partner.example:/cb", "port"),
+    "loopback-port-empty": ("http://127.0.0.1:/cb", "port"),
+    "wildcard-host": ("https://*.partner.example/cb", "wildcard"),
+    "wildcard-host-part": ("https://app*.partner.example/cb", "wildcard"),
+    "wildcard-path": ("https://partner.example/cb/*", "wildcard"),
+    "state-in-query": ("https://partner.example/cb?state=fixed", "'state'"),
+    "state-among-others": ("https://partner.example/cb?a=1&state=", "'state'"),
+    "fragment": ("https://partner.example/cb#done", "fragment"),
+    "empty-fragment": ("https://partner.example/cb#", "fragment"),
+    "plain-http": ("http://partner.example/cb", "plain http"),
+    "relative": ("/oauth/callback", "absolute"),
+    "javascript": ("javascript:alert(1)", "absolute"),
+    "space": ("https://partner.example/c b", "spaces"),
+}
+
 
 @dataclass
 class Partner:
@@ -47,7 +72,6 @@ class Workspace:
     teammate: Any
     team: Any
     other_team: Any
-
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ from oauth_server.models import AuthorizationCode
 from oauth_server.services import workspace as workspace_service
 from tests.conftest import csrf_from
 from tests.conftest import login
+from tests.conftest import post_form
 from tests.factories import make_company
 from tests.factories import make_team
 from tests.oauth.conftest import ISSUER
@@ -53,6 +55,63 @@ def test_signed_out_teammate_signs_in_then_sees_the_consent_page(client, workspa
     assert "Partner App wants access to Partnerco" in consent_page.get_data(as_text=True)
 
 
+# Each error an authorize request can end in by redirect, before anyone signs in.
+REDIRECTED_ERRORS = [
+    pytest.param({"scope": "admin"}, "invalid_scope", id="unknown-scope"),
+    pytest.param({"scope": 'sha"red'}, "invalid_scope", id="odd-scope"),
+    pytest.param({"response_type": "token"}, "unsupported_response_type", id="response-type-token"),
+    pytest.param({"response_type": "code token"}, "unsupported_response_type", id="hybrid"),
+    pytest.param({"response_type": None}, "invalid_request", id="no-response-type"),
+    pytest.param({"code_challenge_method": "plain"}, "invalid_request", id="plain-pkce"),
+    pytest.param({"code_challenge_method": None}, "invalid_request", id="pkce-method-missing"),
+    pytest.param(
+        {"code_challenge": None, "code_challenge_method": None}, "invalid_request", id="no-pkce"
+    ),
+    pytest.param({"code_challenge": "too-short"}, "invalid_request", id="short-challenge"),
+]
+
+
+@pytest.mark.parametrize(("params", "error"), REDIRECTED_ERRORS)
+def test_signed_out_visitor_meets_sign_in_before_any_error_redirect(
+    client, workspace, partner, params, error
+):
+    """RFC 9700 §4.11.2: a crafted link must not bounce a stranger to the app's site."""
+    _, challenge = pkce()
+    params = {"scope": "shared", **params}
+    url = authorize_url(partner, params.pop("scope"), challenge, **params)
+
+    response = client.get(url)
+
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.netloc in ("", "localhost"), location  # never the app's host
+    assert location.path == "/login"
+    assert parse_qs(location.query)["next"] == [url]
+    assert count(AuthorizationCode) == 0
+
+    signed_in = post_form(
+        client,
+        response.headers["Location"],
+        "/login",
+        {"email": workspace.admin.email, "password": "password123", "next": url},
+    )
+    assert signed_in.status_code == 302
+    assert signed_in.headers["Location"] == url
+    error_redirect(client.get(url), error)
+    assert count(AuthorizationCode) == 0
+
+
+@pytest.mark.parametrize(("params", "error"), REDIRECTED_ERRORS)
+def test_signed_in_teammate_gets_the_error_redirect(client, workspace, partner, params, error):
+    _, challenge = pkce()
+    login(client, workspace.teammate.email)
+    params = {"scope": "shared", **params}
+
+    response = client.get(authorize_url(partner, params.pop("scope"), challenge, **params))
+
+    error_redirect(response, error)
+
+
 def test_consent_page_names_app_company_and_each_scope_by_label(client, workspace, partner):
     _, challenge = pkce()
     login(client, workspace.admin.email)
@@ -74,6 +133,40 @@ def test_consent_page_names_app_company_and_each_scope_by_label(client, workspac
     assert 'value="allow"' in html and ">Allow</button>" in html
     assert 'value="deny"' in html and ">Deny</button>" in html
     assert count(AuthorizationCode) == 0  # showing the page issues nothing
+
+
+@pytest.mark.parametrize("owner", ["operator", "other-company", "own-company"])
+def test_consent_page_shows_where_the_browser_goes_and_who_registered_the_app(
+    client, workspace, owner
+):
+    company = {
+        "operator": None,
+        "other-company": make_company("Globex"),
+        "own-company": workspace.company,
+    }[owner]
+    uri = "https://callback.partner.example:8443/oauth/cb"
+    app = register(name="Zap Sync", redirect_uris=[uri], owner_company=company)
+    _, challenge = pkce()
+    login(client, workspace.teammate.email)
+
+    page = client.get(authorize_url(app, "private", challenge, redirect_uri=uri))
+
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    facts = html[html.index('id="app-facts"') :].split("</p>")[0]
+    assert "<strong>callback.partner.example:8443</strong>" in facts
+    if owner == "operator":
+        assert "Zap Sync is registered by the server operator." in facts
+    elif owner == "other-company":
+        assert (
+            "Zap Sync is registered by <strong>Globex</strong>, a company on this server." in facts
+        )
+    else:
+        assert "Zap Sync is registered by <strong>Partnerco</strong> (your company)." in facts
+    # The labels a person looks for are all still there.
+    assert "Zap Sync wants access to Partnerco" in html
+    assert ">Private resources</li>" in html
+    assert ">Allow</button>" in html and ">Deny</button>" in html
 
 
 def test_allow_redirects_with_a_code_state_and_iss(client, workspace, partner):

@@ -24,6 +24,7 @@ from tests.factories import make_company
 from tests.factories import make_teammate
 from tests.isolation import fresh
 from tests.isolation import isolated_client
+from tests.oauth.conftest import BAD_REDIRECT_URIS
 from tests.oauth.conftest import REDIRECT_URI
 from tests.oauth.conftest import Partner
 from tests.oauth.conftest import exchange
@@ -195,6 +196,37 @@ def test_bad_input_is_refused_with_the_message_and_nothing_stored(admin_client, 
     page = htmllib.unescape(response.get_data(as_text=True))
     assert f'<p class="error">{message}</p>' in page
     assert SECRET_RE.findall(page) == []
+    assert app_count() == 0
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://partner.example:8443/oauth/callback",
+        "https://partner.example/cb?tenant=acme&stated=1",
+        "http://localhost:1234/cb",
+        "http://[::1]:8080/cb",
+        "https://partner.example/a%2Ab",
+    ],
+)
+def test_exact_redirect_uris_with_a_port_or_query_are_accepted(admin_client, uri):
+    response = register_app(admin_client, redirect_uris=uri)
+
+    assert response.status_code == 200
+    assert stored(CLIENT_ID_RE.findall(response.get_data(as_text=True))[0]).redirect_uris == [uri]
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"), list(BAD_REDIRECT_URIS.values()), ids=list(BAD_REDIRECT_URIS)
+)
+def test_a_bad_redirect_uri_is_refused_with_a_clear_form_error(admin_client, uri, message):
+    response = register_app(admin_client, redirect_uris=f"{REDIRECT_URI}\n{uri}")
+
+    assert response.status_code == 400
+    page = htmllib.unescape(response.get_data(as_text=True))
+    [error] = re.findall(r'<p class="error">([^<]*)</p>', page)
+    assert message in error, error
+    assert "Register app" in page and SECRET_RE.findall(page) == []
     assert app_count() == 0
 
 
