@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 from oauth_server import logs
 from oauth_server import scopes
 from oauth_server import tokens
+from oauth_server import urls
 from oauth_server.errors import ScopeNotOffered
 from oauth_server.extensions import csrf
 from oauth_server.extensions import db
@@ -39,6 +40,7 @@ from oauth_server.oauth.server import CONFIDENTIAL_AUTH_METHODS
 from oauth_server.oauth.server import server
 from oauth_server.services import consent
 from oauth_server.services import revocation
+from oauth_server.urls import external_url
 
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 wellknown_bp = Blueprint("wellknown", __name__)
@@ -57,8 +59,7 @@ def _no_store(response: Response) -> Response:
 
 
 def _issuer() -> str:
-    issuer: str = current_app.config["OAUTH_ISSUER"]
-    return issuer
+    return urls.issuer()
 
 
 def _oauth_error(status: int, error: str, description: str, **headers: str) -> Response:
@@ -328,10 +329,10 @@ def metadata() -> Response:
     response = jsonify(
         {
             "issuer": issuer,
-            "authorization_endpoint": issuer + url_for("oauth.authorize"),
-            "token_endpoint": issuer + url_for("oauth.token"),
-            "revocation_endpoint": issuer + url_for("oauth.revoke"),
-            "introspection_endpoint": issuer + url_for("oauth.introspect"),
+            "authorization_endpoint": external_url("oauth.authorize"),
+            "token_endpoint": external_url("oauth.token"),
+            "revocation_endpoint": external_url("oauth.revoke"),
+            "introspection_endpoint": external_url("oauth.introspect"),
             "scopes_supported": [scopes.SHARED, scopes.PRIVATE, scopes.PROVISIONING, scopes.SCIM],
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
