@@ -134,11 +134,15 @@ def _client_key() -> str:
     authorization URL): alone, anyone could spend a partner's allowance.
     """
     _body()  # keep the raw body for _form_problem before the form is parsed
+    address = request.remote_addr or "unknown"
+    if request.headers.get("Authorization", "")[:7].lower() == "bearer ":
+        # A personal token revoking itself names no client: per address, so made-up
+        # tokens (with made-up client_ids beside them) all spend one budget.
+        return "oauth-ip:" + address
     auth = request.authorization
     client_id = (auth.username if auth and auth.type == "basic" else None) or request.form.get(
         "client_id"
     )
-    address = request.remote_addr or "unknown"
     if client_id:
         return f"oauth-client:{client_id[:64]}:{address}"
     return "oauth-ip:" + address
