@@ -6,12 +6,22 @@ they are limits on plain functions (Flask-Limiter checks those when they are cal
 the request): the API calls ``spend_api`` right after authentication, the token endpoint
 calls ``spend_token_issue`` once it knows the company of the code or refresh token.
 
-Keys name ids, never token strings. A breach raises Flask-Limiter's ``RateLimitExceeded``
+Keys name ids, never token strings or e-mail addresses: Flask-Limiter writes a breached
+key into its log line, and Redis keeps every key in the clear. A bearer request is keyed
+by its token's id once authenticated; one whose token does not authenticate (unknown,
+malformed, spelled in any case or spacing) spends its address's budget, so an attacker
+spraying made-up tokens meets one budget, not a fresh one per guess. Authentication
+comes first because it is cheap: a checksum, then one indexed lookup.
+
+A breach raises Flask-Limiter's ``RateLimitExceeded``
 (a 429); each surface answers it in its own format, and Flask-Limiter adds
 ``Retry-After`` and ``X-RateLimit-*`` to the answer.
 """
 
 from __future__ import annotations
+
+import hashlib
+import hmac
 
 from flask import current_app
 from flask import g
@@ -26,12 +36,29 @@ def _principal() -> Principal | None:
     return principal
 
 
-def api_token_key() -> str:
-    """Per token; per address for a request that did not authenticate."""
-    principal = _principal()
+def caller_key(principal: Principal | None) -> str:
+    """The token's id; the address for a request whose token did not authenticate."""
     if principal is None:
         return "api-address:" + remote_address()
     return f"api-token:{principal.kind}:{principal.token_id}"
+
+
+def api_token_key() -> str:
+    """Per token; per address for a request that did not authenticate."""
+    return caller_key(_principal())
+
+
+def account_key(email: str) -> str:
+    """A sign-in name as a rate-limit key: a keyed hash of its normalized form.
+
+    Keyed (SECRET_KEY), so that the key in the log or in Redis cannot be matched against
+    a list of addresses; every process of a deployment shares the key, so the budget.
+    """
+    normalized = (email or "").strip().lower()[:320]
+    secret = current_app.config["SECRET_KEY"]
+    key = secret.encode() if isinstance(secret, str) else secret
+    digest = hmac.new(key, normalized.encode("utf-8", "replace"), hashlib.sha256)
+    return "login-account:" + digest.hexdigest()[:32]
 
 
 def api_company_key() -> str:
@@ -99,3 +126,26 @@ def spend_token_issue(company_id: int) -> None:
     if limiter.enabled:
         g.token_company_id = company_id
         _spend_token_issue()
+
+
+# --- SCIM ---------------------------------------------------------------------------------
+
+
+def _scim_key() -> str:
+    return caller_key(g.get("scim_caller"))
+
+
+@limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_API"], scope="scim", key_func=_scim_key
+)
+def _spend_scim() -> None:
+    pass
+
+
+def spend_scim(principal: Principal | None) -> None:
+    """One SCIM call: the token's budget, or the address's when the token did not
+    authenticate. SCIM has a budget of its own, apart from the token's API calls: an
+    identity provider's sync does not starve the token's other use."""
+    if limiter.enabled:
+        g.scim_caller = principal
+        _spend_scim()

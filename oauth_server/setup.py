@@ -21,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from oauth_server import conflicts
 from oauth_server import connections
+from oauth_server import text
 from oauth_server.extensions import csrf
 from oauth_server.extensions import db
 from oauth_server.extensions import limiter
@@ -131,6 +132,7 @@ def extensions(app: Flask) -> None:
     login_manager.login_message = "Log in to continue."
     login_manager.session_protection = "basic"
     vault.init_app(app)
+    text.refuse_nul_at_flush()
 
 
 def security_headers(app: Flask) -> None:
@@ -192,6 +194,13 @@ def error_pages(app: Flask) -> None:
 
     def page(status: int, title: str, message: str) -> tuple[str, int]:
         return render_template("error.html", title=title, message=message), status
+
+    @app.errorhandler(text.UnstorableText)
+    def _unstorable(error: text.UnstorableText) -> Any:
+        # The last line of defence tripped on a page (the API and SCIM answer it in their
+        # own format): nothing was stored.
+        db.session.rollback()
+        return page(400, "Bad request", error.message)
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Any:

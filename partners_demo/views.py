@@ -16,6 +16,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from flask import Flask
 from flask import abort
 from flask import current_app
+from flask import g
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -56,7 +57,8 @@ class WorkspaceMisconfigured(Exception):
 def init_app(app: Flask) -> None:
     # One OAuth registry per app (kept in app.extensions by Authlib), not a module global:
     # Authlib caches a registered client by name, so a second app would get the first's.
-    oauth = OAuth(app)
+    # The PKCE verifier and the authorize URL stay server-side (store.PendingAuthorizations).
+    oauth = OAuth(app, cache=store.PendingAuthorizations())
     oauth.register(
         name="workspace",
         client_id=app.config["CLIENT_ID"],
@@ -81,11 +83,13 @@ def init_app(app: Flask) -> None:
     def _headers(response: Response) -> Response:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Cache-Control", "no-store")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", _content_security_policy())
         return response
 
     @app.context_processor
     def _page_context() -> dict[str, Any]:
-        return {"username": session.get("username"), "csrf": _csrf()}
+        return {"username": session.get("username"), "csrf": _csrf(), "nonce": _nonce()}
 
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(requests.RequestException, _unreachable)
@@ -174,6 +178,26 @@ def _check_csrf() -> None:
         abort(400)
 
 
+def _nonce() -> str:
+    """This answer's CSP nonce: the only inline style (or script) a page may run."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    nonce: str = g.csp_nonce
+    return nonce
+
+
+def _content_security_policy() -> str:
+    # Nothing but our own pages and their nonce'd style; forms post here, and the connect
+    # form's redirect goes on to the workspace (form-action covers redirects).
+    return (
+        "default-src 'none'; "
+        f"style-src 'nonce-{_nonce()}'; "
+        "img-src 'self'; "
+        f"form-action 'self' {current_app.config['SERVER_URL']}; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
 def _csrf() -> str:
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(16)
@@ -254,6 +278,7 @@ def _may_list_teams(me: dict[str, Any]) -> bool:
 
 def signin() -> Any:
     if request.method == "POST":
+        _check_csrf()
         username = (request.form.get("username") or "").strip()
         if not USERNAME_RE.match(username):
             return render_template("signin.html", error="Use 1-64 letters, digits or . _ @ -"), 400

@@ -11,7 +11,6 @@ from functools import cache
 from typing import Any
 from typing import cast
 
-from flask import request
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
@@ -20,6 +19,7 @@ from oauth_server.api.pagination import MAX_LIMIT
 from oauth_server.api.registry import OPERATIONS
 from oauth_server.api.registry import Operation
 from oauth_server.api.registry import route
+from oauth_server.urls import issuer
 
 SCHEME = "bearer"
 REF = "#/components/schemas/{model}"
@@ -98,7 +98,7 @@ PAGING_PARAMETERS: list[dict[str, Any]] = [
     description="Public: no token needed.",
 )
 def openapi() -> dict[str, Any]:
-    server = request.host_url.rstrip("/") + (bp.url_prefix or "")
+    server = issuer() + (bp.url_prefix or "")
     return {**document(), "servers": [{"url": server}]}
 
 
@@ -109,7 +109,7 @@ def openapi_path(rule: str) -> str:
 
 @cache
 def document() -> dict[str, Any]:
-    """The document without ``servers`` (which names the host of each request)."""
+    """The document without ``servers`` (the configured issuer's API URL)."""
     refs, schemas = _schemas()
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:

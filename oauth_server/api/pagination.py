@@ -10,13 +10,13 @@ from typing import cast
 from flask import Response
 from flask import current_app
 from flask import request
-from flask import url_for
 from sqlalchemy import Select
 
 from oauth_server.api import errors
 from oauth_server.api.schemas import RowDumper
 from oauth_server.extensions import db
 from oauth_server.models.base import ID_MAX
+from oauth_server.urls import external_url
 
 # A list's rows are written by a RowDumper (plain rows, the whole page at once) or one by
 # one by a function of an ORM object.
@@ -52,9 +52,8 @@ def _envelope(
     next_url = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_url = url_for(
+        next_url = external_url(
             request.endpoint or "",
-            _external=True,
             limit=limit,
             page_token=rows[-1].id,
             **endpoint_args,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -53,14 +52,6 @@ def authenticate() -> Principal:
 def current_principal() -> Principal:
     principal: Principal = g.principal
     return principal
-
-
-def rate_limit_key() -> str:
-    """Limit per token (hashed: the key may be stored in Redis), else per address."""
-    header = request.headers.get("Authorization", "")
-    if header:
-        return "api-token:" + hashlib.sha256(header.encode("utf-8", "replace")).hexdigest()[:32]
-    return "api-ip:" + (request.remote_addr or "unknown")
 
 
 def requires(*needed: str) -> Callable[[F], F]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask import url_for
 
 from oauth_server import scopes
 from oauth_server.api.pagination import prepared_page
@@ -27,6 +26,7 @@ from oauth_server.api.schemas import RowDumper
 from oauth_server.api.schemas import dump
 from oauth_server.api.validation import parse_body
 from oauth_server.services import resources as service
+from oauth_server.urls import external_url
 
 # A team item needs shared or its team's scope; a private item needs private.
 RESOURCE_SCOPES = (scopes.SHARED, scopes.PRIVATE, ANY_TEAM)
@@ -89,7 +89,7 @@ def _register(c: Collection) -> None:
             owner_id=data.pop("owner_id"),
             values=data,
         )
-        location = url_for(f"api.get_{c.singular}", item_id=item.id, _external=True)
+        location = external_url(f"api.get_{c.singular}", item_id=item.id)
         return serialize(item), 201, {"Location": location}
 
     @route(

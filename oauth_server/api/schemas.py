@@ -26,6 +26,7 @@ from pydantic import WithJsonSchema
 from pydantic import create_model
 from typing_extensions import TypedDict
 
+from oauth_server import text as stored_text
 from oauth_server.models import Channel
 from oauth_server.models import Contact
 from oauth_server.models import Conversation
@@ -43,10 +44,17 @@ INPUT = ConfigDict(extra="forbid", strict=True)
 OUTPUT = ConfigDict(from_attributes=True)
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL cannot store NUL in text; refuse it here rather than fail in the database.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+def _single_line(value: str) -> str:
+    broken = stored_text.problem(value)
+    if broken:
+        raise ValueError(broken)
+    return value
+
+
+def _multi_line(value: str) -> str:
+    broken = stored_text.problem(value, multiline=True)
+    if broken:
+        raise ValueError(broken)
     return value
 
 
@@ -56,13 +64,16 @@ def _not_blank(value: str) -> str:
     return value
 
 
-def text(max_length: int, *, strip: bool = True, pattern: str | None = None) -> Any:
-    """A required string of 1..``max_length`` characters.
+def text(
+    max_length: int, *, strip: bool = True, pattern: str | None = None, multiline: bool = False
+) -> Any:
+    """A required string of 1..``max_length`` characters, without control characters
+    (oauth_server/text.py): a multi-line one keeps tabs and line breaks.
 
     Names and addresses drop surrounding spaces; a message body is kept as written but
     may not be blank.
     """
-    checks = [AfterValidator(_no_nul)]
+    checks = [AfterValidator(_multi_line if multiline else _single_line)]
     if not strip:
         checks.append(AfterValidator(_not_blank))
     return Annotated[
@@ -154,7 +165,9 @@ COLLECTIONS: dict[str, Collection] = {
                 "handle": Option(
                     text(320) | None, str | None, "How to reach the contact (e-mail, phone...)."
                 ),
-                "description": Option(text(10_000) | None, str | None, "Free-form notes."),
+                "description": Option(
+                    text(10_000, multiline=True) | None, str | None, "Free-form notes."
+                ),
             },
         ),
         Collection(
@@ -172,7 +185,9 @@ COLLECTIONS: dict[str, Collection] = {
             "name",
             200,
             {
-                "description": Option(text(10_000) | None, str | None, "What the rule does."),
+                "description": Option(
+                    text(10_000, multiline=True) | None, str | None, "What the rule does."
+                ),
                 "enabled": Option(bool, bool, "Whether the rule runs.", True),
             },
         ),
@@ -258,7 +273,7 @@ class MessageCreate(BaseModel):
 
     model_config = INPUT
 
-    body: text(100_000, strip=False) = Field(description="The message text.")  # type: ignore[valid-type]
+    body: text(100_000, strip=False, multiline=True) = Field(description="The message text.")  # type: ignore[valid-type]
 
 
 class Message(BaseModel):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask import url_for
 
 from oauth_server import scopes
 from oauth_server.api import schemas
@@ -15,6 +14,7 @@ from oauth_server.api.registry import route
 from oauth_server.api.validation import parse_body
 from oauth_server.models import Shift
 from oauth_server.services import provisioning as service
+from oauth_server.urls import external_url
 
 PROVISIONING = (scopes.PROVISIONING,)
 ONE = "/shifts/<id:shift_id>"
@@ -74,7 +74,7 @@ def create_shift() -> tuple[dict[str, Any], int, dict[str, str]]:
         ranges=[r.model_dump() for r in body.ranges],
         teammate_ids=body.teammate_ids,
     )
-    location = url_for("api.get_shift", shift_id=shift.id, _external=True)
+    location = external_url("api.get_shift", shift_id=shift.id)
     return _serialize(shift), 201, {"Location": location}
 
 

@@ -7,11 +7,17 @@ from wtforms import PasswordField
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 
+from oauth_server.settings.forms import NoControlCharacters
+
 
 class LoginForm(FlaskForm):
     email = EmailField(
         "Email",
-        validators=[InputRequired("Enter your e-mail address."), Length(max=320)],
+        validators=[
+            InputRequired("Enter your e-mail address."),
+            Length(max=320),
+            NoControlCharacters("An e-mail address"),
+        ],
     )
     password = PasswordField(
         "Password",

@@ -18,6 +18,7 @@ from flask_login import login_user
 from flask_login import logout_user
 from werkzeug.wrappers import Response
 
+from oauth_server import ratelimits
 from oauth_server.auth.forms import LoginForm
 from oauth_server.extensions import db
 from oauth_server.extensions import limiter
@@ -56,7 +57,7 @@ def safe_next(target: str | None) -> str:
 
 
 def _login_account_key() -> str:
-    return "login-account:" + (request.form.get("email") or "").strip().lower()[:320]
+    return ratelimits.account_key(request.form.get("email") or "")
 
 
 @bp.route("/login", methods=["GET", "POST"])

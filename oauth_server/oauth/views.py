@@ -29,6 +29,7 @@ from oauth_server import conflicts
 from oauth_server import logs
 from oauth_server import scopes
 from oauth_server import tokens
+from oauth_server import urls
 from oauth_server.errors import ScopeNotOffered
 from oauth_server.extensions import csrf
 from oauth_server.extensions import db
@@ -41,6 +42,7 @@ from oauth_server.oauth.server import server
 from oauth_server.services import clients
 from oauth_server.services import consent
 from oauth_server.services import revocation
+from oauth_server.urls import external_url
 
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 wellknown_bp = Blueprint("wellknown", __name__)
@@ -59,8 +61,7 @@ def _no_store(response: Response) -> Response:
 
 
 def _issuer() -> str:
-    issuer: str = current_app.config["OAUTH_ISSUER"]
-    return issuer
+    return urls.issuer()
 
 
 def _oauth_error(status: int, error: str, description: str, **headers: str) -> Response:
@@ -135,11 +136,15 @@ def _client_key() -> str:
     authorization URL): alone, anyone could spend a partner's allowance.
     """
     _body()  # keep the raw body for _form_problem before the form is parsed
+    address = request.remote_addr or "unknown"
+    if request.headers.get("Authorization", "")[:7].lower() == "bearer ":
+        # A personal token revoking itself names no client: per address, so made-up
+        # tokens (with made-up client_ids beside them) all spend one budget.
+        return "oauth-ip:" + address
     auth = request.authorization
     client_id = (auth.username if auth and auth.type == "basic" else None) or request.form.get(
         "client_id"
     )
-    address = request.remote_addr or "unknown"
     if client_id:
         return f"oauth-client:{client_id[:64]}:{address}"
     return "oauth-ip:" + address
@@ -348,10 +353,10 @@ def metadata() -> Response:
     response = jsonify(
         {
             "issuer": issuer,
-            "authorization_endpoint": issuer + url_for("oauth.authorize"),
-            "token_endpoint": issuer + url_for("oauth.token"),
-            "revocation_endpoint": issuer + url_for("oauth.revoke"),
-            "introspection_endpoint": issuer + url_for("oauth.introspect"),
+            "authorization_endpoint": external_url("oauth.authorize"),
+            "token_endpoint": external_url("oauth.token"),
+            "revocation_endpoint": external_url("oauth.revoke"),
+            "introspection_endpoint": external_url("oauth.introspect"),
             "scopes_supported": [scopes.SHARED, scopes.PRIVATE, scopes.PROVISIONING, scopes.SCIM],
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],

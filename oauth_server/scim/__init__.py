@@ -19,12 +19,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import default_exceptions
 from werkzeug.wrappers import Response
 
+from oauth_server import ratelimits
 from oauth_server import scopes
 from oauth_server.api import errors as api_errors
 from oauth_server.api import protect
 from oauth_server.errors import DomainError
 from oauth_server.extensions import db
-from oauth_server.extensions import limiter
 from oauth_server.scim import errors
 from oauth_server.services.access import Principal
 from oauth_server.services.access import authenticate_bearer
@@ -34,7 +34,27 @@ bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 
 @bp.before_request
 def _authenticate() -> None:
-    """401 without a live token, 403 without the scim scope or the Scale plan."""
+    """401 without a live token, 403 without the scim scope or the Scale plan.
+
+    Every request spends a budget once authentication is done: its token's, or its
+    address's when it brought no token that authenticates (oauth_server/ratelimits.py).
+    """
+    principal = None
+    try:
+        principal = _authenticated()
+    finally:
+        ratelimits.spend_scim(principal)
+    if not principal.has(scopes.SCIM):
+        # The plan is checked at every request: leaving Scale stops SCIM at once.
+        if scopes.SCIM in principal.granted_scopes and not principal.company.on_scale_plan:
+            detail = "Auto-provisioning (SCIM) needs the Scale plan."
+        else:
+            detail = "This token needs the scim (Auto-provisioning) scope."
+        raise errors.forbidden(detail, scopes.SCIM)
+    g.scim_principal = principal
+
+
+def _authenticated() -> Principal:
     try:
         value = protect.bearer_value()  # the API's rules: header only, one token
     except api_errors.ApiError as refusal:
@@ -50,14 +70,7 @@ def _authenticate() -> None:
     principal = authenticate_bearer(value)
     if principal is None:
         raise errors.invalid_token()
-    if not principal.has(scopes.SCIM):
-        # The plan is checked at every request: leaving Scale stops SCIM at once.
-        if scopes.SCIM in principal.granted_scopes and not principal.company.on_scale_plan:
-            detail = "Auto-provisioning (SCIM) needs the Scale plan."
-        else:
-            detail = "This token needs the scim (Auto-provisioning) scope."
-        raise errors.forbidden(detail, scopes.SCIM)
-    g.scim_principal = principal
+    return principal
 
 
 def current_principal() -> Principal:
@@ -127,7 +140,5 @@ def _unexpected(error: Exception) -> Response:
     db.session.rollback()
     return _render(errors.ScimError(500, "The server could not finish this request."))
 
-
-limiter.limit(lambda: current_app.config["RATELIMIT_API"], key_func=protect.rate_limit_key)(bp)
 
 from oauth_server.scim import views  # noqa: E402,F401

@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import current_app
 from flask import request
-from flask import url_for
 from scim2_models import Context
 from scim2_models import Group
 from scim2_models import ListResponse
@@ -36,6 +35,7 @@ from oauth_server.scim import errors
 from oauth_server.scim import filters
 from oauth_server.scim import mapping
 from oauth_server.services import autoprovisioning
+from oauth_server.urls import external_url
 
 SCIM_JSON = "application/scim+json"
 ACCEPTED_BODIES = (SCIM_JSON, "application/json")
@@ -67,7 +67,7 @@ def respond(payload: Any, status: int = 200, headers: dict[str, str] | None = No
 
 
 def base_url() -> str:
-    return url_for("scim.service_provider_config", _external=True).rsplit("/", 1)[0]
+    return external_url("scim.service_provider_config").rsplit("/", 1)[0]
 
 
 def read_body() -> Any:

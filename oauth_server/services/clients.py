@@ -16,6 +16,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
 
+from oauth_server import text
 from oauth_server import tokens
 from oauth_server.errors import NotAllowed
 from oauth_server.errors import NotFound
@@ -39,8 +40,6 @@ URI_MAX = 2000
 MAX_REDIRECT_URIS = 10
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 CLIENT_ID_RE = re.compile(r"[A-Za-z0-9._~-]{1,64}")
-# PostgreSQL refuses NUL in text, and no name or URI needs a control character.
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 # Primary keys are 32-bit integers: a larger id from a URL names no row (and PostgreSQL
 # would refuse the comparison rather than find nothing).
 
@@ -103,8 +102,7 @@ def validate_redirect_uri(uri: str) -> str:
         raise _refuse("Enter a redirect URI.")
     if len(uri) > URI_MAX:
         raise _refuse(f"Redirect URIs are at most {URI_MAX} characters.")
-    if CONTROL_RE.search(uri):
-        raise _refuse("Redirect URIs must not contain control characters.")
+    text.check(uri, "Redirect URIs", field="redirect_uris")
     if any(ch.isspace() for ch in uri):
         raise _refuse(f"{uri!r} must not contain spaces.")
     if "\\" in uri:
@@ -158,8 +156,7 @@ def register_client(
         raise ValidationFailed("Name is required.", field="name")
     if len(name) > NAME_MAX:
         raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
-    if CONTROL_RE.search(name):
-        raise ValidationFailed("Name must not contain control characters.", field="name")
+    text.check(name, "Name", field="name")
     uris = list(dict.fromkeys(validate_redirect_uri(u) for u in redirect_uris))
     if not uris:
         raise ValidationFailed("Register at least one redirect URI.", field="redirect_uris")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from oauth_server import scopes
+from oauth_server import text
 from oauth_server import tokens
 from oauth_server.errors import NotAllowed
 from oauth_server.errors import NotFound
@@ -46,6 +47,7 @@ def issue_personal_token(
         raise ValidationFailed("Name is required.", field="name")
     if len(name) > NAME_MAX:
         raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
+    text.check(name, "Name", field="name")
     if not scopes.is_offered(company, scope):
         raise ScopeNotOffered("This permission scope is not available.", field="scope")
     if expires_in_days not in EXPIRY_CHOICES:

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from oauth_server import scopes
+from oauth_server import text
 from oauth_server.errors import NotFound
 from oauth_server.errors import ScopeRequired
 from oauth_server.errors import ValidationFailed
@@ -296,8 +297,11 @@ def check_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ValidationFailed("is required", field="name")
     name = name.strip()
-    if len(name) > NAME_MAX or "\x00" in name:
-        raise ValidationFailed(f"must be 1 to {NAME_MAX} characters, no NUL", field="name")
+    if len(name) > NAME_MAX:
+        raise ValidationFailed(f"must be 1 to {NAME_MAX} characters", field="name")
+    broken = text.problem(name)
+    if broken:
+        raise ValidationFailed(broken, field="name")
     return name
 
 

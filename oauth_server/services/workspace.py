@@ -11,6 +11,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
+from oauth_server import text
 from oauth_server.errors import Conflict
 from oauth_server.errors import NotAllowed
 from oauth_server.errors import NotFound
@@ -37,7 +38,7 @@ def _name(value: str, what: str, field: str = "name") -> str:
         raise ValidationFailed(f"{what} is required.", field=field)
     if len(value) > NAME_MAX:
         raise ValidationFailed(f"{what} must be at most {NAME_MAX} characters.", field=field)
-    return value
+    return text.check(value, what, field=field)
 
 
 def _plan(plan: str) -> str:
@@ -47,7 +48,9 @@ def _plan(plan: str) -> str:
 
 
 def company_by_name(name: str) -> Company:
-    company = db.session.scalar(select(Company).where(Company.name == name))
+    # A name no company can have is looked up nowhere (PostgreSQL refuses NUL in a query).
+    storable = text.is_storable(name)
+    company = db.session.scalar(select(Company).where(Company.name == name)) if storable else None
     if company is None:
         raise NotFound(f"No company named {name!r}.")
     return company
@@ -81,7 +84,7 @@ def update_company(
 
 def normalize_email(email: str) -> str:
     email = (email or "").strip().lower()
-    if not EMAIL_RE.match(email) or len(email) > 320:
+    if not EMAIL_RE.match(email) or len(email) > 320 or not text.is_storable(email):
         raise ValidationFailed("Enter a valid e-mail address.", field="email")
     return email
 
@@ -105,6 +108,7 @@ def create_teammate(
         )
     if len(name or "") > NAME_MAX:
         raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
+    text.check((name or "").strip(), "Name", field="name")
     if db.session.scalar(select(Teammate.id).where(Teammate.email == email)) is not None:
         raise Conflict(f"A teammate with e-mail {email} exists already.", field="email")
     teammate = Teammate(
@@ -122,7 +126,11 @@ def create_teammate(
 def authenticate(email: str, password: str) -> Teammate | None:
     """The active teammate with these credentials, or None."""
     email = (email or "").strip().lower()
-    teammate = db.session.scalar(select(Teammate).where(Teammate.email == email))
+    teammate = (
+        db.session.scalar(select(Teammate).where(Teammate.email == email))
+        if text.is_storable(email)
+        else None
+    )
     if teammate is None:
         method = current_app.config["PASSWORD_HASH_METHOD"]
         if method not in _DUMMY_HASH:
@@ -177,13 +185,17 @@ def create_team(company: Company, *, name: str, member_emails: list[str] = ()) -
         raise Conflict(f"A team named {name!r} exists already.", field="name")
     members = []
     for email in member_emails:
-        member = db.session.scalar(
-            select(Teammate).where(
-                Teammate.company_id == company.id, Teammate.email == email.strip().lower()
+        wanted = email.strip().lower()
+        member = (
+            db.session.scalar(
+                select(Teammate).where(Teammate.company_id == company.id, Teammate.email == wanted)
             )
+            if text.is_storable(wanted)
+            else None
         )
         if member is None:
-            raise NotFound(f"No teammate {email} in {company.name}.", field="member")
+            shown = email if text.is_storable(email) else repr(email)
+            raise NotFound(f"No teammate {shown} in {company.name}.", field="member")
         members.append(member)
     team = Team(company_id=company.id, name=name, members=members)
     db.session.add(team)

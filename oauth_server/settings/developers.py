@@ -30,6 +30,7 @@ from oauth_server.services import clients
 from oauth_server.services import grants
 from oauth_server.services import revocation
 from oauth_server.settings.forms import ConfirmForm
+from oauth_server.settings.forms import NoControlCharacters
 from oauth_server.settings.views import FORM_EXPIRED
 from oauth_server.settings.views import _id
 from oauth_server.settings.views import bp
@@ -49,10 +50,15 @@ class NewAppForm(FlaskForm):
                 max=clients.NAME_MAX,
                 message=f"Name must be at most {clients.NAME_MAX} characters.",
             ),
+            NoControlCharacters("Name"),
         ],
     )
     redirect_uris = TextAreaField(
-        "Redirect URIs", validators=[InputRequired("Enter at least one redirect URI.")]
+        "Redirect URIs",
+        validators=[
+            InputRequired("Enter at least one redirect URI."),
+            NoControlCharacters("Redirect URIs", multiline=True),
+        ],
     )
     client_type = RadioField(
         "Type",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
+from wtforms import Field
+from wtforms import Form
 from wtforms import RadioField
 from wtforms import SelectField
 from wtforms import StringField
@@ -11,7 +13,9 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import AnyOf
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
+from wtforms.validators import StopValidation
 
+from oauth_server import text
 from oauth_server.models import Company
 from oauth_server.scopes import offered
 from oauth_server.services.personal_tokens import NAME_MAX
@@ -23,6 +27,20 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
+class NoControlCharacters:
+    """The stored-text rule (oauth_server/text.py) as a form validator: the form is shown
+    again with the error, and nothing reaches a service."""
+
+    def __init__(self, label: str, *, multiline: bool = False) -> None:
+        self.label = label
+        self.multiline = multiline
+
+    def __call__(self, form: Form, field: Field) -> None:
+        broken = text.problem(field.data or "", multiline=self.multiline)
+        if broken:
+            raise StopValidation(f"{self.label} {broken}.")
+
+
 class NewTokenForm(FlaskForm):
     name = StringField(
         "Name",
@@ -30,6 +48,7 @@ class NewTokenForm(FlaskForm):
         validators=[
             InputRequired("Name is required."),
             Length(max=NAME_MAX, message=f"Name must be at most {NAME_MAX} characters."),
+            NoControlCharacters("Name"),
         ],
     )
     # Which scopes are offered is a rule of the service (issue_personal_token refuses the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from html import unescape
 
@@ -204,3 +205,22 @@ def test_login_is_rate_limited_per_account(app, client, admin):
     # Another account from the same address is not locked out by this one.
     other = {**data, "email": "someone@acme.test"}
     assert client.post("/login", data=other).status_code == 401
+
+
+def test_a_limited_sign_in_logs_no_email_address(app, client, admin, caplog):
+    """The per-account budget is keyed by a keyed hash of the address: the key is what
+    Flask-Limiter writes on a breach, and what Redis stores."""
+    app.config["RATELIMIT_LOGIN_ACCOUNT"] = "1 per minute"
+    csrf = csrf_from(client.get("/login").get_data(as_text=True))
+    data = {"email": "admin@acme.test", "password": "wrong-password", "csrf_token": csrf}
+
+    with caplog.at_level(logging.DEBUG):
+        assert client.post("/login", data=data).status_code == 401
+        assert client.post("/login", data=data).status_code == 429
+
+    breach = [r for r in caplog.records if "exceeded" in r.getMessage()]
+    assert breach, [r.getMessage() for r in caplog.records]
+    for record in caplog.records:
+        line = record.getMessage() + repr(record.__dict__)
+        assert "admin@acme.test" not in line.lower()
+        assert "admin%40acme.test" not in line.lower()

@@ -136,6 +136,8 @@ def demo_session(context: Any, stack: Stack) -> dict[str, Any]:
 def test_connect_see_data_revoke_and_connect_again(page: Any, new_context: Any, stack: Stack):
     demo_sign_in(page, stack, "ada")
     expect(page.get_by_role("heading", name=CONNECT)).to_be_visible()
+    # The page's style is nonce'd under its Content-Security-Policy, and applies.
+    expect(page.locator("header")).to_have_css("background-color", "rgb(91, 58, 30)")
     screenshot(page, "1-demo-connect")
 
     # Connect: the server's login, then its consent page naming the app, company and scopes.

@@ -49,9 +49,16 @@ def make_demo(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., F
     return make
 
 
+def sign_in(client: FlaskClient, name: str = "uma") -> None:
+    """The sign-in form, with the CSRF token its page carries."""
+    page = client.get("/signin").get_data(as_text=True)
+    csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    assert client.post("/signin", data={"username": name, "csrf": csrf}).status_code == 302
+
+
 def signed_in(app: Flask, name: str = "uma") -> FlaskClient:
     client = app.test_client()
-    assert client.post("/signin", data={"username": name}).status_code == 302
+    sign_in(client, name)
     with client.session_transaction() as session:
         session["csrf"] = "csrf-token"
     return client
@@ -436,7 +443,7 @@ def test_a_form_without_its_csrf_token_gets_a_clear_page(make_demo, fake, path, 
     assert_clear_page(client.post(path, data=sent), 400, "The form expired")
     # A session that never got a token accepts no form either.
     fresh = make_demo(fake.url).test_client()
-    fresh.post("/signin", data={"username": "uma"})
+    sign_in(fresh)  # signing in starts a new session, with no token yet
     assert_clear_page(fresh.post(path, data=sent), 400, "The form expired")
     assert fake.paths() == []
 
@@ -463,3 +470,43 @@ def test_each_app_has_its_own_oauth_client(make_demo, fake):
     ]
     assert clients[0] is not clients[1]
     assert clients[1]._server_metadata_url.startswith("http://127.0.0.1:1/")
+
+
+# --- the sign-in form, the session cookie and the page policy ----------------------------------
+
+
+@pytest.mark.parametrize("sent", [{"csrf": "wrong"}, {}])
+def test_the_sign_in_form_needs_its_csrf_token(make_demo, fake, sent):
+    client = make_demo(fake.url).test_client()
+    page = client.get("/signin")
+    assert 'name="csrf"' in page.get_data(as_text=True)
+    assert_clear_page(client.post("/signin", data={"username": "uma", **sent}), 400)
+    with client.session_transaction() as session:
+        assert "username" not in session
+    sign_in(client)  # with the token it carries, the form works
+
+
+def test_the_pkce_verifier_stays_server_side(make_demo, fake):
+    from flask.sessions import SecureCookieSessionInterface
+
+    app = make_demo(fake.url)
+    client = signed_in(app)
+    authorize_url = start_connect(client)
+    cookie = client.get_cookie("partners_demo_session")
+    assert cookie is not None
+    data = SecureCookieSessionInterface().get_signing_serializer(app).loads(cookie.value)
+    assert "code_verifier" not in repr(data)
+    assert authorize_url not in repr(data)
+    assert "redirect_uri" not in repr(data)
+
+
+def test_pages_carry_a_strict_content_security_policy(make_demo, fake):
+    app = make_demo(fake.url)
+    answer = app.test_client().get("/signin")
+    policy = answer.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy
+    assert "'unsafe-inline'" not in policy
+    nonce = policy.split("'nonce-", 1)[1].split("'", 1)[0]
+    assert f'<style nonce="{nonce}">' in answer.get_data(as_text=True)
+    assert "<script" not in answer.get_data(as_text=True)
+    assert f"form-action 'self' {fake.url}" in policy

@@ -125,6 +125,66 @@ def test_requests_that_fail_to_authenticate_spend_their_addresses_budget(client,
     assert me(client, guessed, environ_base={"REMOTE_ADDR": "203.0.113.8"}).status_code == 401
 
 
+def _scim_users(client: Any, authorization: str, **kwargs: Any) -> Any:
+    return client.get("/scim/v2/Users", headers={"Authorization": authorization}, **kwargs)
+
+
+def _api_me(client: Any, authorization: str, **kwargs: Any) -> Any:
+    return client.get("/api/v1/me", headers={"Authorization": authorization}, **kwargs)
+
+
+SURFACES = {"api": _api_me, "scim": _scim_users}
+
+
+@pytest.mark.parametrize("surface", list(SURFACES))
+def test_a_token_spelled_any_way_has_one_budget(client, app, surface):
+    """Scheme case and spacing do not make another token: the budget is the token's."""
+    app.config["RATELIMIT_API"] = "3 per minute"
+    company = make_company("Acme", plan="scale")
+    _row, value = make_personal_token(company, "scim")
+    call = SURFACES[surface]
+
+    spellings = [f"Bearer {value}", f"bearer {value}", f"BEARER   {value}  "]
+    assert [call(client, spelled).status_code for spelled in spellings] != [429] * 3
+    refused = call(client, f"bEaReR {value}")
+    assert refused.status_code == 429, refused.get_data(as_text=True)
+    assert int(refused.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("surface", list(SURFACES))
+def test_a_spray_of_made_up_tokens_meets_one_budget_per_address(client, app, surface):
+    """Each guess is a new string; the guesses of one address share its budget, and a
+    real token used from the same address keeps its own."""
+    app.config["RATELIMIT_API"] = "5 per minute"
+    company = make_company("Acme", plan="scale")
+    _row, value = make_personal_token(company, "scim")
+    call = SURFACES[surface]
+    here = {"REMOTE_ADDR": "203.0.113.9"}
+
+    guesses = [tokens.generate(tokens.Kind.PERSONAL) for _ in range(8)]
+    statuses = [call(client, f"Bearer {guess}", environ_base=here).status_code for guess in guesses]
+    assert statuses[:5] == [401] * 5
+    assert statuses[5:] == [429] * 3
+    assert call(client, f"Bearer {value}", environ_base=here).status_code != 429
+    elsewhere = {"REMOTE_ADDR": "203.0.113.10"}
+    assert call(client, f"Bearer {guesses[0]}", environ_base=elsewhere).status_code == 401
+
+
+def test_made_up_tokens_at_the_revocation_endpoint_share_the_addresss_budget(client, app):
+    app.config["RATELIMIT_TOKEN"] = "3 per minute"
+    statuses = []
+    for n in range(4):
+        guess = tokens.generate(tokens.Kind.PERSONAL)
+        statuses.append(
+            client.post(
+                "/oauth/revoke",
+                data={"token": guess, "client_id": f"made-up-{n}"},
+                headers={"Authorization": f"Bearer {guess}"},
+            ).status_code
+        )
+    assert statuses == [401, 401, 401, 429]
+
+
 def test_the_openapi_document_is_limited_per_address(client, app):
     app.config["RATELIMIT_API"] = "1 per minute"
     assert client.get("/api/v1/openapi.json").status_code == 200

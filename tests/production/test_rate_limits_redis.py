@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.conftest import csrf_from
 from tests.production.conftest import TRACEBACK
 from tests.production.conftest import RedisSpace
 from tests.production.conftest import Server
@@ -25,6 +26,7 @@ LIMITS = {
     "RATELIMIT_API": "3 per minute",
     "RATELIMIT_API_COMPANY": "4 per minute",
     "RATELIMIT_TOKEN": "2 per minute",
+    "RATELIMIT_LOGIN_ACCOUNT": "2 per minute",
 }
 
 
@@ -110,6 +112,31 @@ def test_counters_live_under_the_deployments_key_prefix(
     assert all(f"/{redis_space.prefix}/" in key for key in keys), keys
     # Ids name the budgets, never a token string.
     assert not any("wsp_" in key and "wsp_app_" not in key for key in keys), keys
+
+
+def test_a_limited_sign_in_leaves_no_email_address_in_logs_or_redis(
+    pair: Pair, redis_space: RedisSpace
+) -> None:
+    email = pair.data["admin"]["email"]
+
+    def wrong_password(server: Server) -> requests.Response:
+        session = requests.Session()
+        page = session.get(server.url + "/login", timeout=10)
+        return session.post(
+            server.url + "/login",
+            data={"email": email, "password": "not a password", "csrf_token": csrf_from(page.text)},
+            allow_redirects=False,
+            timeout=10,
+        )
+
+    assert [wrong_password(s).status_code for s in (pair.a, pair.b)] == [401, 401]
+    assert wrong_password(pair.a).status_code == 429
+
+    keys = redis_space.keys()
+    assert any("login-account:" in key for key in keys), keys
+    assert not any(email in key.lower() for key in keys), keys
+    for server in (pair.a, pair.b):
+        assert email not in server.log_text().lower()
 
 
 def test_without_redis_the_server_keeps_serving(tmp_path: Path) -> None:
