@@ -57,7 +57,9 @@ def test_a_refresh_that_meets_a_deadlock_is_sent_again_and_succeeds(
     assert seen[0] == 2
     assert answer.status_code == 200, answer.get_json()
     assert me_status(client, answer.get_json()["access_token"]) == 200
-    retried = [r for r in caplog.records if r.getMessage() == "transaction retried after a conflict"]
+    retried = [
+        r for r in caplog.records if r.getMessage() == "transaction retried after a conflict"
+    ]
     assert [r.sqlstate for r in retried] == ["40P01", "40P01"]
     assert not [r for r in caplog.records if r.getMessage() == "database unavailable"]
 
