@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from urllib.parse import urlsplit
 
 from flask import Blueprint
@@ -46,6 +47,10 @@ def load_user(user_id: str) -> Teammate | None:
 def safe_next(target: str | None) -> str:
     """A same-site path to go back to after sign-in, never another host."""
     if not target:
+        return url_for("home")
+    # CR, LF and other control characters have no place in a path, and would be refused
+    # in the Location header.
+    if any(unicodedata.category(char) == "Cc" for char in target):
         return url_for("home")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):

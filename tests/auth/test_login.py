@@ -204,3 +204,34 @@ def test_login_is_rate_limited_per_account(app, client, admin):
     # Another account from the same address is not locked out by this one.
     other = {**data, "email": "someone@acme.test"}
     assert client.post("/login", data=other).status_code == 401
+
+
+CONTROL_TARGETS = [
+    "/settings\r\nSet-Cookie: planted=1",
+    "/\nevil",
+    "/settings\rx",
+    "/a\x00b",
+    "/a\x7fb",
+]
+
+
+@pytest.mark.parametrize("target", CONTROL_TARGETS)
+def test_next_with_control_characters_goes_home(client, admin, target):
+    page = client.get("/login", query_string={"next": target})
+    assert page.status_code == 200
+    response = client.post(
+        "/login",
+        data={
+            "email": "admin@acme.test",
+            "password": PASSWORD,
+            "next": target,
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert "planted" not in response.headers.get("Set-Cookie", "")
+    # Signed in already: /login?next= redirects, with the same check.
+    again = client.get("/login", query_string={"next": target})
+    assert again.status_code == 302
+    assert again.headers["Location"] == "/"
