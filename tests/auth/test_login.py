@@ -15,6 +15,7 @@ from tests.factories import PASSWORD
 from tests.factories import make_admin
 from tests.factories import make_company
 from tests.factories import make_teammate
+from tests.isolation import fresh
 
 WRONG = "Wrong e-mail or password."
 
@@ -204,6 +205,21 @@ def test_login_is_rate_limited_per_account(app, client, admin):
     # Another account from the same address is not locked out by this one.
     other = {**data, "email": "someone@acme.test"}
     assert client.post("/login", data=other).status_code == 401
+
+
+def test_a_csrf_token_from_before_sign_in_is_refused_after_it(client, admin):
+    old_token = csrf_from(client.get("/login").get_data(as_text=True))
+    signed_in = client.post(
+        "/login", data={"email": "admin@acme.test", "password": PASSWORD, "csrf_token": old_token}
+    )
+    assert signed_in.status_code == 302
+
+    response = client.post("/preferences", data={"allowed": "y", "csrf_token": old_token})
+
+    assert response.status_code == 400
+    assert "The form expired" in response.get_data(as_text=True)
+    assert fresh(admin).private_api_access is False
+    assert client.get("/").status_code == 200  # still signed in; only the token is new
 
 
 CONTROL_TARGETS = [
