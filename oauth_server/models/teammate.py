@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from flask_login import UserMixin
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
@@ -21,7 +20,10 @@ if TYPE_CHECKING:
     from oauth_server.models.team import Team
 
 
-class Teammate(UserMixin, Base):
+class Teammate(Base):
+    """Flask-Login's user: the properties it reads are spelled out below, rather than
+    UserMixin's, whose ``__eq__`` compares ``get_id()`` (here a session, not a row)."""
+
     __tablename__ = "teammates"
     __table_args__ = (Index("ix_teammates_company_id_id", "company_id", "id"),)
 
@@ -49,6 +51,14 @@ class Teammate(UserMixin, Base):
     @property
     def is_active(self) -> bool:  # Flask-Login: a deactivated teammate cannot sign in
         return self.active
+
+    @property
+    def is_authenticated(self) -> bool:  # Flask-Login
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:  # Flask-Login
+        return False
 
     @property
     def session_secret(self) -> str | None:

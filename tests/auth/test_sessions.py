@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import func
 from sqlalchemy import select
 
+from oauth_server.errors import ValidationFailed
 from oauth_server.extensions import db
 from oauth_server.models import BrowserSession
 from oauth_server.models import Teammate
@@ -220,3 +221,14 @@ def test_sign_in_with_the_old_password_fails_after_a_change(app: Flask, bo: Team
         "/login", data={"email": bo.email, "password": PASSWORD, "csrf_token": csrf_from(html)}
     )
     assert response.status_code == 401
+
+
+def test_a_refused_password_changes_nothing(app: Flask, bo: Teammate) -> None:
+    client = browser(app, bo)
+
+    with pytest.raises(ValidationFailed):
+        workspace.set_password(bo, "short", via="cli")
+
+    assert client.get("/").status_code == 200
+    assert len(sessions_of(bo.id)) == 1
+    login(isolated_client(app), bo.email)  # the old password still signs in
