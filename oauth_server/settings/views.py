@@ -179,7 +179,9 @@ def set_teammate_access(teammate_id: str) -> Response:
     if choice not in {"true", "false"}:
         abort(400, "Say whether API access is allowed: allowed=true or allowed=false.")
     try:
-        teammate = workspace.teammate_in_company(current_user.company, _id(teammate_id, "teammate"))
+        teammate = workspace.teammate_in_company(
+            current_user.company, _id(teammate_id, "teammate")
+        )
     except NotFound as error:
         _or_404(error)
     workspace.set_private_api_access(teammate, choice == "true", actor=current_user)
@@ -205,7 +207,7 @@ def preferences() -> Any:
 @preferences_bp.post("/preferences/sessions/end")
 @login_required
 def end_sessions() -> Response:
-    """ "Sign out of all sessions": every browser, this one included."""
+    """Preferences > "Sign out of all sessions": every browser, this one included."""
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400, FORM_EXPIRED)
