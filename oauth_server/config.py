@@ -27,6 +27,8 @@ ENVIRONMENT = (
     "REDIS_URL",
     "TRUSTED_PROXIES",
     "LAST_USED_RESOLUTION",
+    "SESSION_IDLE_TIMEOUT",
+    "SESSION_LIFETIME",
     "ACCESS_TOKEN_TTL",
     "REFRESH_TOKEN_TTL",
     "AUTHORIZATION_CODE_TTL",
@@ -92,6 +94,10 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         # A token's "last used" is written at most this often (seconds).
         "LAST_USED_RESOLUTION": int(env.get("LAST_USED_RESOLUTION", "60")),
         "PASSWORD_HASH_METHOD": "scrypt",
+        # Browser sessions (services/sessions.py), in seconds: signed out after 8 hours
+        # without a request, and 14 days after signing in whatever the activity.
+        "SESSION_IDLE_TIMEOUT": int(env.get("SESSION_IDLE_TIMEOUT", str(8 * 3600))),
+        "SESSION_LIFETIME": int(env.get("SESSION_LIFETIME", str(14 * 24 * 3600))),
         "ACCESS_TOKEN_TTL": int(env.get("ACCESS_TOKEN_TTL", "3600")),
         "REFRESH_TOKEN_TTL": int(env.get("REFRESH_TOKEN_TTL", str(30 * 24 * 3600))),
         "AUTHORIZATION_CODE_TTL": int(env.get("AUTHORIZATION_CODE_TTL", "120")),

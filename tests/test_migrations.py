@@ -23,12 +23,17 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask_migrate import downgrade
 from flask_migrate import upgrade
+from sqlalchemy import delete
 from sqlalchemy import inspect
+from sqlalchemy import text
+from sqlalchemy.schema import CreateTable
 
 import oauth_server
 import oauth_server.models  # noqa: F401  (every table in db.metadata)
 from oauth_server import create_app
 from oauth_server.extensions import db
+from oauth_server.models import Company
+from oauth_server.services import workspace
 from tests.conftest import TEST_CONFIG
 from tests.conftest import postgres_database_url
 
@@ -96,3 +101,88 @@ def test_downgrade_to_base_then_upgrade_again(empty_database: Flask) -> None:
     upgrade()
     differences = schema_differences()
     assert differences == [], "the migrations and the models differ:\n" + pformat(differences)
+
+
+def _insert(sql: str, **params: Any) -> int:
+    with db.engine.begin() as connection:
+        return int(connection.execute(text(sql + " RETURNING id"), params).scalar_one())
+
+
+def test_upgrade_keeps_every_row_and_ids_are_never_given_again(empty_database: Flask) -> None:
+    """Revision 0004 rebuilds SQLite's tables with AUTOINCREMENT: rows, and the rows that
+    reference them (ON DELETE CASCADE included), stay; a deleted id does not come back."""
+    upgrade(revision="0003")
+    created = "2026-11-30 10:00:00"
+    companies = [
+        _insert(
+            "INSERT INTO companies (name, plan, teams_feature, created_at) "
+            "VALUES (:name, 'starter', false, :at)",
+            name=name,
+            at=created,
+        )
+        for name in ("Acme", "Globex")
+    ]
+    teammate = _insert(
+        "INSERT INTO teammates (company_id, email, name, password_hash, is_admin, "
+        "private_api_access, active, session_version, created_at) "
+        "VALUES (:company, 'bo@acme.test', 'Bo', 'x', false, false, true, 0, :at)",
+        company=companies[0],
+        at=created,
+    )
+    channel = _insert(
+        "INSERT INTO channels (name, type, created_at, updated_at, company_id, owner_id) "
+        "VALUES ('Bo''s mail', 'email', :at, :at, :company, :owner)",
+        at=created,
+        company=companies[0],
+        owner=teammate,
+    )
+
+    upgrade()
+
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT id FROM companies ORDER BY id")).scalars().all() == (
+            companies
+        )
+        assert connection.execute(text("SELECT owner_id FROM channels")).scalars().all() == [
+            teammate
+        ]
+        assert connection.execute(text("SELECT id FROM channels")).scalars().all() == [channel]
+    newest = workspace.create_company("Initech")
+    assert newest.id > max(companies)
+    deleted = newest.id
+    db.session.execute(delete(Company).where(Company.id == deleted))
+    db.session.commit()
+    assert workspace.create_company("Umbrella").id > deleted
+    acme = db.session.get_one(Company, companies[0])
+    added = workspace.create_teammate(acme, email="cy@acme.test", password="x" * 12)
+    assert added.id > teammate
+
+
+def test_upgrade_gives_sqlite_autoincrement_to_the_models_tables(tmp_path: Path) -> None:
+    """Every table the models create with AUTOINCREMENT has it after the migrations too."""
+    app = create_app(
+        {
+            **TEST_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'autoincrement.db'}",
+            "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        }
+    )
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as connection:
+            migrated = {
+                name
+                for name, sql in connection.execute(
+                    text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+                )
+                if "AUTOINCREMENT" in sql
+            }
+        modelled = {
+            table.name
+            for table in db.metadata.sorted_tables
+            if "AUTOINCREMENT" in str(CreateTable(table).compile(dialect=db.engine.dialect))
+        }
+        db.engine.dispose()
+    # A batch operation that copies a SQLite table must pass
+    # table_kwargs={"sqlite_autoincrement": True}: reflection does not carry it over.
+    assert modelled and migrated == modelled

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from urllib.parse import urlsplit
 
 from flask import Blueprint
@@ -11,6 +12,7 @@ from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import session
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
@@ -20,10 +22,10 @@ from werkzeug.wrappers import Response
 
 from oauth_server import ratelimits
 from oauth_server.auth.forms import LoginForm
-from oauth_server.extensions import db
 from oauth_server.extensions import limiter
 from oauth_server.extensions import login_manager
 from oauth_server.models import Teammate
+from oauth_server.services import sessions
 from oauth_server.services import workspace
 
 bp = Blueprint("auth", __name__)
@@ -31,22 +33,18 @@ log = logging.getLogger("oauth_server.audit")
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> Teammate | None:
-    """Sessions name the teammate and their session version; a bumped version logs out."""
-    try:
-        teammate_id, version = (int(part) for part in user_id.split(":"))
-    except ValueError:
-        return None
-    teammate = db.session.get(Teammate, teammate_id)
-    # A deactivated teammate's open sessions end too, not only new sign-ins.
-    if teammate is None or teammate.session_version != version or not teammate.active:
-        return None
-    return teammate
+def load_user(secret: str) -> Teammate | None:
+    """The cookie carries a browser session's secret: its live session's teammate."""
+    return sessions.teammate_of(secret)
 
 
 def safe_next(target: str | None) -> str:
     """A same-site path to go back to after sign-in, never another host."""
     if not target:
+        return url_for("home")
+    # CR, LF and other control characters have no place in a path, and would be refused
+    # in the Location header.
+    if any(unicodedata.category(char) == "Cc" for char in target):
         return url_for("home")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -76,6 +74,10 @@ def login() -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         teammate = workspace.authenticate(form.email.data or "", form.password.data or "")
         if teammate is not None:
+            # A cookie session of its own: nothing from before signing in carries over, a
+            # CSRF token included, and no state can be planted ahead (session fixation).
+            session.clear()
+            sessions.start_session(teammate)
             login_user(teammate)
             log.info("signed in", extra={"teammate_id": teammate.id})
             return redirect(safe_next(form.next.data))
@@ -88,6 +90,8 @@ def login() -> str | Response | tuple[str, int]:
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
+    # Ended on the server: a copy of the cookie signs nobody in afterwards.
+    sessions.end_session(current_user.get_id(), via="logout")
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))

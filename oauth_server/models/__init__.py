@@ -19,6 +19,7 @@ from oauth_server.models.resources import OwnedResource
 from oauth_server.models.resources import Rule
 from oauth_server.models.resources import Shift
 from oauth_server.models.resources import Tag
+from oauth_server.models.sessions import BrowserSession
 from oauth_server.models.team import Team
 from oauth_server.models.team import team_memberships
 from oauth_server.models.teammate import Teammate
@@ -30,6 +31,7 @@ __all__ = [
     "OAuthGrant",
     "OAuthToken",
     "Base",
+    "BrowserSession",
     "Channel",
     "Company",
     "Contact",

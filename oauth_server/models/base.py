@@ -10,7 +10,9 @@ from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
 from sqlalchemy import MetaData
 from sqlalchemy import String
+from sqlalchemy import Table
 from sqlalchemy import TypeDecorator
+from sqlalchemy import event
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import declared_attr
@@ -63,9 +65,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         return super().result_processor(dialect, coltype)
 
 
+METADATA = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+@event.listens_for(Table, "after_parent_attach")
+def _ids_never_reused(table: Table, parent: Any) -> None:
+    """Every table of ours: SQLite's AUTOINCREMENT on a single integer primary key.
+
+    Without it SQLite gives a deleted row's id to the next row, and whatever still names
+    the old id (a ``team:<id>`` scope, a log line, a link) names the new row. PostgreSQL
+    sequences never go back. SQLite ignores the option on other primary keys.
+    """
+    if parent is METADATA:
+        table.dialect_kwargs["sqlite_autoincrement"] = True
+
+
 class Base(DeclarativeBase):
     registry = registry(
-        metadata=MetaData(naming_convention=NAMING_CONVENTION),
+        metadata=METADATA,
         type_annotation_map={datetime: UTCDateTime()},
     )
 

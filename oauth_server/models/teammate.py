@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from flask_login import UserMixin
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
@@ -21,7 +20,10 @@ if TYPE_CHECKING:
     from oauth_server.models.team import Team
 
 
-class Teammate(UserMixin, Base):
+class Teammate(Base):
+    """Flask-Login's user: the properties it reads are spelled out below, rather than
+    UserMixin's, whose ``__eq__`` compares ``get_id()`` (here a session, not a row)."""
+
     __tablename__ = "teammates"
     __table_args__ = (Index("ix_teammates_company_id_id", "company_id", "id"),)
 
@@ -35,8 +37,6 @@ class Teammate(UserMixin, Base):
     # "Allow API access to my private resources": off until the teammate or an admin says so.
     private_api_access: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
-    # Bumped to end every session of this teammate (sign-out everywhere, deactivation).
-    session_version: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     company: Mapped[Company] = relationship(back_populates="teammates")
@@ -52,8 +52,30 @@ class Teammate(UserMixin, Base):
     def is_active(self) -> bool:  # Flask-Login: a deactivated teammate cannot sign in
         return self.active
 
+    @property
+    def is_authenticated(self) -> bool:  # Flask-Login
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:  # Flask-Login
+        return False
+
+    @property
+    def session_secret(self) -> str | None:
+        """Not a column: the secret of the browser session this teammate was signed in with,
+        set by services/sessions. Flask-Login keeps it in the cookie as the "user id"."""
+        secret: str | None = self.__dict__.get("_session_secret")
+        return secret
+
+    @session_secret.setter
+    def session_secret(self, secret: str) -> None:
+        self.__dict__["_session_secret"] = secret
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        """The browser session's secret: the cookie names a session, never a row id."""
+        if not self.session_secret:
+            raise RuntimeError("sign in through services.sessions.start_session")
+        return self.session_secret
 
     @property
     def team_ids(self) -> set[int]:

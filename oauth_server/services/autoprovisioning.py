@@ -8,10 +8,11 @@ Lifecycle rules:
 
 - A provisioned teammate gets an unusable random password: they sign in after a
   password reset (not built yet), never with anything the identity provider knows.
-- Deactivation suspends: no sign-in, every session ends (``session_version`` is
-  bumped), and every token that speaks for them (partner grants they authorized,
-  personal tokens they created) stops working until they are reactivated. Nothing is
-  revoked, so reactivation gives everything back except the ended sessions.
+- Deactivation suspends: no sign-in, every browser session ends
+  (``sessions.end_all_sessions``), and every token that speaks for them (partner grants
+  they authorized, personal tokens they created) stops working until they are
+  reactivated. Nothing is revoked, so reactivation gives everything back except the
+  ended sessions.
 - Deletion is final: the personal tokens they created and the partner grants they
   authorized are revoked (``via="scim"``, so settings show why), then the row goes and
   the database cascades take their memberships, inbox access, shifts, pending
@@ -47,6 +48,7 @@ from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models.base import ID_MAX
 from oauth_server.services import revocation
+from oauth_server.services import sessions
 from oauth_server.services import workspace
 from oauth_server.services.access import AnyCompany
 
@@ -164,10 +166,10 @@ def update_teammate(
     changed_state = active is not None and active != teammate.active
     if changed_state:
         teammate.active = bool(active)
-        if not active:
-            # Every open session ends now, not at its next request only.
-            teammate.session_version += 1
     _commit_or_conflict(_duplicate_email(teammate.email))
+    if changed_state and not active:
+        # Ended, not only refused while inactive: reactivation gives no session back.
+        sessions.end_all_sessions(teammate.id, via=via)
     if changed_state:
         log.info(
             "teammate reactivated" if active else "teammate deactivated",
@@ -179,6 +181,8 @@ def update_teammate(
 def delete_teammate(teammate: Teammate, *, via: str = "scim") -> None:
     """Remove a teammate for good; see the module docstring for what goes with them."""
     teammate_id, company_id = teammate.id, teammate.company_id
+    # The rows would go with the teammate (ON DELETE CASCADE); ended here to be logged.
+    sessions.end_all_sessions(teammate_id, via=via)
     for token in db.session.scalars(
         select(PersonalToken).where(
             PersonalToken.created_by_id == teammate_id, PersonalToken.revoked_at.is_(None)

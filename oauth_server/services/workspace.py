@@ -21,6 +21,7 @@ from oauth_server.models import Company
 from oauth_server.models import Plan
 from oauth_server.models import Team
 from oauth_server.models import Teammate
+from oauth_server.services import sessions
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -93,6 +94,26 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
+def _password(password: str) -> str:
+    if not PASSWORD_MIN <= len(password or "") <= PASSWORD_MAX:
+        raise ValidationFailed(
+            f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters.", field="password"
+        )
+    return password
+
+
+def set_password(teammate: Teammate, password: str, *, via: str) -> None:
+    """Give ``teammate`` a new password; every browser session of theirs ends with the old.
+
+    Whoever knew the old password may be signed in somewhere: signing in again takes the
+    new one.
+    """
+    teammate.password_hash = hash_password(_password(password))
+    db.session.commit()
+    log.info("password changed", extra={"teammate_id": teammate.id, "via": via})
+    sessions.end_all_sessions(teammate.id, via=via)
+
+
 def create_teammate(
     company: Company,
     *,
@@ -102,10 +123,7 @@ def create_teammate(
     is_admin: bool = False,
 ) -> Teammate:
     email = normalize_email(email)
-    if not PASSWORD_MIN <= len(password or "") <= PASSWORD_MAX:
-        raise ValidationFailed(
-            f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters.", field="password"
-        )
+    _password(password)
     if len(name or "") > NAME_MAX:
         raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
     text.check((name or "").strip(), "Name", field="name")

@@ -18,6 +18,7 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
+from flask_login import logout_user
 from werkzeug.wrappers import Response
 
 from oauth_server import scopes
@@ -27,6 +28,7 @@ from oauth_server.models.base import ID_MAX
 from oauth_server.services import grants
 from oauth_server.services import personal_tokens
 from oauth_server.services import revocation
+from oauth_server.services import sessions
 from oauth_server.services import workspace
 from oauth_server.settings.forms import AllowanceForm
 from oauth_server.settings.forms import ConfirmForm
@@ -194,12 +196,25 @@ def preferences() -> Any:
     form = AllowanceForm()
     if request.method == "GET":
         form.allowed.data = current_user.private_api_access
-        return render_template("preferences.html", form=form)
+        return render_template("preferences.html", form=form, sessions_form=ConfirmForm())
     if not form.validate_on_submit():
-        return render_template("preferences.html", form=form), 400
+        return render_template("preferences.html", form=form, sessions_form=ConfirmForm()), 400
     workspace.set_private_api_access(current_user, bool(form.allowed.data), actor=current_user)
     flash("Preferences saved.", "info")
     return redirect(url_for("preferences.preferences"))
+
+
+@preferences_bp.post("/preferences/sessions/end")
+@login_required
+def end_sessions() -> Response:
+    """Preferences > "Sign out of all sessions": every browser, this one included."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400, FORM_EXPIRED)
+    sessions.end_all_sessions(current_user.id, via="preferences")
+    logout_user()
+    flash("You are signed out of all sessions.", "info")
+    return redirect(url_for("auth.login"))
 
 
 @login_required

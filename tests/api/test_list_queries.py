@@ -166,9 +166,9 @@ def many_rows(table: str) -> Any:
         ),
         "teammates": (
             "INSERT INTO teammates (company_id, email, name, password_hash, is_admin, "
-            "private_api_access, active, session_version, created_at) "
+            "private_api_access, active, created_at) "
             f"SELECT {OWNER}, 'person' || i || '@example.test', '', 'x', false, false, true, "
-            "0, now()"
+            "now()"
         ),
         "teams": f"INSERT INTO teams (company_id, name, created_at) SELECT {OWNER}, "
         "'Team ' || i, now()",

@@ -16,6 +16,7 @@ from tests.factories import PASSWORD
 from tests.factories import make_admin
 from tests.factories import make_company
 from tests.factories import make_teammate
+from tests.isolation import fresh
 
 WRONG = "Wrong e-mail or password."
 
@@ -224,3 +225,49 @@ def test_a_limited_sign_in_logs_no_email_address(app, client, admin, caplog):
         line = record.getMessage() + repr(record.__dict__)
         assert "admin@acme.test" not in line.lower()
         assert "admin%40acme.test" not in line.lower()
+
+
+def test_a_csrf_token_from_before_sign_in_is_refused_after_it(client, admin):
+    old_token = csrf_from(client.get("/login").get_data(as_text=True))
+    signed_in = client.post(
+        "/login", data={"email": "admin@acme.test", "password": PASSWORD, "csrf_token": old_token}
+    )
+    assert signed_in.status_code == 302
+
+    response = client.post("/preferences", data={"allowed": "y", "csrf_token": old_token})
+
+    assert response.status_code == 400
+    assert "The form expired" in response.get_data(as_text=True)
+    assert fresh(admin).private_api_access is False
+    assert client.get("/").status_code == 200  # still signed in; only the token is new
+
+
+CONTROL_TARGETS = [
+    "/settings\r\nSet-Cookie: planted=1",
+    "/\nevil",
+    "/settings\rx",
+    "/a\x00b",
+    "/a\x7fb",
+]
+
+
+@pytest.mark.parametrize("target", CONTROL_TARGETS)
+def test_next_with_control_characters_goes_home(client, admin, target):
+    page = client.get("/login", query_string={"next": target})
+    assert page.status_code == 200
+    response = client.post(
+        "/login",
+        data={
+            "email": "admin@acme.test",
+            "password": PASSWORD,
+            "next": target,
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert "planted" not in response.headers.get("Set-Cookie", "")
+    # Signed in already: /login?next= redirects, with the same check.
+    again = client.get("/login", query_string={"next": target})
+    assert again.status_code == 302
+    assert again.headers["Location"] == "/"

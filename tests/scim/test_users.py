@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask import Flask
+from sqlalchemy import func
+from sqlalchemy import select
 
+from oauth_server.extensions import db
+from oauth_server.models import BrowserSession
 from oauth_server.models import Teammate
 from oauth_server.services import workspace
+from tests.conftest import login
+from tests.isolation import isolated_client
 from tests.scim.conftest import SCIM_JSON
 from tests.scim.conftest import USER
 from tests.scim.conftest import Acme
@@ -242,25 +249,35 @@ def test_replace_to_a_taken_user_name_is_409(scim: Scim, acme: Acme) -> None:
         {"op": "REPLACE", "path": "ACTIVE", "value": "false"},
     ],
 )
-def test_patch_deactivates(scim: Scim, acme: Acme, operation: dict[str, Any]) -> None:
-    version = acme.alice.session_version
+def test_patch_deactivates(app: Flask, scim: Scim, acme: Acme, operation: dict[str, Any]) -> None:
+    browser = isolated_client(app)
+    login(browser, acme.alice.email)
     response = scim.patch(f"/Users/{acme.alice.id}", patch_op(operation))
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["active"] is False
     alice = fresh(acme.alice)
     assert alice.active is False
-    assert alice.session_version == version + 1  # every open session ends
+    assert sessions_of(alice) == 0  # every open session ends
+    assert browser.get("/").status_code == 302
 
 
-def test_patch_reactivates_without_ending_sessions_again(scim: Scim, acme: Acme) -> None:
+def test_patch_reactivates_without_giving_sessions_back(app: Flask, scim: Scim, acme: Acme) -> None:
+    browser = isolated_client(app)
+    login(browser, acme.alice.email)
     scim.patch(f"/Users/{acme.alice.id}", patch_op({"op": "replace", "value": {"active": False}}))
-    version = fresh(acme.alice).session_version
     response = scim.patch(
         f"/Users/{acme.alice.id}", patch_op({"op": "replace", "path": "active", "value": True})
     )
     assert response.get_json()["active"] is True
-    alice = fresh(acme.alice)
-    assert alice.active is True and alice.session_version == version
+    assert fresh(acme.alice).active is True
+    assert browser.get("/").status_code == 302  # ended, not suspended
+    login(browser, acme.alice.email)
+    assert browser.get("/").status_code == 200
+
+
+def sessions_of(teammate: Teammate) -> int:
+    query = select(func.count()).where(BrowserSession.teammate_id == teammate.id)
+    return int(db.session.scalar(query) or 0)
 
 
 @pytest.mark.parametrize(
