@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 
 from flask import current_app
 from sqlalchemy import func
@@ -20,6 +21,8 @@ from oauth_server.models import Company
 from oauth_server.models import Plan
 from oauth_server.models import Team
 from oauth_server.models import Teammate
+from oauth_server.models.teammate import EMAIL_MAX
+from oauth_server.models.teammate import identity_key
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -80,10 +83,39 @@ def update_company(
 
 
 def normalize_email(email: str) -> str:
-    email = (email or "").strip().lower()
-    if not EMAIL_RE.match(email) or len(email) > 320:
+    """The stored form of a sign-in e-mail: trimmed, lower-cased, NFC."""
+    email = unicodedata.normalize("NFC", (email or "").strip().lower())
+    if not EMAIL_RE.match(email) or len(email) > EMAIL_MAX or len(email_key(email)) > EMAIL_MAX:
         raise ValidationFailed("Enter a valid e-mail address.", field="email")
     return email
+
+
+def email_key(email: str) -> str:
+    """The form e-mails are compared in (sign-in, uniqueness): NFC, case folded."""
+    return identity_key((email or "").strip())
+
+
+def email_taken(email: str, *, other_than: int | None = None) -> bool:
+    """Whether a teammate of any company signs in with ``email`` (the sign-in name)."""
+    query = select(Teammate.id).where(Teammate.email_key == email_key(email))
+    if other_than is not None:
+        query = query.where(Teammate.id != other_than)
+    return db.session.scalar(query) is not None
+
+
+def teammate_by_email(email: str) -> Teammate:
+    teammate = db.session.scalar(select(Teammate).where(Teammate.email_key == email_key(email)))
+    if teammate is None:
+        raise NotFound(f"No teammate with e-mail {email.strip()[:EMAIL_MAX]}.")
+    return teammate
+
+
+def _password(password: str) -> str:
+    if not PASSWORD_MIN <= len(password or "") <= PASSWORD_MAX:
+        raise ValidationFailed(
+            f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters.", field="password"
+        )
+    return password
 
 
 def hash_password(password: str) -> str:
@@ -99,13 +131,10 @@ def create_teammate(
     is_admin: bool = False,
 ) -> Teammate:
     email = normalize_email(email)
-    if not PASSWORD_MIN <= len(password or "") <= PASSWORD_MAX:
-        raise ValidationFailed(
-            f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters.", field="password"
-        )
+    _password(password)
     if len(name or "") > NAME_MAX:
         raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
-    if db.session.scalar(select(Teammate.id).where(Teammate.email == email)) is not None:
+    if email_taken(email):
         raise Conflict(f"A teammate with e-mail {email} exists already.", field="email")
     teammate = Teammate(
         company_id=company.id,
@@ -119,10 +148,25 @@ def create_teammate(
     return teammate
 
 
+def update_teammate(
+    teammate: Teammate, *, name: str | None = None, password: str | None = None
+) -> Teammate:
+    """Change a teammate's name or password (the command line); None leaves it."""
+    if name is not None:
+        if len(name) > NAME_MAX:
+            raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
+        teammate.name = name.strip()
+    if password is not None:
+        teammate.password_hash = hash_password(_password(password))
+    db.session.commit()
+    if password is not None:
+        log.info("password changed", extra={"teammate_id": teammate.id, "via": "cli"})
+    return teammate
+
+
 def authenticate(email: str, password: str) -> Teammate | None:
     """The active teammate with these credentials, or None."""
-    email = (email or "").strip().lower()
-    teammate = db.session.scalar(select(Teammate).where(Teammate.email == email))
+    teammate = db.session.scalar(select(Teammate).where(Teammate.email_key == email_key(email)))
     if teammate is None:
         method = current_app.config["PASSWORD_HASH_METHOD"]
         if method not in _DUMMY_HASH:
@@ -179,7 +223,7 @@ def create_team(company: Company, *, name: str, member_emails: list[str] = ()) -
     for email in member_emails:
         member = db.session.scalar(
             select(Teammate).where(
-                Teammate.company_id == company.id, Teammate.email == email.strip().lower()
+                Teammate.company_id == company.id, Teammate.email_key == email_key(email)
             )
         )
         if member is None:
