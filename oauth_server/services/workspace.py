@@ -110,7 +110,7 @@ def teammate_by_email(email: str) -> Teammate:
     return teammate
 
 
-def _password(password: str) -> str:
+def check_password(password: str) -> str:
     if not PASSWORD_MIN <= len(password or "") <= PASSWORD_MAX:
         raise ValidationFailed(
             f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters.", field="password"
@@ -131,7 +131,7 @@ def create_teammate(
     is_admin: bool = False,
 ) -> Teammate:
     email = normalize_email(email)
-    _password(password)
+    check_password(password)
     if len(name or "") > NAME_MAX:
         raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
     if email_taken(email):
@@ -157,7 +157,7 @@ def update_teammate(
             raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
         teammate.name = name.strip()
     if password is not None:
-        teammate.password_hash = hash_password(_password(password))
+        teammate.password_hash = hash_password(check_password(password))
     db.session.commit()
     if password is not None:
         log.info("password changed", extra={"teammate_id": teammate.id, "via": "cli"})
