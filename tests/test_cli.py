@@ -274,33 +274,33 @@ def test_database_problems_are_one_line_errors(cli: Cli, tmp_path: Path) -> None
 
 
 def test_users_update_and_the_last_admin(cli: Cli, cli_app: Flask) -> None:
-    cli.create("companies", "create", "Initech")
+    cli.create("companies", "create", "Intertrode")
     peter = cli.create(
-        "users", "create", "--company", "Initech", "--email", "peter@initech.test",
+        "users", "create", "--company", "Intertrode", "--email", "peter@intertrode.test",
         "--password", "password123", "--admin",
     )  # fmt: skip
     milton = cli.create(
-        "users", "create", "--company", "Initech", "--email", "milton@initech.test",
+        "users", "create", "--company", "Intertrode", "--email", "milton@intertrode.test",
         "--password", "password123",
     )  # fmt: skip
 
     # The company's last admin keeps the role: exit 1, one line, nothing changed.
-    refused = cli.run("users", "update", "--email", "Peter@Initech.test", "--no-admin")
+    refused = cli.run("users", "update", "--email", "Peter@Intertrode.test", "--no-admin")
     assert "last active admin" in assert_one_line_error(refused)
 
     updated = cli.create(
-        "users", "update", "--email", "milton@initech.test", "--name", "Milton W",
+        "users", "update", "--email", "milton@intertrode.test", "--name", "Milton W",
         "--password", "new-password-1", "--admin",
     )  # fmt: skip
     assert updated == {
         "id": milton["id"],
-        "email": "milton@initech.test",
+        "email": "milton@intertrode.test",
         "company_id": milton["company_id"],
         "admin": True,
     }
-    assert cli.create("users", "update", "--email", "peter@initech.test", "--no-admin") == {
+    assert cli.create("users", "update", "--email", "peter@intertrode.test", "--no-admin") == {
         "id": peter["id"],
-        "email": "peter@initech.test",
+        "email": "peter@intertrode.test",
         "company_id": peter["company_id"],
         "admin": False,
     }
@@ -308,6 +308,6 @@ def test_users_update_and_the_last_admin(cli: Cli, cli_app: Flask) -> None:
         assert db.session.get(Teammate, peter["id"]).is_admin is False
         milton_row = db.session.get(Teammate, milton["id"])
         assert milton_row.name == "Milton W" and milton_row.is_admin
-        assert workspace.authenticate("milton@initech.test", "new-password-1") == milton_row
-    unknown = cli.run("users", "update", "--email", "nobody@initech.test", "--admin")
+        assert workspace.authenticate("milton@intertrode.test", "new-password-1") == milton_row
+    unknown = cli.run("users", "update", "--email", "nobody@intertrode.test", "--admin")
     assert assert_one_line_error(unknown).startswith("Error: No teammate")

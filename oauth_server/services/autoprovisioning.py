@@ -4,6 +4,10 @@ Every function takes a company (or a row already fetched by company and id) and 
 values, and raises our domain errors. Rows are fetched by company and id, so an id of
 another company is ``NotFound`` like an unknown one.
 
+Identities: userName is any non-empty string, unique in the company; the sign-in e-mail
+(unique across companies) comes from ``emails`` or the userName (``sign_in_email``).
+Both are compared NFC and case folded (``models.teammate.identity_key``).
+
 Lifecycle rules:
 
 - A provisioned teammate gets an unusable random password: they sign in after a
@@ -17,6 +21,8 @@ Lifecycle rules:
   the database cascades take their memberships, inbox access, shifts, pending
   authorization codes and private items; team items stay with their teams, and their
   messages in team conversations stay without an author.
+- Neither deactivation, deletion nor the role leaves a company without an active admin
+  (``admins.ensure_admin_remains``).
 """
 
 from __future__ import annotations
