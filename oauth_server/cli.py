@@ -233,6 +233,38 @@ def users_create(company_name: str, email: str, password: str, name: str, admin:
     )
 
 
+@users.command("update")
+@click.option("--email", required=True, help="The teammate's sign-in e-mail.")
+@click.option("--name")
+@click.option("--password")
+@click.option("--admin/--no-admin", default=None, help="Give or take the admin role.")
+@in_app
+def users_update(
+    email: str, name: str | None, password: str | None, admin: bool | None
+) -> None:
+    """Change a teammate's name, password or admin role; print it as JSON.
+
+    A company's last active admin keeps the role (exit status 1).
+    """
+    from oauth_server.services import admins
+    from oauth_server.services import workspace
+
+    teammate = workspace.teammate_by_email(email)
+    if password is not None:
+        workspace.check_password(password)  # before anything changes
+    if admin is not None:
+        admins.set_admin(teammate, admin, actor_id=None, via="cli")
+    workspace.update_teammate(teammate, name=name, password=password)
+    emit(
+        {
+            "id": teammate.id,
+            "email": teammate.email,
+            "company_id": teammate.company_id,
+            "admin": teammate.is_admin,
+        }
+    )
+
+
 @main.group()
 def teams() -> None:
     """Teams."""

@@ -283,3 +283,43 @@ def test_database_problems_are_one_line_errors(cli: Cli, tmp_path: Path) -> None
     with fresh_database(tmp_path) as empty:
         not_migrated = cli.run("companies", "create", "X", database_url=empty)
     assert assert_one_line_error(not_migrated).endswith("Run 'oauth-server db upgrade' first.")
+
+
+def test_users_update_and_the_last_admin(cli: Cli, cli_app: Flask) -> None:
+    cli.create("companies", "create", "Intertrode")
+    peter = cli.create(
+        "users", "create", "--company", "Intertrode", "--email", "peter@intertrode.test",
+        "--password", "password123", "--admin",
+    )  # fmt: skip
+    milton = cli.create(
+        "users", "create", "--company", "Intertrode", "--email", "milton@intertrode.test",
+        "--password", "password123",
+    )  # fmt: skip
+
+    # The company's last admin keeps the role: exit 1, one line, nothing changed.
+    refused = cli.run("users", "update", "--email", "Peter@Intertrode.test", "--no-admin")
+    assert "last active admin" in assert_one_line_error(refused)
+
+    updated = cli.create(
+        "users", "update", "--email", "milton@intertrode.test", "--name", "Milton W",
+        "--password", "new-password-1", "--admin",
+    )  # fmt: skip
+    assert updated == {
+        "id": milton["id"],
+        "email": "milton@intertrode.test",
+        "company_id": milton["company_id"],
+        "admin": True,
+    }
+    assert cli.create("users", "update", "--email", "peter@intertrode.test", "--no-admin") == {
+        "id": peter["id"],
+        "email": "peter@intertrode.test",
+        "company_id": peter["company_id"],
+        "admin": False,
+    }
+    with stored(cli_app):
+        assert db.session.get(Teammate, peter["id"]).is_admin is False
+        milton_row = db.session.get(Teammate, milton["id"])
+        assert milton_row.name == "Milton W" and milton_row.is_admin
+        assert workspace.authenticate("milton@intertrode.test", "new-password-1") == milton_row
+    unknown = cli.run("users", "update", "--email", "nobody@intertrode.test", "--admin")
+    assert assert_one_line_error(unknown).startswith("Error: No teammate")

@@ -186,3 +186,33 @@ def test_upgrade_gives_sqlite_autoincrement_to_the_models_tables(tmp_path: Path)
     # A batch operation that copies a SQLite table must pass
     # table_kwargs={"sqlite_autoincrement": True}: reflection does not carry it over.
     assert modelled and migrated == modelled
+
+
+def test_0006_keeps_teammates_and_gives_them_their_keys(empty_database: Flask) -> None:
+    from sqlalchemy import text
+
+    from oauth_server.services import workspace
+
+    upgrade(revision="0003")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO companies (id, name, plan, teams_feature, created_at) "
+                "VALUES (1, 'Acme', 'scale', false, CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO teammates (id, company_id, email, name, password_hash, is_admin, "
+                "private_api_access, active, session_version, created_at) VALUES (7, 1, "
+                ":email, 'José', 'x', true, false, true, 0, CURRENT_TIMESTAMP)"
+            ),
+            {"email": "josé@acme.test"},
+        )
+    upgrade()
+    row = db.session.execute(
+        text("SELECT email, email_key, user_name, user_name_key FROM teammates WHERE id = 7")
+    ).one()
+    assert tuple(row) == ("josé@acme.test", "josé@acme.test", None, "josé@acme.test")
+    # The decomposed spelling finds the row through its key.
+    assert workspace.teammate_by_email("JOSE\u0301@acme.test").id == 7

@@ -2,9 +2,15 @@
 
 The schemas are scim2-models' own definitions of the core User and Group, trimmed to
 the attributes this server stores (see ``mapping``), so a client can tell what sticks.
+Three User attributes say more than RFC 7643's definitions: ``emails`` (with a
+``value``) is required, as teammates sign in by e-mail (a userName that is an e-mail
+address stands in for it); ``active`` is required, as every teammate is active or not
+(it can be set, never removed); ``roles`` has one value, ``admin``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from scim2_models import Attribute
 from scim2_models import AuthenticationScheme
@@ -16,6 +22,7 @@ from scim2_models import Group
 from scim2_models import Meta
 from scim2_models import Pagination
 from scim2_models import Patch
+from scim2_models import Required
 from scim2_models import ResourceType
 from scim2_models import Schema
 from scim2_models import ServiceProviderConfig
@@ -32,12 +39,13 @@ STORED: dict[type[User] | type[Group], dict[str, set[str] | None]] = {
         "name": {"formatted", "givenName", "familyName"},
         "displayName": None,
         "active": None,
-        "emails": {"value", "type", "primary"},
+        "emails": {"value", "type", "primary", "display"},
         "groups": {"value", "$ref", "display", "type"},
+        "roles": {"value"},
     },
     Group: {
         "displayName": None,
-        "members": {"value", "$ref", "type", "display"},
+        "members": {"value", "$ref", "type"},
     },
 }
 
@@ -83,10 +91,28 @@ def resource_types(base_url: str) -> list[ResourceType]:
     return types
 
 
+# (attribute, sub-attribute or None) -> what this server says of it beyond RFC 7643.
+AMENDED: dict[tuple[str, str | None], dict[str, Any]] = {
+    ("emails", None): {"required": Required.true},
+    ("emails", "value"): {"required": Required.true},
+    ("active", None): {"required": Required.true},
+    ("roles", "value"): {"canonical_values": ["admin"]},
+}
+
+
+def _amended(attribute: Attribute, parent: str | None = None) -> Attribute:
+    key = (parent, attribute.name) if parent else (str(attribute.name), None)
+    update = AMENDED.get(key)  # type: ignore[arg-type]
+    return attribute.model_copy(update=update) if update else attribute
+
+
 def _trimmed(attribute: Attribute, keep: set[str] | None) -> Attribute:
+    attribute = _amended(attribute)
     if keep is None or not attribute.sub_attributes:
         return attribute
-    subs = [sub for sub in attribute.sub_attributes if sub.name in keep]
+    subs = [
+        _amended(sub, str(attribute.name)) for sub in attribute.sub_attributes if sub.name in keep
+    ]
     return attribute.model_copy(update={"sub_attributes": subs})
 
 

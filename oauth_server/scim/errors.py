@@ -123,9 +123,10 @@ def from_domain(error: DomainError) -> ScimError:
     if isinstance(error, NotAllowed | ScopeNotOffered):
         return ScimError(403, error.message)
     if isinstance(error, Conflict):
-        # RFC 7644 §3.12: uniqueness is the one scimType of a 409 (a taken userName or
-        # group displayName); a team that still owns items is a plain conflict.
-        scim_type = "uniqueness" if error.field in ("userName", "displayName") else None
+        # RFC 7644 §3.12: uniqueness is the one scimType of a 409 (a taken userName,
+        # sign-in e-mail or group displayName); a team that still owns items, or the
+        # last admin, is a plain conflict.
+        scim_type = "uniqueness" if error.field in ("userName", "emails", "displayName") else None
         return ScimError(409, error.message, scim_type=scim_type)
     return ScimError(400, error.message, scim_type="invalidValue")
 

@@ -6,9 +6,11 @@ case-insensitively, operators against attribute types) and evaluates it on a res
 ``FilterVisitor`` and emits SQLAlchemy conditions with the same semantics, so that a
 ``userName eq "x"`` is one indexed lookup instead of a scan:
 
-- strings compare case-insensitively unless the attribute is caseExact (``id``);
-- an attribute we do not store (``title``, ``externalId``...) has no value: ``eq`` and
-  ``pr`` are false, ``ne`` is true;
+- strings compare case-insensitively unless the attribute is caseExact (``id``,
+  ``externalId``); ``userName`` in its stored key (NFC, case folded), as
+  ``comparison_key`` does for the filters evaluated in Python;
+- an attribute we do not store (``title``...) has no value: ``eq`` and ``pr`` are
+  false, ``ne`` is true;
 - a multi-valued attribute matches when any value matches (``ne``: when none equals).
 
 An attribute that is computed rather than stored (``name.givenName``, ``$ref``,
@@ -54,6 +56,7 @@ from oauth_server.extensions import db
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models import team_memberships
+from oauth_server.models.teammate import identity_key
 
 Condition = ColumnElement[bool]
 Op = CompareOperator
@@ -67,6 +70,11 @@ def _nfc(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
+def comparison_key(binding: Any, value: str) -> str:
+    """scim2-models' ``comparison_key``: NFC, and case folded unless caseExact."""
+    return _nfc(value) if binding.case_exact else identity_key(value)
+
+
 @dataclass(frozen=True)
 class Column:
     """A stored scalar: a column (or SQL expression) of the row."""
@@ -74,7 +82,7 @@ class Column:
     expr: Any
     kind: str = "string"  # string, bool or datetime
     case_exact: bool = False
-    stored_lower: bool = False  # kept lower-cased: compared as is (the index serves)
+    stored_key: bool = False  # kept as ``identity_key``: compared as is (the index serves)
     present: Condition | None = None  # None: every row has a value
 
     def has_value(self) -> Condition:
@@ -99,8 +107,11 @@ class Column:
             return _ordered(self.expr, op, _aware(value))
         if not isinstance(value, str) or "\x00" in value:
             return false()  # no stored string holds a NUL (PostgreSQL takes none)
-        right = _nfc(value) if self.case_exact else _nfc(value).lower()
-        folded = not (self.case_exact or self.stored_lower)
+        if self.stored_key:
+            right = identity_key(value)
+        else:
+            right = _nfc(value) if self.case_exact else _nfc(value).lower()
+        folded = not (self.case_exact or self.stored_key)
         if folded and not right.isascii() and _dialect() == "sqlite":
             raise Untranslatable("SQLite's lower() folds ASCII letters only")
         left = func.lower(self.expr) if folded else self.expr
@@ -138,7 +149,7 @@ def _ordered(left: Any, op: Op, right: Any) -> Condition:
 
 @dataclass(frozen=True)
 class Constant:
-    """A value every row has (``emails.type`` is ``work``), or None for "not stored"."""
+    """A value every row has (``meta.resourceType``), or None for "not stored"."""
 
     value: Any = None
     case_exact: bool = False
@@ -238,16 +249,14 @@ _NAME = Column(Teammate.name, present=Teammate.name != "")
 
 USER_OPERANDS: dict[tuple[str, str | None], Operand] = {
     ("id", None): _id(Teammate.id),
-    ("user_name", None): Column(Teammate.email, stored_lower=True),
+    ("user_name", None): Column(Teammate.user_name_key, stored_key=True),
+    ("external_id", None): Column(
+        Teammate.external_id, case_exact=True, present=Teammate.external_id.is_not(None)
+    ),
     ("display_name", None): _NAME,
     ("name", None): _NAME,  # presence of the complex attribute
     ("name", "formatted"): _NAME,
     ("active", None): Column(Teammate.active, kind="bool"),
-    ("emails", None): Constant(True),
-    ("emails", "value"): Column(Teammate.email, stored_lower=True),
-    ("emails", "type"): Constant("work"),
-    ("emails", "primary"): Constant(True),
-    ("emails", "display"): Constant(None),
     ("meta", None): Constant(True),
     ("meta", "created"): Column(Teammate.created_at, kind="datetime"),
     ("meta", "resource_type"): Constant("User", case_exact=True),
@@ -255,11 +264,15 @@ USER_OPERANDS: dict[tuple[str, str | None], Operand] = {
         _teams_of_teammate, {"value": _id(Team.id), "display": Column(Team.name)}
     ),
 }
-USER_COMPUTED = {"name", "groups", "meta", "schemas"}  # other parts of these: in Python
+# Other parts of these, and the whole of emails and roles: in Python.
+USER_COMPUTED = {"name", "groups", "meta", "schemas", "emails", "roles"}
 
 GROUP_OPERANDS: dict[tuple[str, str | None], Operand] = {
     ("id", None): _id(Team.id),
     ("display_name", None): Column(Team.name),
+    ("external_id", None): Column(
+        Team.external_id, case_exact=True, present=Team.external_id.is_not(None)
+    ),
     ("members", None): Entries(
         _memberships(team_memberships.c.team_id, Team.id),
         {"value": _id(team_memberships.c.teammate_id)},
@@ -332,13 +345,6 @@ class _ToSql(FilterVisitor[Condition]):
                 (name, None): column for name, column in operand.entry.items()
             }
             return operand.where(_ToSql(inner, entry, None).visit(inner.ast))
-        if binding.field_name == "emails":  # one entry per user, always there
-            emails: dict[tuple[str, str | None], Operand] = {
-                (sub, None): op
-                for (head, sub), op in self.operands.items()
-                if head == "emails" and sub is not None
-            }
-            return _ToSql(inner, emails, None).visit(inner.ast)
         raise Untranslatable(str(node))
 
 

@@ -2,18 +2,26 @@
 
 What is stored, and how:
 
-- ``userName`` is the teammate's e-mail, their sign-in name: lower-cased, unique across
-  the whole server. ``emails`` is read from it (one ``work`` e-mail, primary); e-mails
-  sent by a client are accepted and ignored, ``userName`` decides.
-- ``Teammate.name`` is one string. It is written from ``name.formatted``, else
-  ``name.givenName`` [``middleName``] ``familyName`` joined by spaces, else
-  ``displayName``. It is read back as ``name.formatted`` and ``displayName``, and split
-  at its last space into ``givenName`` and ``familyName`` (a one-word name is a
-  ``givenName`` only).
+- ``userName`` is any non-empty string, stored and returned as sent, unique in the
+  company (compared NFC and case folded). ``emails`` are stored and returned as sent.
+  The sign-in e-mail (unique across the server) is the primary entry of ``emails``,
+  else the first ``work`` one, else the first one, else the userName when it is an
+  e-mail address; a user with neither is refused (``autoprovisioning.sign_in_email``).
+  A teammate made elsewhere (command line) shows their sign-in e-mail as userName
+  and as one ``work`` e-mail.
+- ``externalId`` is stored as sent (caseExact), for ``filter=externalId eq "..."``.
+- ``roles``: an admin has one entry, ``admin``. A request that sends ``roles`` gives
+  or takes the admin role by it; one that leaves it out keeps the role.
+- ``name`` (its parts) and ``displayName`` are stored and returned as sent
+  (``Teammate.scim_names``). The workspace shows one string, ``Teammate.name``: written
+  from ``name.formatted``, else ``name.givenName`` [``middleName``] ``familyName``
+  joined by spaces, else ``displayName``. A teammate made elsewhere shows it as
+  ``name.formatted`` and ``displayName``, split at its last space into ``givenName``
+  and ``familyName`` (a one-word name is a ``givenName`` only).
 - ``active`` is ``Teammate.active``; ``groups`` (read-only) are the teammate's teams.
 - A group is a team: ``displayName`` is its name, ``members`` its teammates (users
-  only: a team holds no teams).
-- ``externalId`` has no column yet: accepted, not stored, never returned.
+  only: a team holds no teams; ``value``, ``$ref`` and ``type``, as RFC 7643 §4.2
+  defines them), ``externalId`` stored as sent.
 - The other core attributes (``title``, ``phoneNumbers``...) and the enterprise
   extension are accepted, so identity providers' default mappings work, and not
   stored; ``/Schemas`` lists only what is stored.
@@ -22,6 +30,7 @@ What is stored, and how:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from scim2_models import Email
@@ -31,16 +40,19 @@ from scim2_models import GroupMembership
 from scim2_models import Meta
 from scim2_models import Name
 from scim2_models import Reference
+from scim2_models import Role
 from scim2_models import User
 
 from oauth_server.models import Team
 from oauth_server.models import Teammate
+from oauth_server.services.autoprovisioning import stored_emails
 
 USER_SCHEMA = str(User.__schema__)
 GROUP_SCHEMA = str(Group.__schema__)
 # RFC 7643 §4.3. Sent by default by some identity providers (Entra's employeeId,
 # department, manager); we keep none of it, so it is dropped before validation.
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+ADMIN_ROLE = "admin"
 
 
 # --- users -------------------------------------------------------------------------------
@@ -56,20 +68,38 @@ def split_name(full: str) -> tuple[str | None, str | None]:
     return " ".join(words[:-1]), words[-1]
 
 
+def _names_of(teammate: Teammate) -> tuple[Name | None, str | None]:
+    if teammate.scim_names is None:  # made elsewhere: the one name stands for both
+        given, family = split_name(teammate.name)
+        if not teammate.name:
+            return None, None
+        return Name(formatted=teammate.name, given_name=given, family_name=family), teammate.name
+    parts = teammate.scim_names.get("name")
+    name = Name.model_validate(parts) if parts else None
+    return name, teammate.scim_names.get("displayName")
+
+
+def _email(entry: dict[str, Any]) -> Email:
+    values = dict(entry)
+    if values.get("type") is not None:
+        values["type"] = Email.Type(values["type"])  # an extensible enumeration
+    return Email.model_construct(**values)
+
+
 def to_user(teammate: Teammate, base_url: str) -> User:
-    given, family = split_name(teammate.name)
     location = f"{base_url}/Users/{teammate.id}"
+    name, display_name = _names_of(teammate)
     return User(
         id=str(teammate.id),
-        user_name=teammate.email,
-        name=Name(formatted=teammate.name, given_name=given, family_name=family)
-        if teammate.name
-        else None,
-        display_name=teammate.name or None,
+        external_id=teammate.external_id,
+        user_name=teammate.scim_user_name,
+        name=name,
+        display_name=display_name,
         active=teammate.active,
         # Built without validation: our own rules accepted the stored address, and
         # email-validator refuses special-use domains (.local, .test) some companies use.
-        emails=[Email.model_construct(value=teammate.email, type=Email.Type.work, primary=True)],
+        emails=[_email(entry) for entry in stored_emails(teammate)] or None,
+        roles=[Role(value=ADMIN_ROLE)] if teammate.is_admin else None,
         groups=[
             GroupMembership(
                 value=str(team.id),
@@ -88,49 +118,90 @@ def to_user(teammate: Teammate, base_url: str) -> User:
 class UserFields:
     """What a SCIM request asks of a teammate; None leaves a field as it is."""
 
-    email: str | None = None
-    name: str | None = None
+    user_name: str | None = None
+    emails: list[dict[str, Any]] | None = None
+    external_id: str | None = None  # "" removes it
+    names: dict[str, Any] | None = None  # {"name": {...}, "displayName": ...}
     active: bool | None = None
+    admin: bool | None = None
 
 
-def _joined(name: Name | None) -> str:
-    if name is None:
-        return ""
-    parts = (name.given_name, name.middle_name, name.family_name)
-    return " ".join(p.strip() for p in parts if p and p.strip())
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
 
 
-def full_name(user: User) -> str:
-    """The one-string name of a whole resource (creation, replacement)."""
-    if user.name is not None and user.name.formatted and user.name.formatted.strip():
-        return user.name.formatted.strip()
-    return _joined(user.name) or (user.display_name or "").strip()
+def plain_emails(user: User) -> list[dict[str, Any]]:
+    """``emails`` as plain entries, in the order sent."""
+    return [
+        {
+            key: _plain(getattr(email, key))
+            for key in ("value", "type", "primary", "display")
+            if getattr(email, key, None) is not None
+        }
+        for email in user.emails or []
+    ]
+
+
+def is_admin(roles: list[Role] | None) -> bool:
+    return any(str(role.value or "").strip().casefold() == ADMIN_ROLE for role in roles or [])
+
+
+def names(user: User) -> dict[str, Any]:
+    """``name`` (its non-empty parts, by their SCIM names) and ``displayName``."""
+    parts = user.name.model_dump(exclude_none=True, by_alias=True) if user.name else {}
+    return {"name": parts or None, "displayName": user.display_name}
+
+
+def _patched_names(before: User, after: User) -> dict[str, Any] | None:
+    """The names after a PATCH, or None if unchanged.
+
+    A part changed under an unchanged ``formatted`` makes that ``formatted`` stale: it
+    goes, and the parts joined become the name.
+    """
+    old, new = names(before), names(after)
+    if new == old:
+        return None
+    old_parts, new_parts = old["name"] or {}, dict(new["name"] or {})
+    parts_changed = any(
+        old_parts.get(key) != new_parts.get(key)
+        for key in ("givenName", "middleName", "familyName")
+    )
+    if parts_changed and old_parts.get("formatted") == new_parts.get("formatted"):
+        new_parts.pop("formatted", None)
+        new["name"] = new_parts or None
+    return new
 
 
 def user_fields(user: User) -> UserFields:
     """A creation or replacement: every stored field from the resource.
 
-    A replacement that leaves ``active`` out keeps the teammate's state rather than
-    guess: deactivation is always said explicitly.
+    A replacement that leaves ``active`` or ``roles`` out keeps the teammate's state and
+    role rather than guess: deactivation and the admin role are always said explicitly.
     """
-    return UserFields(email=user.user_name or "", name=full_name(user), active=user.active)
+    return UserFields(
+        user_name=user.user_name or "",
+        emails=plain_emails(user),
+        external_id=user.external_id or "",
+        names=names(user),
+        active=user.active,
+        admin=None if user.roles is None else is_admin(user.roles),
+    )
 
 
 def patched_user_fields(before: User, after: User) -> UserFields:
     """A PATCH: only what the operations changed, the changed name part deciding."""
-    email = after.user_name if after.user_name != before.user_name else None
-    name: str | None = None
-    old, new = before.name or Name(), after.name or Name()
-    if new.model_dump() != old.model_dump():
-        formatted = (new.formatted or "").strip()
-        if formatted and formatted != (old.formatted or "").strip():
-            name = formatted
-        else:
-            name = _joined(new) or formatted or (after.display_name or "").strip()
-    elif after.display_name != before.display_name:
-        name = (after.display_name or "").strip()
+    user_name = after.user_name if after.user_name != before.user_name else None
+    emails = plain_emails(after)
     active = after.active if after.active != before.active else None
-    return UserFields(email=email, name=name, active=active)
+    admin = is_admin(after.roles) if is_admin(after.roles) != is_admin(before.roles) else None
+    return UserFields(
+        user_name=user_name,
+        emails=emails if emails != plain_emails(before) else None,
+        external_id=(after.external_id or "") if after.external_id != before.external_id else None,
+        names=_patched_names(before, after),
+        active=active,
+        admin=admin,
+    )
 
 
 # --- groups ------------------------------------------------------------------------------
@@ -139,13 +210,13 @@ def patched_user_fields(before: User, after: User) -> UserFields:
 def to_group(team: Team, base_url: str) -> Group:
     return Group(
         id=str(team.id),
+        external_id=team.external_id,
         display_name=team.name,
         members=[
             GroupMember(
                 value=str(member.id),
                 ref=Reference(f"{base_url}/Users/{member.id}"),
                 type="User",
-                display=member.display_name,
             )
             for member in sorted(team.members, key=lambda m: m.id)
         ]
@@ -160,6 +231,7 @@ def to_group(team: Team, base_url: str) -> Group:
 class GroupFields:
     name: str | None = None
     member_ids: list[str] | None = None
+    external_id: str | None = None  # "" removes it
 
 
 def member_ids(group: Group) -> list[str]:
@@ -175,13 +247,20 @@ def member_ids(group: Group) -> list[str]:
 
 
 def group_fields(group: Group) -> GroupFields:
-    return GroupFields(name=group.display_name or "", member_ids=member_ids(group))
+    return GroupFields(
+        name=group.display_name or "",
+        member_ids=member_ids(group),
+        external_id=group.external_id or "",
+    )
 
 
 def patched_group_fields(before: Group, after: Group) -> GroupFields:
     name = after.display_name if after.display_name != before.display_name else None
     old, new = member_ids(before), member_ids(after)
-    return GroupFields(name=name, member_ids=new if new != old else None)
+    external_id = (after.external_id or "") if after.external_id != before.external_id else None
+    return GroupFields(
+        name=name, member_ids=new if new != old else None, external_id=external_id
+    )
 
 
 # --- what we accept and drop -------------------------------------------------------------

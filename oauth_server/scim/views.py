@@ -44,9 +44,12 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Tolerances for what identity providers send (scim2-models' ScimPolicy): Entra removes
 # members with a "value" instead of a path filter, and adds to a filtered path
 # (emails[type eq "work"].value) the entry it describes.
+# Strings compare as stored keys do (NFC, case folded unless caseExact): a filter
+# evaluated in Python agrees with its SQL translation.
 POLICY = ScimPolicy(
     remove_value_as_filter=ScimPolicy.RemoveValue.apply,
     unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
+    comparison_key=filters.comparison_key,
 )
 
 
@@ -184,14 +187,30 @@ def create_user() -> Response:
     payload = mapping.drop_ignored_extensions(read_body())
     user = _validated(User, payload, Context.RESOURCE_CREATION_REQUEST)
     fields = mapping.user_fields(user)
+    company = current_principal().company
     teammate = autoprovisioning.provision_teammate(
-        current_principal().company,
-        email=fields.email or "",
-        name=fields.name or "",
+        company,
+        user_name=fields.user_name or "",
+        emails=fields.emails,
+        external_id=fields.external_id or "",
+        names=fields.names,
         active=True if fields.active is None else fields.active,
+        admin=bool(fields.admin),
     )
     return answer(
         mapping.to_user(teammate, base_url()), params, Context.RESOURCE_CREATION_RESPONSE, 201
+    )
+
+
+def _update(teammate: Teammate, fields: mapping.UserFields) -> None:
+    autoprovisioning.update_teammate(
+        teammate,
+        user_name=fields.user_name,
+        emails=fields.emails,
+        external_id=fields.external_id,
+        names=fields.names,
+        active=fields.active,
+        admin=fields.admin,
     )
 
 
@@ -210,9 +229,7 @@ def replace_user(user_id: str) -> Response:
     user = _validated(User, payload, Context.RESOURCE_REPLACEMENT_REQUEST)
     user.replace(mapping.to_user(teammate, base_url()))  # read-only values kept
     fields = mapping.user_fields(user)
-    autoprovisioning.update_teammate(
-        teammate, email=fields.email, name=fields.name, active=fields.active
-    )
+    _update(teammate, fields)
     return answer(
         mapping.to_user(teammate, base_url()), params, Context.RESOURCE_REPLACEMENT_RESPONSE
     )
@@ -229,9 +246,7 @@ def patch_user(user_id: str) -> Response:
         after = before.model_copy(deep=True)
         if patch.patch(after, scim_policy=POLICY):
             fields = mapping.patched_user_fields(before, after)
-            autoprovisioning.update_teammate(
-                teammate, email=fields.email, name=fields.name, active=fields.active
-            )
+            _update(teammate, fields)
     return answer(mapping.to_user(teammate, base_url()), params, Context.RESOURCE_PATCH_RESPONSE)
 
 
@@ -274,6 +289,7 @@ def create_group() -> Response:
         current_principal().company,
         name=fields.name or "",
         members=_members(fields.member_ids) or [],
+        external_id=fields.external_id or "",
     )
     return answer(
         mapping.to_group(team, base_url()), params, Context.RESOURCE_CREATION_RESPONSE, 201
@@ -294,7 +310,12 @@ def replace_group(group_id: str) -> Response:
     group = _validated(Group, read_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
     group.replace(mapping.to_group(team, base_url()))
     fields = _group_fields(group)
-    autoprovisioning.update_team(team, name=fields.name, members=_members(fields.member_ids))
+    autoprovisioning.update_team(
+        team,
+        name=fields.name,
+        members=_members(fields.member_ids),
+        external_id=fields.external_id,
+    )
     return answer(mapping.to_group(team, base_url()), params, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
@@ -307,7 +328,12 @@ def patch_group(group_id: str) -> Response:
     after = before.model_copy(deep=True)
     if patch.patch(after, scim_policy=POLICY):
         fields = _group_fields(after, before)
-        autoprovisioning.update_team(team, name=fields.name, members=_members(fields.member_ids))
+        autoprovisioning.update_team(
+        team,
+        name=fields.name,
+        members=_members(fields.member_ids),
+        external_id=fields.external_id,
+    )
     return answer(mapping.to_group(team, base_url()), params, Context.RESOURCE_PATCH_RESPONSE)
 
 

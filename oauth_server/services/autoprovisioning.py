@@ -4,6 +4,10 @@ Every function takes a company (or a row already fetched by company and id) and 
 values, and raises our domain errors. Rows are fetched by company and id, so an id of
 another company is ``NotFound`` like an unknown one.
 
+Identities: userName is any non-empty string, unique in the company; the sign-in e-mail
+(unique across companies) comes from ``emails`` or the userName (``sign_in_email``).
+Both are compared NFC and case folded (``models.teammate.identity_key``).
+
 Lifecycle rules:
 
 - A provisioned teammate gets an unusable random password: they sign in after a
@@ -18,6 +22,8 @@ Lifecycle rules:
   the database cascades take their memberships, inbox access, shifts, pending
   authorization codes and private items; team items stay with their teams, and their
   messages in team conversations stay without an author.
+- Neither deactivation, deletion nor the role leaves a company without an active admin
+  (``admins.ensure_admin_remains``).
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from __future__ import annotations
 import logging
 import secrets
 import unicodedata
+from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement
@@ -47,6 +55,11 @@ from oauth_server.models import PersonalToken
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models.base import ID_MAX
+from oauth_server.models.teammate import EMAIL_MAX
+from oauth_server.models.teammate import EXTERNAL_ID_MAX
+from oauth_server.models.teammate import USER_NAME_MAX
+from oauth_server.models.teammate import identity_key
+from oauth_server.services import admins
 from oauth_server.services import revocation
 from oauth_server.services import sessions
 from oauth_server.services import workspace
@@ -56,6 +69,7 @@ log = logging.getLogger("oauth_server.audit")
 
 NAME_MAX = workspace.NAME_MAX
 MEMBERS_MAX = 10_000
+EMAILS_MAX = 20
 
 
 def parse_id(value: str) -> int | None:
@@ -68,7 +82,7 @@ def parse_id(value: str) -> int | None:
 
 def _no_controls(value: str, what: str, field: str) -> str:
     # NUL and other control characters: no column of PostgreSQL takes a NUL, and no
-    # name or e-mail address needs one.
+    # name, identifier or e-mail address needs one.
     if any(unicodedata.category(char) == "Cc" for char in value):
         raise ValidationFailed(f"{what} must not contain control characters.", field=field)
     return value
@@ -81,8 +95,120 @@ def _name(value: str | None, what: str = "Name") -> str:
     return _no_controls(value, what, "name")
 
 
-def _email(value: str) -> str:
-    return _no_controls(workspace.normalize_email(value), "userName", "userName")
+def _user_name(value: str) -> str:
+    """Any non-empty string, kept as sent (RFC 7643 §4.1.1: the provider's choice)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed("userName is required.", field="userName")
+    _no_controls(value, "userName", "userName")
+    if len(value) > USER_NAME_MAX or len(identity_key(value)) > USER_NAME_MAX:
+        raise ValidationFailed(
+            f"userName must be at most {USER_NAME_MAX} characters.", field="userName"
+        )
+    return value
+
+
+def _external_id(value: str) -> str | None:
+    if not value:
+        return None  # "" clears it
+    _no_controls(value, "externalId", "externalId")
+    if len(value) > EXTERNAL_ID_MAX:
+        raise ValidationFailed(
+            f"externalId must be at most {EXTERNAL_ID_MAX} characters.", field="externalId"
+        )
+    return value
+
+
+def _emails(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The ``emails`` entries to store as sent: value, type, primary, display."""
+    kept: list[dict[str, Any]] = []
+    for entry in entries:
+        value = entry.get("value")
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationFailed("Each of emails needs a value.", field="emails")
+        item: dict[str, Any] = {}
+        for key in ("value", "type", "display"):
+            text = entry.get(key)
+            if text is None:
+                continue
+            text = _no_controls(str(text), f"emails.{key}", "emails")
+            if len(text) > EMAIL_MAX:
+                raise ValidationFailed(
+                    f"emails.{key} must be at most {EMAIL_MAX} characters.", field="emails"
+                )
+            item[key] = text
+        if entry.get("primary") is not None:
+            item["primary"] = bool(entry["primary"])
+        kept.append(item)
+    if len(kept) > EMAILS_MAX:
+        raise ValidationFailed(f"A user has at most {EMAILS_MAX} emails.", field="emails")
+    return kept
+
+
+def sign_in_email(emails: list[dict[str, Any]], user_name: str) -> str:
+    """The e-mail a teammate signs in with, in its stored form.
+
+    The primary entry of ``emails``, else the first ``work`` one, else the first one;
+    with no ``emails``, the userName when it is an e-mail address. Teammates sign in by
+    e-mail, so a user with neither is refused.
+    """
+    chosen = (
+        next((e for e in emails if e.get("primary")), None)
+        or next((e for e in emails if str(e.get("type") or "").lower() == "work"), None)
+        or next(iter(emails), None)
+    )
+    if chosen is not None:
+        try:
+            return workspace.normalize_email(chosen["value"])
+        except ValidationFailed:
+            raise ValidationFailed(
+                f"{str(chosen['value'])[:80]!r} in emails is not an e-mail address.",
+                field="emails",
+            ) from None
+    try:
+        return workspace.normalize_email(user_name)
+    except ValidationFailed:
+        raise ValidationFailed(
+            "Teammates sign in with an e-mail address: send one in emails, or a userName "
+            "that is an e-mail address.",
+            field="emails",
+        ) from None
+
+
+NAME_PARTS = ("formatted", "givenName", "middleName", "familyName")
+
+
+def _names(names: Mapping[str, Any]) -> dict[str, Any]:
+    """SCIM's name parts and displayName, checked, as stored in ``Teammate.scim_names``."""
+    kept: dict[str, Any] = {}
+    parts = {
+        key: _name(str(value), f"name.{key}")
+        for key, value in (names.get("name") or {}).items()
+        if key in NAME_PARTS and value is not None
+    }
+    if parts:
+        kept["name"] = parts
+    if names.get("displayName") is not None:
+        kept["displayName"] = _name(str(names["displayName"]), "displayName")
+    return kept
+
+
+def one_name(names: Mapping[str, Any]) -> str:
+    """The one name the workspace shows: ``formatted``, else the parts joined, else
+    ``displayName``."""
+    parts = names.get("name") or {}
+    joined = " ".join(
+        str(parts[key]).strip() for key in NAME_PARTS[1:] if (parts.get(key) or "").strip()
+    )
+    return _name(
+        (parts.get("formatted") or "").strip() or joined or names.get("displayName") or ""
+    )
+
+
+def stored_emails(teammate: Teammate) -> list[dict[str, Any]]:
+    """The teammate's ``emails``; one ``work`` entry, their sign-in e-mail, if none were sent."""
+    if teammate.emails is not None:
+        return [dict(entry) for entry in teammate.emails]
+    return [{"value": teammate.email, "type": "work", "primary": True}]
 
 
 # --- teammates ---------------------------------------------------------------------------
@@ -108,40 +234,72 @@ def get_teammate(company: AnyCompany, teammate_id: str | int) -> Teammate:
     return teammate
 
 
-def _email_taken(email: str, *, other_than: int | None = None) -> bool:
-    # E-mail is the sign-in name: unique across every company, not only this one.
-    query = select(Teammate.id).where(Teammate.email == email)
+def _user_name_taken(company_id: int, user_name: str, *, other_than: int | None = None) -> bool:
+    query = select(Teammate.id).where(
+        Teammate.company_id == company_id, Teammate.user_name_key == identity_key(user_name)
+    )
     if other_than is not None:
         query = query.where(Teammate.id != other_than)
     return db.session.scalar(query) is not None
 
 
+def _duplicate_user_name(user_name: str) -> Conflict:
+    return Conflict(f"The userName {user_name[:80]!r} is taken.", field="userName")
+
+
 def _duplicate_email(email: str) -> Conflict:
-    # Never say which company holds it.
-    return Conflict(f"The userName {email} is taken.", field="userName")
+    # E-mail is the sign-in name, unique across companies: never say which holds it.
+    return Conflict(f"The e-mail address {email} is taken.", field="emails")
+
+
+def _conflict_of(teammate: Teammate) -> Conflict:
+    """Which unique value a concurrent writer took: asked again, after the rollback."""
+    if workspace.email_taken(teammate.email, other_than=teammate.id):
+        return _duplicate_email(teammate.email)
+    return _duplicate_user_name(teammate.scim_user_name)
 
 
 def provision_teammate(
-    company: AnyCompany, *, email: str, name: str = "", active: bool = True, via: str = "scim"
+    company: AnyCompany,
+    *,
+    user_name: str,
+    emails: list[dict[str, Any]] | None = None,
+    external_id: str = "",
+    names: Mapping[str, Any] | None = None,
+    active: bool = True,
+    admin: bool = False,
+    via: str = "scim",
 ) -> Teammate:
     """Create a teammate the identity provider manages, with an unusable password."""
-    email = _email(email)
-    name = _name(name)
-    if _email_taken(email):
+    user_name = _user_name(user_name)
+    kept = _emails(emails or [])
+    email = sign_in_email(kept, user_name)
+    external = _external_id(external_id)
+    kept_names = _names(names or {})
+    name = one_name(kept_names)
+    if _user_name_taken(company.id, user_name):
+        raise _duplicate_user_name(user_name)
+    if workspace.email_taken(email):
         raise _duplicate_email(email)
     teammate = Teammate(
         company_id=company.id,
         email=email,
+        # None when the userName is the sign-in e-mail as stored: one value, kept once.
+        user_name=None if user_name == email else user_name,
+        emails=kept or None,
+        external_id=external,
         name=name,
+        scim_names=kept_names,
         # Nobody knows this password: sign-in needs a reset first.
         password_hash=workspace.hash_password(secrets.token_urlsafe(32)),
         active=active,
+        is_admin=admin,
     )
     db.session.add(teammate)
-    _commit_or_conflict(_duplicate_email(email))
+    _commit_or_conflict(lambda: _conflict_of(teammate))
     log.info(
         "teammate provisioned",
-        extra={"teammate_id": teammate.id, "company_id": company.id, "via": via},
+        extra={"teammate_id": teammate.id, "company_id": company.id, "admin": admin, "via": via},
     )
     return teammate
 
@@ -149,37 +307,76 @@ def provision_teammate(
 def update_teammate(
     teammate: Teammate,
     *,
-    email: str | None = None,
-    name: str | None = None,
+    user_name: str | None = None,
+    emails: list[dict[str, Any]] | None = None,
+    external_id: str | None = None,
+    names: Mapping[str, Any] | None = None,
     active: bool | None = None,
+    admin: bool | None = None,
     via: str = "scim",
 ) -> Teammate:
-    """Change what the identity provider manages; None leaves a field as it is."""
-    if email is not None:
-        email = _email(email)
-        if email != teammate.email:
-            if _email_taken(email, other_than=teammate.id):
-                raise _duplicate_email(email)
-            teammate.email = email
-    if name is not None:
-        teammate.name = _name(name)
+    """Change what the identity provider manages; None leaves a field as it is.
+
+    ``emails=[]`` removes every entry and ``external_id=""`` the externalId. The sign-in
+    e-mail follows ``emails`` and the userName (``sign_in_email``). The company's last
+    active admin stays one (``admins.ensure_admin_remains``).
+    """
+    new_user_name = _user_name(user_name) if user_name is not None else teammate.scim_user_name
+    kept = _emails(emails) if emails is not None else None
+    if user_name is not None or kept is not None:
+        # Entries never sent (a teammate made elsewhere): the userName decides.
+        email = sign_in_email(kept if kept is not None else teammate.emails or [], new_user_name)
+        if user_name is not None and new_user_name != teammate.scim_user_name:
+            if _user_name_taken(teammate.company_id, new_user_name, other_than=teammate.id):
+                raise _duplicate_user_name(new_user_name)
+        if email != teammate.email and workspace.email_taken(email, other_than=teammate.id):
+            raise _duplicate_email(email)
+    else:
+        email = teammate.email
+    external = _external_id(external_id) if external_id is not None else teammate.external_id
+    kept_names = _names(names) if names is not None else None
+    new_name = one_name(kept_names) if kept_names is not None else teammate.name
+    admins.ensure_admin_remains(
+        teammate,
+        admin=teammate.is_admin if admin is None else admin,
+        active=teammate.active if active is None else active,
+    )
+
+    email_changed = email != teammate.email
+    if email_changed:
+        teammate.email = email
+    if user_name is not None or email_changed:
+        teammate.user_name = None if new_user_name == teammate.email else new_user_name
+    if kept is not None:
+        teammate.emails = kept
+    teammate.external_id = external
+    teammate.name = new_name
+    if kept_names is not None:
+        teammate.scim_names = kept_names
+    changed_role = admin is not None and admin != teammate.is_admin
+    if changed_role:
+        teammate.is_admin = bool(admin)
     changed_state = active is not None and active != teammate.active
     if changed_state:
         teammate.active = bool(active)
-    _commit_or_conflict(_duplicate_email(teammate.email))
+    _commit_or_conflict(lambda: _conflict_of(teammate))
     if changed_state and not active:
         # Ended, not only refused while inactive: reactivation gives no session back.
         sessions.end_all_sessions(teammate.id, via=via)
+    ids = {"teammate_id": teammate.id, "company_id": teammate.company_id, "via": via}
+    if email_changed:
+        # Ids only: the address itself stays out of the logs.
+        log.info("sign-in e-mail changed", extra={**ids, "admin": teammate.is_admin})
+    if changed_role:
+        log.info("admin role granted" if admin else "admin role removed", extra=ids)
     if changed_state:
-        log.info(
-            "teammate reactivated" if active else "teammate deactivated",
-            extra={"teammate_id": teammate.id, "company_id": teammate.company_id, "via": via},
-        )
+        log.info("teammate reactivated" if active else "teammate deactivated", extra=ids)
     return teammate
 
 
 def delete_teammate(teammate: Teammate, *, via: str = "scim") -> None:
     """Remove a teammate for good; see the module docstring for what goes with them."""
+    admins.ensure_admin_remains(teammate, deleted=True)
     teammate_id, company_id = teammate.id, teammate.company_id
     # The rows would go with the teammate (ON DELETE CASCADE); ended here to be logged.
     sessions.end_all_sessions(teammate_id, via=via)
@@ -269,10 +466,17 @@ def members_by_id(company: AnyCompany, member_ids: Iterable[str]) -> list[Teamma
 
 
 def create_team(
-    company: AnyCompany, *, name: str, members: list[Teammate], via: str = "scim"
+    company: AnyCompany,
+    *,
+    name: str,
+    members: list[Teammate],
+    external_id: str = "",
+    via: str = "scim",
 ) -> Team:
     name = _team_name(company, name)
-    team = Team(company_id=company.id, name=name, members=members)
+    team = Team(
+        company_id=company.id, name=name, members=members, external_id=_external_id(external_id)
+    )
     db.session.add(team)
     _commit_or_conflict(Conflict(f"A group named {name!r} exists already.", field="displayName"))
     log.info("team provisioned", extra={"team_id": team.id, "company_id": company.id, "via": via})
@@ -284,9 +488,12 @@ def update_team(
     *,
     name: str | None = None,
     members: list[Teammate] | None = None,
+    external_id: str | None = None,
     via: str = "scim",
 ) -> Team:
-    """Rename a team or set its members; None leaves a field as it is."""
+    """Rename a team or set its members or externalId; None leaves a field as it is."""
+    if external_id is not None:
+        team.external_id = _external_id(external_id)
     renamed = name is not None and name.strip() != team.name
     if renamed:
         team.name = _team_name(team.company, name, other_than=team.id)
@@ -363,10 +570,10 @@ def every_row(query: Select[Any]) -> list[Any]:
     return list(db.session.scalars(query))
 
 
-def _commit_or_conflict(conflict: Conflict) -> None:
+def _commit_or_conflict(conflict: Conflict | Callable[[], Conflict]) -> None:
     """Commit; a unique constraint lost to a concurrent writer is the same Conflict."""
     try:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
-        raise conflict from exc
+        raise (conflict if isinstance(conflict, Conflict) else conflict()) from exc

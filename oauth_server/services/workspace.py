@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 
 from flask import current_app
 from sqlalchemy import func
@@ -21,6 +22,8 @@ from oauth_server.models import Company
 from oauth_server.models import Plan
 from oauth_server.models import Team
 from oauth_server.models import Teammate
+from oauth_server.models.teammate import EMAIL_MAX
+from oauth_server.models.teammate import identity_key
 from oauth_server.services import sessions
 
 log = logging.getLogger("oauth_server.audit")
@@ -84,22 +87,48 @@ def update_company(
 
 
 def normalize_email(email: str) -> str:
-    email = (email or "").strip().lower()
-    if not EMAIL_RE.match(email) or len(email) > 320 or not text.is_storable(email):
+    """The stored form of a sign-in e-mail: trimmed, lower-cased, NFC."""
+    email = unicodedata.normalize("NFC", (email or "").strip().lower())
+    if (
+        not EMAIL_RE.match(email)
+        or len(email) > EMAIL_MAX
+        or len(email_key(email)) > EMAIL_MAX
+        or not text.is_storable(email)
+    ):
         raise ValidationFailed("Enter a valid e-mail address.", field="email")
     return email
 
 
-def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+def email_key(email: str) -> str:
+    """The form e-mails are compared in (sign-in, uniqueness): NFC, case folded."""
+    return identity_key((email or "").strip())
 
 
-def _password(password: str) -> str:
+def email_taken(email: str, *, other_than: int | None = None) -> bool:
+    """Whether a teammate of any company signs in with ``email`` (the sign-in name)."""
+    query = select(Teammate.id).where(Teammate.email_key == email_key(email))
+    if other_than is not None:
+        query = query.where(Teammate.id != other_than)
+    return db.session.scalar(query) is not None
+
+
+def teammate_by_email(email: str) -> Teammate:
+    teammate = db.session.scalar(select(Teammate).where(Teammate.email_key == email_key(email)))
+    if teammate is None:
+        raise NotFound(f"No teammate with e-mail {email.strip()[:EMAIL_MAX]}.")
+    return teammate
+
+
+def check_password(password: str) -> str:
     if not PASSWORD_MIN <= len(password or "") <= PASSWORD_MAX:
         raise ValidationFailed(
             f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters.", field="password"
         )
     return password
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def set_password(teammate: Teammate, password: str, *, via: str) -> None:
@@ -108,7 +137,7 @@ def set_password(teammate: Teammate, password: str, *, via: str) -> None:
     Whoever knew the old password may be signed in somewhere: signing in again takes the
     new one.
     """
-    teammate.password_hash = hash_password(_password(password))
+    teammate.password_hash = hash_password(check_password(password))
     db.session.commit()
     log.info("password changed", extra={"teammate_id": teammate.id, "via": via})
     sessions.end_all_sessions(teammate.id, via=via)
@@ -123,11 +152,11 @@ def create_teammate(
     is_admin: bool = False,
 ) -> Teammate:
     email = normalize_email(email)
-    _password(password)
+    check_password(password)
     if len(name or "") > NAME_MAX:
         raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
     text.check((name or "").strip(), "Name", field="name")
-    if db.session.scalar(select(Teammate.id).where(Teammate.email == email)) is not None:
+    if email_taken(email):
         raise Conflict(f"A teammate with e-mail {email} exists already.", field="email")
     teammate = Teammate(
         company_id=company.id,
@@ -141,11 +170,24 @@ def create_teammate(
     return teammate
 
 
+def update_teammate(
+    teammate: Teammate, *, name: str | None = None, password: str | None = None
+) -> Teammate:
+    """Change a teammate's name or password (the command line); None leaves it."""
+    if name is not None:
+        if len(name) > NAME_MAX:
+            raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
+        teammate.name = text.check(name.strip(), "Name", field="name")
+    if password is not None:
+        set_password(teammate, password, via="cli")  # commits; ends every session
+    db.session.commit()
+    return teammate
+
+
 def authenticate(email: str, password: str) -> Teammate | None:
     """The active teammate with these credentials, or None."""
-    email = (email or "").strip().lower()
     teammate = (
-        db.session.scalar(select(Teammate).where(Teammate.email == email))
+        db.session.scalar(select(Teammate).where(Teammate.email_key == email_key(email)))
         if text.is_storable(email)
         else None
     )
@@ -203,12 +245,13 @@ def create_team(company: Company, *, name: str, member_emails: list[str] = ()) -
         raise Conflict(f"A team named {name!r} exists already.", field="name")
     members = []
     for email in member_emails:
-        wanted = email.strip().lower()
         member = (
             db.session.scalar(
-                select(Teammate).where(Teammate.company_id == company.id, Teammate.email == wanted)
+                select(Teammate).where(
+                    Teammate.company_id == company.id, Teammate.email_key == email_key(email)
+                )
             )
-            if text.is_storable(wanted)
+            if text.is_storable(email)
             else None
         )
         if member is None:

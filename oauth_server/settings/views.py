@@ -25,6 +25,7 @@ from oauth_server import scopes
 from oauth_server.errors import DomainError
 from oauth_server.errors import NotFound
 from oauth_server.models.base import ID_MAX
+from oauth_server.services import admins
 from oauth_server.services import grants
 from oauth_server.services import personal_tokens
 from oauth_server.services import revocation
@@ -187,6 +188,33 @@ def set_teammate_access(teammate_id: str) -> Response:
     workspace.set_private_api_access(teammate, choice == "true", actor=current_user)
     state = "allowed" if choice == "true" else "stopped"
     flash(f"API access to {teammate.display_name}'s private resources {state}.", "info")
+    return redirect(url_for("settings.teammates"))
+
+
+@bp.post("/teammates/<teammate_id>/admin")
+def set_teammate_admin(teammate_id: str) -> Response:
+    """"Make admin" / "Remove admin"; the company's last active admin stays one."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400, FORM_EXPIRED)
+    choice = request.form.get("admin")
+    if choice not in {"true", "false"}:
+        abort(400, "Say whether the teammate is an admin: admin=true or admin=false.")
+    try:
+        teammate = workspace.teammate_in_company(
+            current_user.company, _id(teammate_id, "teammate")
+        )
+    except NotFound as error:
+        _or_404(error)
+    try:
+        admins.set_admin(teammate, choice == "true", actor_id=current_user.id, via="settings")
+    except admins.LastAdmin as error:
+        flash(error.message, "error")
+        return redirect(url_for("settings.teammates"))
+    role = "an admin now" if choice == "true" else "no longer an admin"
+    flash(f"{teammate.display_name} is {role}.", "info")
+    if not current_user.is_admin:  # they removed their own role: settings are closed now
+        return redirect(url_for("home"))
     return redirect(url_for("settings.teammates"))
 
 

@@ -165,10 +165,10 @@ def many_rows(table: str) -> Any:
             "CASE WHEN i <= :big THEN :big_team ELSE :other_team END"
         ),
         "teammates": (
-            "INSERT INTO teammates (company_id, email, name, password_hash, is_admin, "
-            "private_api_access, active, created_at) "
-            f"SELECT {OWNER}, 'person' || i || '@example.test', '', 'x', false, false, true, "
-            "now()"
+            "INSERT INTO teammates (company_id, email, email_key, user_name_key, name, "
+            "password_hash, is_admin, private_api_access, active, created_at) "
+            f"SELECT {OWNER}, 'person' || i || '@example.test', 'person' || i || '@example.test', "
+            "'person' || i || '@example.test', '', 'x', false, false, true, now()"
         ),
         "teams": f"INSERT INTO teams (company_id, name, created_at) SELECT {OWNER}, "
         "'Team ' || i, now()",

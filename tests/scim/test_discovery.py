@@ -54,7 +54,10 @@ def test_schemas_list_what_is_stored(scim: Scim) -> None:
     schemas = {s["id"]: s for s in body["Resources"]}
     assert set(schemas) == {USER, GROUP}
     user = {a["name"]: a for a in schemas[USER]["attributes"]}
-    assert set(user) == {"userName", "name", "displayName", "active", "emails", "groups"}
+    assert set(user) == {"userName", "name", "displayName", "active", "emails", "groups", "roles"}
+    # Teammates sign in by e-mail, and are active or not.
+    assert user["emails"]["required"] is True and user["active"]["required"] is True
+    assert {s["name"] for s in user["roles"]["subAttributes"]} == {"value"}
     assert user["userName"]["uniqueness"] == "server"
     assert user["userName"]["caseExact"] is False
     assert user["groups"]["mutability"] == "readOnly"
@@ -65,6 +68,7 @@ def test_schemas_list_what_is_stored(scim: Scim) -> None:
     }
     group = {a["name"]: a for a in schemas[GROUP]["attributes"]}
     assert set(group) == {"displayName", "members"}
+    assert {s["name"] for s in group["members"]["subAttributes"]} == {"value", "$ref", "type"}
     assert all(s["schemas"] == [SCHEMA] for s in body["Resources"])
 
 

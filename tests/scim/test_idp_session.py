@@ -73,7 +73,8 @@ def test_an_identity_provider_session_with_scim2_client(idp: SyncSCIMClient, acm
     assert barbara.id and barbara.user_name == "bjensen@example.com"
     assert barbara.meta.location.endswith(f"/scim/v2/Users/{barbara.id}")
     kim = idp.create(user_model(user_name="Kim.Lee@Example.com", display_name="Kim Lee"))
-    assert kim.user_name == "kim.lee@example.com"
+    assert kim.user_name == "Kim.Lee@Example.com"  # as sent; the sign-in e-mail is lower-cased
+    assert stored_by_email("kim.lee@example.com") is not None
     stored = stored_by_email("bjensen@example.com")
     assert stored is not None and stored.company_id == acme.company.id
     assert stored.name == "Barbara Jensen"
@@ -195,7 +196,8 @@ def test_okta_style_session(live_server: LiveServer, acme: Acme) -> None:
                 },
             )
         )
-        assert replaced["name"]["formatted"] == "Ana Souza"
+        assert replaced["name"] == {"givenName": "Ana", "familyName": "Souza"}  # as sent
+        assert replaced["displayName"] == "Ana Souza"
         off = ok(
             http.patch(
                 f"/Users/{user_id}", json=patch_op({"op": "replace", "value": {"active": False}})
@@ -289,7 +291,18 @@ def test_entra_style_session(live_server: LiveServer, acme: Acme) -> None:
             )
         )
         assert patched["active"] is False
-        assert patched["userName"] == "test_user_a@example.com"
+        assert patched["userName"] == "Test_User_a@example.com"
+        # The work e-mail Entra updated is the sign-in e-mail now.
+        assert patched["emails"] == [{"primary": True, "type": "work", "value": "ryan@example.com"}]
+        assert stored_by_email("ryan@example.com") is not None
+        # Entra matches accounts by externalId.
+        found = ok(
+            http.get(
+                "/Users",
+                params={"filter": 'externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"'},
+            )
+        )
+        assert [r["id"] for r in found["Resources"]] == [user_id]
         group = ok(
             http.post(
                 "/Groups",

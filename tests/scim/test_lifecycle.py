@@ -199,6 +199,7 @@ def test_delete_keeps_team_items_and_takes_what_was_theirs(
 
 def test_deleting_the_scim_tokens_own_creator_revokes_it(scim: Scim, acme: Acme) -> None:
     # Documented: make a SCIM token with another admin before removing this one.
+    make_admin(acme.company, email="second-admin@acme.test")
     assert scim.delete(f"/Users/{acme.admin.id}").status_code == 204
     assert scim.get("/Users").status_code == 401
 

@@ -346,6 +346,7 @@ SETTINGS_POSTS = {
     "/settings/plugins-api/api/tokens/<token_id>/revoke",
     "/settings/plugins-api/api/apps/<grant_id>/revoke",
     "/settings/teammates/<teammate_id>/private-api-access",
+    "/settings/teammates/<teammate_id>/admin",
     "/settings/developers/new",
     "/settings/developers/<client_pk>/rotate-secret",
     "/settings/developers/<client_pk>/delete",

@@ -141,3 +141,69 @@ def test_teammates_cannot_open_or_use_the_page(signed_in, company):
     assert response.status_code == 403
     assert fresh(other).private_api_access is False
     assert isinstance(fresh(teammate), Teammate)
+
+
+# --- Make admin / Remove admin -----------------------------------------------------------
+
+
+def admin_url(teammate_id: int) -> str:
+    return f"/settings/teammates/{teammate_id}/admin"
+
+
+def set_admin(client, teammate_id, admin):
+    return post_form(client, TEAMMATES_PAGE, admin_url(teammate_id), {"admin": admin})
+
+
+def test_each_row_offers_make_or_remove_admin(admin_client, company):
+    make_teammate(company, email="bo@acme.test")
+    html = admin_client.get(TEAMMATES_PAGE).get_data(as_text=True)
+    assert ">Make admin</button>" in row_of(html, "bo@acme.test")
+    assert ">Remove admin</button>" in row_of(html, "admin@acme.test")
+
+
+def test_make_admin_then_remove_admin(admin_client, company):
+    bo = make_teammate(company, email="bo@acme.test", name="Bo")
+
+    response = set_admin(admin_client, bo.id, "true")
+
+    assert response.status_code == 302
+    assert fresh(bo).is_admin is True
+    html = admin_client.get(TEAMMATES_PAGE).get_data(as_text=True)
+    assert "Bo is an admin now." in html
+    assert ">Remove admin</button>" in row_of(html, "bo@acme.test")
+
+    set_admin(admin_client, bo.id, "false")
+    assert fresh(bo).is_admin is False
+
+
+def test_the_last_admin_cannot_remove_their_own_role(admin_client, admin):
+    make_admin(make_company("Other"), email="boss@other.test")  # another company's admin
+
+    response = set_admin(admin_client, admin.id, "false")
+
+    assert response.status_code == 302
+    assert fresh(admin).is_admin is True
+    html = admin_client.get(TEAMMATES_PAGE).get_data(as_text=True)
+    assert "last active admin" in html
+    assert "flash-error" in html
+
+
+def test_a_deactivated_admin_does_not_keep_the_company_managed(admin_client, company, admin):
+    dormant = make_admin(company, email="dormant@acme.test")
+    dormant.active = False
+    from oauth_server.extensions import db
+
+    db.session.commit()
+    set_admin(admin_client, admin.id, "false")
+    assert fresh(admin).is_admin is True
+
+
+def test_admin_role_needs_csrf_and_an_admin(admin_client, company, signed_in):
+    bo = make_teammate(company, email="bo@acme.test")
+    assert admin_client.post(admin_url(bo.id), data={"admin": "true"}).status_code == 400
+    assert fresh(bo).is_admin is False
+    cy = make_teammate(company, email="cy@acme.test")
+    # With a valid CSRF token (from a page a teammate sees), still no.
+    response = post_form(signed_in(cy), "/preferences", admin_url(cy.id), {"admin": "true"})
+    assert response.status_code == 403
+    assert fresh(cy).is_admin is False
