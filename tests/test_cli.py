@@ -29,11 +29,13 @@ from sqlalchemy import select
 from oauth_server import create_app
 from oauth_server import scopes
 from oauth_server.extensions import db
+from oauth_server.models import BrowserSession
 from oauth_server.models import Company
 from oauth_server.models import OAuthClient
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.services import personal_tokens
+from oauth_server.services import sessions
 from oauth_server.services import workspace
 from tests.conftest import TEST_CONFIG
 from tests.conftest import postgres_database_url
@@ -296,6 +298,9 @@ def test_users_update_and_the_last_admin(cli: Cli, cli_app: Flask) -> None:
         "--password", "password123",
     )  # fmt: skip
 
+    with stored(cli_app):  # Milton is signed in somewhere
+        sessions.start_session(db.session.get_one(Teammate, milton["id"]))
+
     # The company's last admin keeps the role: exit 1, one line, nothing changed.
     refused = cli.run("users", "update", "--email", "Peter@Intertrode.test", "--no-admin")
     assert "last active admin" in assert_one_line_error(refused)
@@ -321,5 +326,9 @@ def test_users_update_and_the_last_admin(cli: Cli, cli_app: Flask) -> None:
         milton_row = db.session.get(Teammate, milton["id"])
         assert milton_row.name == "Milton W" and milton_row.is_admin
         assert workspace.authenticate("milton@intertrode.test", "new-password-1") == milton_row
+        # A new password ends every session that the old one opened.
+        assert db.session.scalars(
+            select(BrowserSession).where(BrowserSession.teammate_id == milton["id"])
+        ).all() == []
     unknown = cli.run("users", "update", "--email", "nobody@intertrode.test", "--admin")
     assert assert_one_line_error(unknown).startswith("Error: No teammate")
