@@ -25,7 +25,19 @@ class Plan(enum.StrEnum):
     SCALE = "scale"
 
 
-class Company(Base):
+class CompanyRules:
+    """What a company's plan allows, written once for its row (``Company``) and for the
+    snapshot an API request reads (``services/access.CompanyRef``)."""
+
+    if TYPE_CHECKING:
+        plan: str
+
+    @property
+    def on_scale_plan(self) -> bool:
+        return self.plan == Plan.SCALE.value
+
+
+class Company(Base, CompanyRules):
     __tablename__ = "companies"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,10 +48,6 @@ class Company(Base):
 
     teammates: Mapped[list[Teammate]] = relationship(back_populates="company")
     teams: Mapped[list[Team]] = relationship(back_populates="company", order_by="Team.name")
-
-    @property
-    def on_scale_plan(self) -> bool:
-        return self.plan == Plan.SCALE.value
 
     @property
     def team_ids(self) -> set[int]:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING
+from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import ForeignKey
+from sqlalchemy import FromClause
 from sqlalchemy import Index
 from sqlalchemy import String
+from sqlalchemy import and_
+from sqlalchemy import or_
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -16,6 +21,7 @@ from oauth_server.models.base import Base
 from oauth_server.models.base import UsedAndRevocable
 from oauth_server.models.base import utcnow
 from oauth_server.models.clients import AnyClient
+from oauth_server.models.teammate import TeammateRules
 
 if TYPE_CHECKING:
     from oauth_server.models.clients import OAuthClient
@@ -23,7 +29,58 @@ if TYPE_CHECKING:
     from oauth_server.models.teammate import Teammate
 
 
-class OAuthGrant(UsedAndRevocable, Base):
+def _expired(expires_at: datetime | None, now: datetime) -> bool:
+    return expires_at is not None and expires_at <= now
+
+
+def _unexpired_in(column: Any, now: Any) -> ColumnElement[bool]:
+    """``not _expired`` in SQL."""
+    return or_(column.is_(None), column > now)
+
+
+class GrantRules:
+    """When a grant is in force, written once: in SQL (``live_in``, over the tables or
+    aliases the caller joined) and for columns already read (``live``).
+
+    Not revoked, its app not deleted, its teammate there and active (while the teammate
+    is deactivated, the grant is suspended: it works again on reactivation).
+    """
+
+    if TYPE_CHECKING:
+        revoked_at: datetime | None
+        client: OAuthClient
+        teammate: Teammate | None
+
+    @staticmethod
+    def live(
+        revoked_at: datetime | None,
+        client_deleted_at: datetime | None,
+        teammate_active: bool | None,
+    ) -> bool:
+        """``teammate_active`` None: the teammate is gone."""
+        return (
+            revoked_at is None and client_deleted_at is None and TeammateRules.acts(teammate_active)
+        )
+
+    @staticmethod
+    def live_in(
+        grants: FromClause, clients: FromClause, teammates: FromClause
+    ) -> ColumnElement[bool]:
+        """``live`` in SQL; the caller joins ``clients`` and ``teammates`` to ``grants``."""
+        return and_(
+            grants.c.revoked_at.is_(None),
+            clients.c.deleted_at.is_(None),
+            TeammateRules.acting_in(teammates),
+        )
+
+    def is_live(self) -> bool:
+        teammate = self.teammate
+        return self.live(
+            self.revoked_at, self.client.deleted_at, teammate.active if teammate else None
+        )
+
+
+class OAuthGrant(UsedAndRevocable, Base, GrantRules):
     """One consent: listed under "Apps with Access", revoked as a whole."""
 
     __tablename__ = "oauth_grants"
@@ -49,7 +106,32 @@ class OAuthGrant(UsedAndRevocable, Base):
         return self.scope.split()
 
 
-class AuthorizationCode(Base):
+class CodeRules:
+    """Authlib's ``AuthorizationCodeMixin`` and when a code can be redeemed, written once
+    for its row (``AuthorizationCode``) and the claim's (``oauth_tokens.ClaimedCode``)."""
+
+    if TYPE_CHECKING:
+        redirect_uri: str
+        scope: str
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    @staticmethod
+    def pending_in(codes: FromClause) -> ColumnElement[bool]:
+        """Neither redeemed nor revoked (expired or not): what a revocation stamps."""
+        return and_(codes.c.used_at.is_(None), codes.c.revoked_at.is_(None))
+
+    @staticmethod
+    def redeemable_in(codes: FromClause, now: Any) -> ColumnElement[bool]:
+        """Pending and unexpired: what a claim may redeem."""
+        return and_(CodeRules.pending_in(codes), codes.c.expires_at > now)
+
+
+class AuthorizationCode(Base, CodeRules):
     """A single-use code bound to client, redirect URI, PKCE challenge and teammate."""
 
     __tablename__ = "oauth_authorization_codes"
@@ -72,15 +154,78 @@ class AuthorizationCode(Base):
 
     client: Mapped[OAuthClient] = relationship()
 
-    # --- Authlib AuthorizationCodeMixin ---------------------------------------------------
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
+
+class PairRules:
+    """Authlib's ``TokenMixin`` and when each token of a pair works, written once for the
+    row (``OAuthToken``) and its plain-row forms (``oauth_tokens.PresentedToken``,
+    ``oauth_tokens.ClaimedRefresh``): in SQL (``*_live_in``, over the table or an alias)
+    and for columns already read. The pair's part of the rule: its grant's is
+    ``GrantRules``.
+    """
+
+    if TYPE_CHECKING:
+        client_pk: int
+        scope: str
+
+    def check_client(self, client: AnyClient) -> bool:
+        return self.client_pk == client.id
 
     def get_scope(self) -> str:
         return self.scope
 
+    @staticmethod
+    def access_revoked(revoked_at: datetime | None, access_revoked_at: datetime | None) -> bool:
+        return revoked_at is not None or access_revoked_at is not None
 
-class OAuthToken(Base):
+    @staticmethod
+    def refresh_spent(revoked_at: datetime | None, refresh_used_at: datetime | None) -> bool:
+        """Revoked, or used (rotated) already."""
+        return revoked_at is not None or refresh_used_at is not None
+
+    @staticmethod
+    def expired(expires_at: datetime | None, now: datetime) -> bool:
+        return _expired(expires_at, now)
+
+    @staticmethod
+    def access_live(
+        revoked_at: datetime | None,
+        access_revoked_at: datetime | None,
+        access_expires_at: datetime,
+        now: datetime,
+    ) -> bool:
+        return not PairRules.access_revoked(revoked_at, access_revoked_at) and not _expired(
+            access_expires_at, now
+        )
+
+    @staticmethod
+    def refresh_live(
+        revoked_at: datetime | None,
+        refresh_used_at: datetime | None,
+        refresh_expires_at: datetime | None,
+        now: datetime,
+    ) -> bool:
+        return not PairRules.refresh_spent(revoked_at, refresh_used_at) and not _expired(
+            refresh_expires_at, now
+        )
+
+    @staticmethod
+    def access_live_in(tokens: FromClause, now: Any) -> ColumnElement[bool]:
+        return and_(
+            tokens.c.revoked_at.is_(None),
+            tokens.c.access_revoked_at.is_(None),
+            tokens.c.access_expires_at > now,
+        )
+
+    @staticmethod
+    def refresh_live_in(tokens: FromClause, now: Any) -> ColumnElement[bool]:
+        return and_(
+            tokens.c.revoked_at.is_(None),
+            tokens.c.refresh_used_at.is_(None),
+            _unexpired_in(tokens.c.refresh_expires_at, now),
+        )
+
+
+class OAuthToken(Base, PairRules):
     """An access token and the refresh token issued with it.
 
     A refresh rotates: the pair's refresh token is marked used and a new pair is issued
@@ -108,12 +253,18 @@ class OAuthToken(Base):
 
     kind = "oauth"
 
-    # --- Authlib TokenMixin -----------------------------------------------------------------
-    def check_client(self, client: AnyClient) -> bool:
-        return self.client_pk == client.id
+    def is_revoked(self, part: str) -> bool:
+        """The ``part`` of this pair ("access_token" or "refresh_token") is revoked, or its
+        grant is no longer in force."""
+        if part == "access_token":
+            revoked = self.access_revoked(self.revoked_at, self.access_revoked_at)
+        else:
+            revoked = self.refresh_spent(self.revoked_at, self.refresh_used_at)
+        return revoked or not self.grant.is_live()
 
-    def get_scope(self) -> str:
-        return self.scope
+    def expires_at(self, part: str) -> datetime | None:
+        return self.access_expires_at if part == "access_token" else self.refresh_expires_at
 
+    # --- Authlib TokenMixin (and PairRules) -------------------------------------------------
     def get_client(self) -> OAuthClient:
         return self.client

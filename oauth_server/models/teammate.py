@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from sqlalchemy import JSON
+from sqlalchemy import ColumnElement
 from sqlalchemy import ForeignKey
+from sqlalchemy import FromClause
 from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
@@ -38,7 +40,30 @@ def identity_key(value: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).casefold())
 
 
-class Teammate(Base):
+class TeammateRules:
+    """Whether a teammate's credentials speak for them, written once for the row
+    (``Teammate``), the snapshot an API request reads (``services/access.TeammateRef``)
+    and the statements that read ``teammates`` (``acting_in``)."""
+
+    if TYPE_CHECKING:
+        active: bool
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login too: a deactivated teammate cannot sign in
+        return self.acts(self.active)
+
+    @staticmethod
+    def acts(active: bool | None) -> bool:
+        """For a column read: None is no teammate (an outer join found none)."""
+        return active is True
+
+    @staticmethod
+    def acting_in(teammates: FromClause) -> ColumnElement[bool]:
+        """``acts`` in SQL, over ``teammates`` (the table or an alias of it)."""
+        return teammates.c.active.is_(True)
+
+
+class Teammate(Base, TeammateRules):
     """Flask-Login's user: the properties it reads are spelled out below, rather than
     UserMixin's, whose ``__eq__`` compares ``get_id()`` (here a session, not a row)."""
 
@@ -104,10 +129,6 @@ class Teammate(Base):
     @property
     def display_name(self) -> str:
         return self.name or self.email
-
-    @property
-    def is_active(self) -> bool:  # Flask-Login: a deactivated teammate cannot sign in
-        return self.active
 
     @property
     def is_authenticated(self) -> bool:  # Flask-Login

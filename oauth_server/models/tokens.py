@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING
+from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import ForeignKey
+from sqlalchemy import FromClause
 from sqlalchemy import Index
 from sqlalchemy import LargeBinary
 from sqlalchemy import String
+from sqlalchemy import and_
+from sqlalchemy import or_
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -16,13 +21,62 @@ from sqlalchemy.orm import relationship
 from oauth_server.models.base import Base
 from oauth_server.models.base import UsedAndRevocable
 from oauth_server.models.base import utcnow
+from oauth_server.models.teammate import TeammateRules
 
 if TYPE_CHECKING:
     from oauth_server.models.company import Company
     from oauth_server.models.teammate import Teammate
 
 
-class PersonalToken(UsedAndRevocable, Base):
+class PersonalTokenRules:
+    """When a personal token works, written once: in SQL (``live_in``, over the table or an
+    alias) and for columns already read (``live``, ``suspended``).
+
+    A live token is refused while its creator is deactivated: suspended, not revoked, it
+    works again on reactivation.
+    """
+
+    if TYPE_CHECKING:
+        revoked_at: datetime | None
+        expires_at: datetime | None
+        created_by: Teammate | None
+
+    @staticmethod
+    def live(revoked_at: datetime | None, expires_at: datetime | None, now: datetime) -> bool:
+        return revoked_at is None and not PersonalTokenRules.expired(expires_at, now)
+
+    @staticmethod
+    def expired(expires_at: datetime | None, now: datetime) -> bool:
+        return expires_at is not None and expires_at <= now
+
+    @staticmethod
+    def live_in(tokens: FromClause, now: Any) -> ColumnElement[bool]:
+        """``live`` in SQL; ``now`` a value or a bind parameter."""
+        return and_(
+            tokens.c.revoked_at.is_(None),
+            or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now),
+        )
+
+    @staticmethod
+    def suspended(creator_id: int | None, creator_active: bool | None) -> bool:
+        """Its creator is deactivated (a token whose creator is gone is not suspended)."""
+        return creator_id is not None and not TeammateRules.acts(creator_active)
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expired(self.expires_at, now)
+
+    def is_live(self, now: datetime) -> bool:
+        return self.live(self.revoked_at, self.expires_at, now)
+
+    def is_suspended(self) -> bool:
+        creator = self.created_by
+        return creator is not None and not creator.is_active
+
+
+class PersonalToken(UsedAndRevocable, Base, PersonalTokenRules):
     __tablename__ = "personal_tokens"
     __table_args__ = (Index("ix_personal_tokens_company_id_id", "company_id", "id"),)
 
@@ -48,14 +102,6 @@ class PersonalToken(UsedAndRevocable, Base):
     @property
     def scopes(self) -> list[str]:
         return self.scope.split()
-
-    def is_live(self, now: datetime) -> bool:
-        return self.live(self.revoked_at, self.expires_at, now)
-
-    @staticmethod
-    def live(revoked_at: datetime | None, expires_at: datetime | None, now: datetime) -> bool:
-        """The rule of ``is_live``, for a token read as plain columns (the bearer path)."""
-        return revoked_at is None and (expires_at is None or expires_at > now)
 
     def __repr__(self) -> str:  # never the value
         return f"<PersonalToken {self.id} {self.name!r}>"

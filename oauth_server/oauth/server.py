@@ -42,6 +42,7 @@ from oauth_server.models import OAuthToken
 from oauth_server.models import PersonalToken
 from oauth_server.models.clients import ActiveClient
 from oauth_server.models.clients import AnyClient
+from oauth_server.models.teammate import TeammateRules
 from oauth_server.services import clients
 from oauth_server.services import consent
 from oauth_server.services import oauth_tokens
@@ -202,7 +203,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def authenticate_user(self, authorization_code: ClaimedCode) -> int | None:
         """The approving teammate (by id) if still active; the claim read it. A code of a
         deactivated teammate stays spent and issues nothing."""
-        if not authorization_code.teammate_active:
+        if not TeammateRules.acts(authorization_code.teammate_active):
             return None
         return authorization_code.teammate_id
 

@@ -42,25 +42,22 @@ from oauth_server.models import PersonalToken
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
-from oauth_server.models.company import Plan
+from oauth_server.models.company import CompanyRules
 from oauth_server.models.team import team_memberships
+from oauth_server.models.teammate import TeammateRules
 from oauth_server.services import consent
 from oauth_server.services import keyset
 from oauth_server.services import usage
 
 
 @dataclass(frozen=True)
-class CompanyRef:
+class CompanyRef(CompanyRules):
     """The caller's company as its token's row read it (scopes.Offering)."""
 
     id: int
     name: str
     plan: str
     teams_feature: bool
-
-    @property
-    def on_scale_plan(self) -> bool:
-        return self.plan == Plan.SCALE.value
 
     @cached_property
     def team_ids(self) -> Set[int]:
@@ -73,13 +70,14 @@ AnyCompany = Company | CompanyRef
 
 
 @dataclass(frozen=True)
-class TeammateRef:
+class TeammateRef(TeammateRules):
     """The teammate a token speaks for (consent.Delegating): a partner token's grantor, a
     personal token's creator."""
 
     id: int
     email: str
     is_admin: bool
+    active: bool
 
     @cached_property
     def team_ids(self) -> Set[int]:
@@ -229,13 +227,18 @@ def _company(row: Row[Any]) -> CompanyRef:
 def _personal_principal(value: str) -> Principal | None:
     row = _lookup(PERSONAL_LOOKUP, value)
     now = utcnow()
-    if row is None or not PersonalToken.live(row.revoked_at, row.expires_at, now):
-        return None
-    if row.teammate_id is not None and not row.active:
-        # Suspended, not revoked: a deactivated creator's tokens work again on reactivation.
+    if (
+        row is None
+        or not PersonalToken.live(row.revoked_at, row.expires_at, now)
+        or PersonalToken.suspended(row.teammate_id, row.active)
+    ):
         return None
     usage.record_use(PersonalToken, row.id, row.last_used_at, now)
-    creator = TeammateRef(row.teammate_id, row.email, row.is_admin) if row.teammate_id else None
+    creator = (
+        TeammateRef(row.teammate_id, row.email, row.is_admin, row.active)
+        if row.teammate_id
+        else None
+    )
     return Principal(
         kind="personal",
         token_id=row.id,
@@ -250,16 +253,14 @@ def _oauth_principal(value: str) -> Principal | None:
     now = utcnow()
     if (
         row is None
-        or row.revoked_at is not None
-        or row.access_revoked_at is not None
-        or row.access_expires_at <= now
-        or row.grant_revoked_at is not None
-        or row.client_deleted_at is not None
-        or not row.active
+        or not OAuthToken.access_live(
+            row.revoked_at, row.access_revoked_at, row.access_expires_at, now
+        )
+        or not OAuthGrant.live(row.grant_revoked_at, row.client_deleted_at, row.active)
     ):
         return None
     usage.record_use(OAuthGrant, row.grant_id, row.grant_last_used_at, now)
-    teammate = TeammateRef(row.teammate_id, row.email, row.is_admin)
+    teammate = TeammateRef(row.teammate_id, row.email, row.is_admin, row.active)
     return Principal(
         kind="oauth",
         token_id=row.id,

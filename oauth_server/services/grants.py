@@ -11,6 +11,7 @@ from oauth_server.extensions import db
 from oauth_server.models import Company
 from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
+from oauth_server.models import Teammate
 from oauth_server.models.base import ID_MAX
 from oauth_server.services import keyset
 
@@ -20,20 +21,22 @@ from oauth_server.services import keyset
 def list_live_grants(
     company: Company, *, before_id: int | None = None, limit: int = 50
 ) -> tuple[list[OAuthGrant], int | None]:
-    """One page of the company's live grants, newest first (keyset on company_id, id).
+    """One page of the company's live grants (``GrantRules``), newest first (keyset on
+    company_id, id).
 
-    A grant of a deleted app is not live even if its revocation has not landed yet.
+    A grant of a deleted app is not live even if its revocation has not landed yet, nor
+    one whose teammate is deactivated (suspended) or gone.
     """
     query = (
         select(OAuthGrant)
         .join(OAuthGrant.client)
+        .join(OAuthGrant.teammate)
         .where(
             keyset.in_company(OAuthGrant, company.id),
-            OAuthGrant.revoked_at.is_(None),
-            OAuthClient.deleted_at.is_(None),
+            OAuthGrant.live_in(OAuthGrant.__table__, OAuthClient.__table__, Teammate.__table__),
         )
-        # The app from the join above (one join of oauth_clients, not two).
-        .options(contains_eager(OAuthGrant.client), joinedload(OAuthGrant.teammate))
+        # The app and teammate from the joins above (one join of each, not two).
+        .options(contains_eager(OAuthGrant.client), contains_eager(OAuthGrant.teammate))
         .order_by(*keyset.newest_first(OAuthGrant))
         .limit(limit + 1)
     )

@@ -26,10 +26,11 @@ class PresentedPersonal:
         return False  # no client owns a personal token
 
     def is_revoked(self) -> bool:
-        return self.row.revoked_at is not None
+        """Revoked, or suspended while its creator is deactivated: inactive either way."""
+        return self.row.is_revoked() or self.row.is_suspended()
 
     def is_expired(self) -> bool:
-        return self.row.expires_at is not None and self.row.expires_at <= utcnow()
+        return self.row.is_expired(utcnow())
 
 
 def find(value: str) -> PresentedPersonal | PresentedToken | None:
@@ -38,18 +39,10 @@ def find(value: str) -> PresentedPersonal | PresentedToken | None:
         row = db.session.scalar(
             select(PersonalToken).where(PersonalToken.lookup_hash == tokens.lookup_hash(value))
         )
-        if row is None or (row.created_by is not None and not row.created_by.active):
-            return None  # reported as inactive: its creator is deactivated (suspended)
-        return PresentedPersonal(row)
+        return PresentedPersonal(row) if row is not None else None
     if kind in (tokens.Kind.ACCESS, tokens.Kind.REFRESH):
-        presented = oauth_tokens.find_presented(value)
-        if presented is None:
-            return None
-        grant = presented.row.grant
-        teammate = grant.teammate
-        if presented.row.client.deleted_at is not None or teammate is None or not teammate.active:
-            return None  # reported as inactive
-        return presented
+        # Its rules, its grant's included, are read by Authlib (is_revoked, is_expired).
+        return oauth_tokens.find_presented(value)
     return None
 
 

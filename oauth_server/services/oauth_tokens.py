@@ -15,35 +15,38 @@ from datetime import datetime
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
-from typing import NamedTuple
 from typing import cast
 
 from flask import current_app
 from sqlalchemy import Table
 from sqlalchemy import bindparam
 from sqlalchemy import insert
-from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
 from oauth_server import tokens
 from oauth_server.extensions import db
 from oauth_server.models import AuthorizationCode
+from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
 from oauth_server.models.clients import AnyClient
+from oauth_server.models.grants import CodeRules
+from oauth_server.models.grants import GrantRules
+from oauth_server.models.grants import PairRules
 
 log = logging.getLogger("oauth_server.audit")
 
 
 @dataclass
-class PresentedToken:
+class PresentedToken(PairRules):
     """An OAuth token string as presented to revocation or introspection.
 
     The ids of its row are read as a plain row: all a revocation needs. The ORM row, with
-    its grant, teammate and app, is loaded only when asked for (``row``: introspection).
+    its grant, teammate and app, is loaded only when asked for (``row``: introspection),
+    and the rules are the row's (``PairRules``, ``GrantRules``).
     """
 
     id: int
@@ -62,29 +65,21 @@ class PresentedToken:
     def row(self) -> OAuthToken:
         return db.session.get_one(OAuthToken, self.id)
 
-    # Authlib TokenMixin
-    def check_client(self, client: AnyClient) -> bool:
-        return self.client_pk == client.id
-
+    # Authlib TokenMixin (check_client: PairRules)
     def get_scope(self) -> str:
         return self.row.scope
 
     def is_revoked(self) -> bool:
-        row = self.row
-        if row.revoked_at is not None or row.grant.revoked_at is not None:
-            return True
-        if self.part == "access_token":
-            return row.access_revoked_at is not None
-        return row.refresh_used_at is not None
+        """Revoked, or its grant no longer in force (revoked, app deleted, teammate
+        deactivated): introspection answers inactive either way."""
+        return self.row.is_revoked(self.part)
 
     def is_expired(self) -> bool:
-        return utcnow() >= self.expires_at if self.expires_at else False
+        return self.expired(self.expires_at, utcnow())
 
     @property
     def expires_at(self) -> datetime | None:
-        if self.part == "access_token":
-            return self.row.access_expires_at
-        return self.row.refresh_expires_at
+        return self.row.expires_at(self.part)
 
 
 def generate_bearer(
@@ -107,7 +102,8 @@ def generate_bearer(
     return token
 
 
-class ClaimedCode(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ClaimedCode(CodeRules):
     """A code this request claimed: what the exchange needs of it, from the claim itself.
 
     Authlib reads it as its ``AuthorizationCodeMixin`` (and PKCE reads ``code_challenge``
@@ -123,14 +119,9 @@ class ClaimedCode(NamedTuple):
     code_challenge_method: str
     teammate_active: bool | None  # the teammate's, read by the claim (None: no such row)
 
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
 
-    def get_scope(self) -> str:
-        return self.scope
-
-
-class ClaimedRefresh(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ClaimedRefresh(PairRules):
     """A refresh token this request spent: its pair, as the rotation needs it.
 
     Authlib reads it as its ``TokenMixin``; the teammate was active and the grant in force
@@ -144,18 +135,13 @@ class ClaimedRefresh(NamedTuple):
     scope: str
     teammate_id: int
 
-    def check_client(self, client: AnyClient) -> bool:
-        return self.client_pk == client.id
-
-    def get_scope(self) -> str:
-        return self.scope
-
 
 # The statements of the token endpoint, built once: a request only binds its values.
 _CODES = cast(Table, AuthorizationCode.__table__)
 _TOKENS = cast(Table, OAuthToken.__table__)
 _GRANTS = cast(Table, OAuthGrant.__table__)
 _TEAMMATES = cast(Table, Teammate.__table__)
+_CLIENTS = cast(Table, OAuthClient.__table__)
 
 # One statement claims the code and returns what the exchange needs: the conditional
 # UPDATE gives exactly one winner; RETURNING replaces a read after it. (On SQLite the
@@ -167,9 +153,7 @@ _CLAIM_CODE = (
     .where(
         _CODES.c.code_hash == bindparam("presented"),
         _CODES.c.client_pk == bindparam("client"),
-        _CODES.c.used_at.is_(None),
-        _CODES.c.revoked_at.is_(None),
-        _CODES.c.expires_at > bindparam("now"),
+        CodeRules.redeemable_in(_CODES, bindparam("now")),
     )
     .values(used_at=bindparam("claimed_at"))
     .returning(
@@ -187,9 +171,10 @@ _CLAIM_CODE = (
     )
 )
 
-# Only grants still in force and whose teammate is active: a refresh during a
-# deactivation is refused without spending the refresh token. A correlated EXISTS: one
-# primary-key lookup for the one token, never a scan of every live grant.
+# Only grants in force (GrantRules: not revoked, app not deleted, teammate active): a
+# refresh during a deactivation is refused without spending the refresh token. A
+# correlated EXISTS: primary-key lookups for the one token, never a scan of every live
+# grant.
 #
 # Lock order: the grant's row, then its tokens, in every transaction that writes both
 # (revocation.py stamps the grant first too). The EXISTS locks the grant (FOR NO KEY
@@ -202,18 +187,13 @@ _CLAIM_REFRESH = (
     .where(
         _TOKENS.c.refresh_hash == bindparam("presented"),
         _TOKENS.c.client_pk == bindparam("client"),
-        _TOKENS.c.refresh_used_at.is_(None),
-        _TOKENS.c.revoked_at.is_(None),
-        or_(
-            _TOKENS.c.refresh_expires_at.is_(None),
-            _TOKENS.c.refresh_expires_at > bindparam("now"),
-        ),
+        PairRules.refresh_live_in(_TOKENS, bindparam("now")),
         select(_GRANTS.c.id)
         .join(_TEAMMATES, _GRANTS.c.teammate_id == _TEAMMATES.c.id)
+        .join(_CLIENTS, _GRANTS.c.client_pk == _CLIENTS.c.id)
         .where(
             _GRANTS.c.id == _TOKENS.c.grant_id,
-            _GRANTS.c.revoked_at.is_(None),
-            _TEAMMATES.c.active.is_(True),
+            GrantRules.live_in(_GRANTS, _CLIENTS, _TEAMMATES),
         )
         .correlate(_TOKENS)
         .with_for_update(of=_GRANTS, key_share=True)

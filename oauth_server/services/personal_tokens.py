@@ -112,11 +112,11 @@ def reveal(token: PersonalToken) -> str | None:
 
 
 def status(token: PersonalToken, now: datetime | None = None) -> str:
-    now = now or utcnow()
-    if token.revoked_at is not None:
+    """The token's state as its pages name it, by its rules (``PersonalTokenRules``)."""
+    if token.is_revoked():
         return "revoked"
-    if token.expires_at is not None and token.expires_at <= now:
+    if token.is_expired(now or utcnow()):
         return "expired"
-    if token.created_by is not None and not token.created_by.active:
+    if token.is_suspended():
         return "suspended"  # works again when its creator is reactivated
     return "active"
