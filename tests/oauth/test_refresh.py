@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from authlib.integrations.requests_client import OAuth2Session
 
 from oauth_server.extensions import db
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
-from oauth_server.models.base import utcnow
-from oauth_server.services import oauth_tokens
 from oauth_server.services import workspace as workspace_service
 from oauth_server.tokens import lookup_hash
 from tests.oauth.conftest import REDIRECT_URI
@@ -182,15 +178,14 @@ def test_missing_refresh_token_is_an_invalid_request(client, partner):
     oauth_error(response, "invalid_request")
 
 
-def test_refresh_token_expires(client, app, workspace, partner, monkeypatch):
+def test_refresh_token_expires(client, app, workspace, partner, clock):
     app.config["REFRESH_TOKEN_TTL"] = 3600
     token = issue(client, partner, workspace.admin.email)
 
-    later = utcnow() + timedelta(seconds=3601)
-    monkeypatch.setattr(oauth_tokens, "utcnow", lambda: later)
+    clock.advance(3601)
 
     oauth_error(refresh(client, partner, token["refresh_token"]), "invalid_grant")
-    monkeypatch.undo()
+    clock.reset()
     assert rows(OAuthGrant)[0].revoked_at is None  # expiry is no reuse
 
 
