@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 from oauth_server.extensions import db
 from oauth_server.models import RESOURCE_MODELS
 from oauth_server.models import Company
+from oauth_server.models import OAuthGrant
 from oauth_server.models import PersonalToken
+from oauth_server.models import Shift
 from oauth_server.models import Team
 from oauth_server.models import Teammate
+from oauth_server.services import clients
 from oauth_server.services import personal_tokens
 from oauth_server.services import workspace
 
 PASSWORD = "password123"
+REDIRECT_URI = "http://127.0.0.1:8765/callback"  # a registered partner's, by default
 _seq = itertools.count(1)
 
 
@@ -68,3 +73,45 @@ def make_resource(collection: str, company: Company, **kwargs: Any) -> Any:
     db.session.add(row)
     db.session.commit()
     return row
+
+
+def make_shift(company: Company, name: str = "Early", teammates: list[Teammate] = ()) -> Shift:  # type: ignore[assignment]
+    shift = Shift(
+        company_id=company.id,
+        name=name,
+        timezone="UTC",
+        ranges=[{"day": "mon", "start": "06:00", "end": "14:00"}],
+        teammates=list(teammates),
+    )
+    db.session.add(shift)
+    db.session.commit()
+    return shift
+
+
+@dataclass
+class Partner:
+    """A registered partner app: its credentials and its row."""
+
+    client_id: str
+    client_secret: str | None
+    row: Any
+
+
+def register(public: bool = False, introspection: bool = False, **kwargs: Any) -> Partner:
+    """A partner app registered the way the Developers page registers one."""
+    kwargs.setdefault("name", "Partner App")
+    kwargs.setdefault("redirect_uris", [REDIRECT_URI])
+    row, secret = clients.register_client(public=public, introspection=introspection, **kwargs)
+    return Partner(row.client_id, secret, row)
+
+
+def make_grant(
+    company: Company, partner: Partner, teammate: Teammate, scope: str = "shared"
+) -> OAuthGrant:
+    """A grant row as the consent flow leaves it (for listing tests that need many)."""
+    grant = OAuthGrant(
+        company_id=company.id, client_pk=partner.row.id, teammate_id=teammate.id, scope=scope
+    )
+    db.session.add(grant)
+    db.session.commit()
+    return grant

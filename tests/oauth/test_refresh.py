@@ -10,16 +10,16 @@ from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.services import workspace as workspace_service
 from oauth_server.tokens import lookup_hash
-from tests.oauth.conftest import REDIRECT_URI
-from tests.oauth.conftest import basic
-from tests.oauth.conftest import count
-from tests.oauth.conftest import get_code
-from tests.oauth.conftest import issue
-from tests.oauth.conftest import me_status
-from tests.oauth.conftest import oauth_error
-from tests.oauth.conftest import refresh
-from tests.oauth.conftest import register
-from tests.oauth.conftest import rows
+from tests.factories import REDIRECT_URI
+from tests.factories import register
+from tests.flows import basic
+from tests.flows import get_code
+from tests.flows import issue
+from tests.flows import me_status
+from tests.flows import oauth_error
+from tests.flows import refresh
+from tests.isolation import count
+from tests.isolation import rows
 
 
 def _pair(refresh_token):

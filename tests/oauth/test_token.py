@@ -17,19 +17,19 @@ from oauth_server.models import PersonalToken
 from oauth_server.models.base import utcnow
 from oauth_server.tokens import lookup_hash
 from tests.conftest import bearer
+from tests.factories import REDIRECT_URI
 from tests.factories import make_personal_token
-from tests.oauth.conftest import REDIRECT_URI
-from tests.oauth.conftest import basic
-from tests.oauth.conftest import count
-from tests.oauth.conftest import exchange
-from tests.oauth.conftest import get_code
-from tests.oauth.conftest import issue
-from tests.oauth.conftest import me_status
-from tests.oauth.conftest import oauth_error
-from tests.oauth.conftest import post_token
-from tests.oauth.conftest import refresh
-from tests.oauth.conftest import register
-from tests.oauth.conftest import rows
+from tests.factories import register
+from tests.flows import basic
+from tests.flows import exchange
+from tests.flows import get_code
+from tests.flows import issue
+from tests.flows import me_status
+from tests.flows import oauth_error
+from tests.flows import post_token
+from tests.flows import refresh
+from tests.isolation import count
+from tests.isolation import rows
 
 
 def test_confidential_client_redeems_a_code_with_authlib(client, live_server, workspace, partner):
