@@ -31,6 +31,8 @@ from oauth_server import create_app
 from oauth_server.config import normalize_database_url
 from oauth_server.extensions import db
 from oauth_server.extensions import limiter
+from tests.factories import CompanyUnderTest
+from tests.factories import make_company_under_test
 from tests.isolation import isolated_client
 
 
@@ -127,6 +129,13 @@ def _empty_tables() -> None:
     with db.engine.begin() as conn:
         for table in reversed(db.metadata.sorted_tables):
             conn.execute(table.delete())
+
+
+@pytest.fixture
+def company_under_test() -> CompanyUnderTest:
+    """Acme (Scale plan, Teams) with an admin, Alice and Bob, a Support team with Alice,
+    and Othercorp beside it. An area overrides it by name, with keywords of its own."""
+    return make_company_under_test()
 
 
 class Clock:

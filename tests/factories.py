@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,3 +117,52 @@ def make_grant(
     db.session.add(grant)
     db.session.commit()
     return grant
+
+
+@dataclass
+class CompanyUnderTest:
+    """A company with its admin, teammates and teams, and another company beside it."""
+
+    company: Company
+    admin: Teammate
+    teammates: list[Teammate]
+    teams: list[Team]
+    other: Company | None
+    other_admin: Teammate | None
+
+
+def make_company_under_test(
+    name: str = "Acme",
+    *,
+    plan: str = "scale",
+    teams_feature: bool = True,
+    admin: Mapping[str, Any] | None = None,
+    teammates: Sequence[Mapping[str, Any]] = (
+        {"email": "alice@acme.test", "name": "Alice"},
+        {"email": "bob@acme.test", "name": "Bob"},
+    ),
+    teams: Mapping[str, Sequence[str]] | None = None,
+    other: Mapping[str, Any] | None = None,
+    other_admin: Mapping[str, Any] | None = None,
+) -> CompanyUnderTest:
+    """The company most tests act in; each keyword overrides a part of it.
+
+    ``admin``, each of ``teammates`` and ``other_admin`` are keyword arguments of
+    ``make_teammate``; ``teams`` maps a team name to its members' e-mails; ``other`` holds
+    ``make_company``'s keyword arguments (with ``name``), or ``{}`` for no other company.
+    """
+    company = make_company(name, plan=plan, teams_feature=teams_feature)
+    head = make_admin(company, **(admin or {"email": f"admin@{name.lower()}.test"}))
+    mates = [make_teammate(company, **kwargs) for kwargs in teammates]
+    by_email = {t.email: t for t in (head, *mates)}
+    if teams is None:
+        teams = {"Support": [t.email for t in mates[:1]]}
+    made = [
+        make_team(company, team, [by_email[e] for e in members]) for team, members in teams.items()
+    ]
+    other_company = other_head = None
+    other = {"name": "Othercorp", "plan": "scale"} if other is None else other
+    if other:
+        other_company = make_company(**other)
+        other_head = make_admin(other_company, **(other_admin or {"email": "admin@other.test"}))
+    return CompanyUnderTest(company, head, mates, made, other_company, other_head)

@@ -13,11 +13,8 @@ from flask import Flask
 
 from oauth_server.extensions import db
 from tests.conftest import login
-from tests.factories import make_admin
-from tests.factories import make_company
 from tests.factories import make_grant
 from tests.factories import make_personal_token
-from tests.factories import make_teammate
 from tests.factories import register
 from tests.isolation import isolated_client
 
@@ -64,10 +61,9 @@ def test_the_exemptions_name_routes_that_exist(app):
     assert EXEMPT_BLUEPRINTS <= set(app.blueprints)
 
 
-def test_every_form_route_refuses_a_post_without_the_csrf_token(app):
-    company = make_company("Acme", plan="scale", teams_feature=True)
-    admin = make_admin(company, email="admin@acme.test")
-    mate = make_teammate(company, email="mate@acme.test")
+def test_every_form_route_refuses_a_post_without_the_csrf_token(app, company_under_test):
+    company, admin = company_under_test.company, company_under_test.admin
+    mate = company_under_test.teammates[0]
     partner = register()
     own_app = register(name="Own", owner_company=company)
     grant = make_grant(company, partner, mate)

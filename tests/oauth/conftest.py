@@ -10,11 +10,9 @@ import pytest
 from flask import Flask
 
 from tests.conftest import LiveServer
+from tests.factories import CompanyUnderTest
 from tests.factories import Partner
-from tests.factories import make_admin
-from tests.factories import make_company
-from tests.factories import make_team
-from tests.factories import make_teammate
+from tests.factories import make_company_under_test
 from tests.factories import register
 
 
@@ -36,13 +34,22 @@ def live_server(app: Flask) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def workspace() -> Workspace:
-    company = make_company("Partnerco", plan="scale", teams_feature=True)
-    admin = make_admin(company, email="admin@partnerco.test")
-    teammate = make_teammate(company, email="mate@partnerco.test")
-    team = make_team(company, "Support", members=[admin, teammate])
-    other = make_team(company, "Sales", members=[admin])
-    return Workspace(company, admin, teammate, team, other)
+def company_under_test() -> CompanyUnderTest:
+    return make_company_under_test(
+        "Partnerco",
+        teammates=({"email": "mate@partnerco.test"},),
+        teams={
+            "Support": ["admin@partnerco.test", "mate@partnerco.test"],
+            "Sales": ["admin@partnerco.test"],
+        },
+        other={},
+    )
+
+
+@pytest.fixture
+def workspace(company_under_test: CompanyUnderTest) -> Workspace:
+    cut = company_under_test
+    return Workspace(cut.company, cut.admin, cut.teammates[0], *cut.teams)
 
 
 @pytest.fixture
