@@ -12,6 +12,8 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -24,10 +26,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
+from oauth_server import clock as server_clock
 from oauth_server import create_app
 from oauth_server.config import normalize_database_url
 from oauth_server.extensions import db
 from oauth_server.extensions import limiter
+from tests.factories import CompanyUnderTest
+from tests.factories import make_company_under_test
 from tests.isolation import isolated_client
 
 
@@ -124,6 +129,45 @@ def _empty_tables() -> None:
     with db.engine.begin() as conn:
         for table in reversed(db.metadata.sorted_tables):
             conn.execute(table.delete())
+
+
+@pytest.fixture
+def company_under_test() -> CompanyUnderTest:
+    """Acme (Scale plan, Teams) with an admin, Alice and Bob, a Support team with Alice,
+    and Othercorp beside it. An area overrides it by name, with keywords of its own."""
+    return make_company_under_test()
+
+
+class Clock:
+    """The server's clock (``oauth_server.clock.now``) as a test sets it: real time until
+    moved, then real time plus the offset, or a fixed instant once ``set``."""
+
+    def __init__(self) -> None:
+        self._real = server_clock.now
+        self._fixed: datetime | None = None
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return (self._fixed or self._real()) + self._offset
+
+    def advance(self, seconds: float) -> datetime:
+        self._offset += timedelta(seconds=seconds)
+        return self.now()
+
+    def set(self, moment: datetime) -> None:
+        self._fixed, self._offset = moment, timedelta(0)
+
+    def reset(self) -> None:
+        """Back to real time."""
+        self._fixed, self._offset = None, timedelta(0)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Moves time for every part of the server at once."""
+    moved = Clock()
+    monkeypatch.setattr(server_clock, "now", moved.now)
+    return moved
 
 
 @pytest.fixture

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from oauth_server.extensions import db
 from oauth_server.models import RESOURCE_MODELS
 from oauth_server.models import Company
+from oauth_server.models import OAuthGrant
 from oauth_server.models import PersonalToken
+from oauth_server.models import Shift
 from oauth_server.models import Team
 from oauth_server.models import Teammate
+from oauth_server.services import clients
 from oauth_server.services import personal_tokens
 from oauth_server.services import workspace
 
 PASSWORD = "password123"
+REDIRECT_URI = "http://127.0.0.1:8765/callback"  # a registered partner's, by default
 _seq = itertools.count(1)
 
 
@@ -68,3 +75,94 @@ def make_resource(collection: str, company: Company, **kwargs: Any) -> Any:
     db.session.add(row)
     db.session.commit()
     return row
+
+
+def make_shift(company: Company, name: str = "Early", teammates: list[Teammate] = ()) -> Shift:  # type: ignore[assignment]
+    shift = Shift(
+        company_id=company.id,
+        name=name,
+        timezone="UTC",
+        ranges=[{"day": "mon", "start": "06:00", "end": "14:00"}],
+        teammates=list(teammates),
+    )
+    db.session.add(shift)
+    db.session.commit()
+    return shift
+
+
+@dataclass
+class Partner:
+    """A registered partner app: its credentials and its row."""
+
+    client_id: str
+    client_secret: str | None
+    row: Any
+
+
+def register(public: bool = False, introspection: bool = False, **kwargs: Any) -> Partner:
+    """A partner app registered the way the Developers page registers one."""
+    kwargs.setdefault("name", "Partner App")
+    kwargs.setdefault("redirect_uris", [REDIRECT_URI])
+    row, secret = clients.register_client(public=public, introspection=introspection, **kwargs)
+    return Partner(row.client_id, secret, row)
+
+
+def make_grant(
+    company: Company, partner: Partner, teammate: Teammate, scope: str = "shared"
+) -> OAuthGrant:
+    """A grant row as the consent flow leaves it (for listing tests that need many)."""
+    grant = OAuthGrant(
+        company_id=company.id, client_pk=partner.row.id, teammate_id=teammate.id, scope=scope
+    )
+    db.session.add(grant)
+    db.session.commit()
+    return grant
+
+
+@dataclass
+class CompanyUnderTest:
+    """A company with its admin, teammates and teams, and another company beside it."""
+
+    company: Company
+    admin: Teammate
+    teammates: list[Teammate]
+    teams: list[Team]
+    other: Company | None
+    other_admin: Teammate | None
+
+
+def make_company_under_test(
+    name: str = "Acme",
+    *,
+    plan: str = "scale",
+    teams_feature: bool = True,
+    admin: Mapping[str, Any] | None = None,
+    teammates: Sequence[Mapping[str, Any]] = (
+        {"email": "alice@acme.test", "name": "Alice"},
+        {"email": "bob@acme.test", "name": "Bob"},
+    ),
+    teams: Mapping[str, Sequence[str]] | None = None,
+    other: Mapping[str, Any] | None = None,
+    other_admin: Mapping[str, Any] | None = None,
+) -> CompanyUnderTest:
+    """The company most tests act in; each keyword overrides a part of it.
+
+    ``admin``, each of ``teammates`` and ``other_admin`` are keyword arguments of
+    ``make_teammate``; ``teams`` maps a team name to its members' e-mails; ``other`` holds
+    ``make_company``'s keyword arguments (with ``name``), or ``{}`` for no other company.
+    """
+    company = make_company(name, plan=plan, teams_feature=teams_feature)
+    head = make_admin(company, **(admin or {"email": f"admin@{name.lower()}.test"}))
+    mates = [make_teammate(company, **kwargs) for kwargs in teammates]
+    by_email = {t.email: t for t in (head, *mates)}
+    if teams is None:
+        teams = {"Support": [t.email for t in mates[:1]]}
+    made = [
+        make_team(company, team, [by_email[e] for e in members]) for team, members in teams.items()
+    ]
+    other_company = other_head = None
+    other = {"name": "Othercorp", "plan": "scale"} if other is None else other
+    if other:
+        other_company = make_company(**other)
+        other_head = make_admin(other_company, **(other_admin or {"email": "admin@other.test"}))
+    return CompanyUnderTest(company, head, mates, made, other_company, other_head)

@@ -13,6 +13,8 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func
+from sqlalchemy import select
 
 from oauth_server.extensions import db
 
@@ -31,3 +33,15 @@ def fresh(row: Any) -> Any:
     """``row`` as stored now: requests write through their own database session."""
     db.session.refresh(row)
     return row
+
+
+def count(model: Any, *where: Any) -> int:
+    """How many rows of ``model`` are stored now."""
+    db.session.expire_all()
+    return int(db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def rows(model: Any, *where: Any) -> list[Any]:
+    """The rows of ``model`` as stored now, by id."""
+    db.session.expire_all()
+    return list(db.session.scalars(select(model).where(*where).order_by(model.id)))

@@ -39,8 +39,8 @@ from oauth_server.services import sessions
 from oauth_server.services import workspace
 from tests.conftest import TEST_CONFIG
 from tests.conftest import postgres_database_url
-from tests.oauth.conftest import BAD_REDIRECT_URIS
-from tests.oauth.conftest import REDIRECT_URI
+from tests.factories import REDIRECT_URI
+from tests.flows import BAD_REDIRECT_URIS
 
 BIN = shutil.which("oauth-server", path=str(Path(sys.executable).parent))
 postgres_database = contextmanager(postgres_database_url)

@@ -7,7 +7,8 @@ from tests.factories import make_company
 from tests.factories import make_personal_token
 
 
-def test_admin_token_reaches_me_then_revoked(client):
+def test_an_admins_personal_token_reaches_me_and_shows_on_its_page(client):
+    """/me names the token's kind and company; its settings page shows the value again."""
     company = make_company("Acme")
     admin = make_admin(company, email="admin@acme.test")
     token, value = make_personal_token(company, "shared", actor=admin)

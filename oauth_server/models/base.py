@@ -19,6 +19,8 @@ from sqlalchemy.orm import declared_attr
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import registry
 
+from oauth_server import clock
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -34,7 +36,8 @@ ID_MAX = 2**31 - 1
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    # Looked up at each call: a test that moves ``clock.now`` moves every caller.
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

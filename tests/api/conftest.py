@@ -20,11 +20,10 @@ from oauth_server.models import Company
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from tests.conftest import bearer
-from tests.factories import make_admin
-from tests.factories import make_company
+from tests.factories import CompanyUnderTest
+from tests.factories import make_company_under_test
 from tests.factories import make_personal_token
 from tests.factories import make_team
-from tests.factories import make_teammate
 
 COLLECTIONS = list(RESOURCE_MODELS)
 # Owners of the items made in every collection: two teams, two private owners.
@@ -68,17 +67,30 @@ class World:
         return {self.items[collection][owner].id for owner in owners}
 
 
+@pytest.fixture
+def company_under_test() -> CompanyUnderTest:
+    return make_company_under_test(
+        teammates=(
+            {"email": "alice@acme.test", "name": "Alice", "private_api_access": True},
+            {"email": "bob@acme.test", "name": "Bob"},
+        ),
+        teams={"Team A": ["admin@acme.test", "alice@acme.test"], "Team B": ["bob@acme.test"]},
+        other={"name": "Othercorp", "plan": "scale", "teams_feature": True},
+        other_admin={"email": "admin@other.test", "private_api_access": True},
+    )
+
 
 @pytest.fixture
-def world() -> World:
-    company = make_company("Acme", plan="scale", teams_feature=True)
-    admin = make_admin(company, email="admin@acme.test")
-    alice = make_teammate(company, email="alice@acme.test", name="Alice", private_api_access=True)
-    bob = make_teammate(company, email="bob@acme.test", name="Bob")
-    team_a = make_team(company, "Team A", members=[admin, alice])
-    team_b = make_team(company, "Team B", members=[bob])
-    other = make_company("Othercorp", plan="scale", teams_feature=True)
-    other_admin = make_admin(other, email="admin@other.test", private_api_access=True)
+def world(company_under_test: CompanyUnderTest) -> World:
+    cut = company_under_test
+    company, admin, (alice, bob), (team_a, team_b) = (
+        cut.company,
+        cut.admin,
+        cut.teammates,
+        cut.teams,
+    )
+    other, other_admin = cut.other, cut.other_admin
+    assert other and other_admin
     other_team = make_team(other, "Other team", members=[other_admin])
     w = World(company, admin, alice, bob, team_a, team_b, other)
     owners = {"team_a": {"team_id": team_a.id}, "team_b": {"team_id": team_b.id}}

@@ -23,12 +23,12 @@ from tests.conftest import csrf_from
 from tests.conftest import login
 from tests.factories import make_personal_token
 from tests.factories import make_teammate
-from tests.oauth.conftest import authorize_url
-from tests.oauth.conftest import exchange
-from tests.oauth.conftest import issue
-from tests.oauth.conftest import pkce
-from tests.oauth.conftest import redirect_params
-from tests.oauth.conftest import register
+from tests.factories import register
+from tests.flows import authorize_url
+from tests.flows import exchange
+from tests.flows import issue
+from tests.flows import pkce
+from tests.flows import redirect_params
 
 OTHER_SCOPES = ["shared", "private", "team_a", "team_b", "scim"]
 

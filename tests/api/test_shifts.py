@@ -19,6 +19,7 @@ from tests.api.conftest import snapshot
 from tests.api.conftest import stored
 from tests.conftest import bearer
 from tests.factories import make_personal_token
+from tests.factories import make_shift
 
 OTHER_SCOPES = ["shared", "private", "team_a", "scim"]
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
@@ -35,19 +36,6 @@ def body(**overrides: Any) -> dict[str, Any]:
         "ranges": [day_range("mon")],
         **overrides,
     }
-
-
-def make_shift(company, name: str = "Early", teammates: list[Teammate] = ()) -> Shift:  # type: ignore[assignment]
-    shift = Shift(
-        company_id=company.id,
-        name=name,
-        timezone="UTC",
-        ranges=[day_range("mon", "06:00", "14:00")],
-        teammates=list(teammates),
-    )
-    db.session.add(shift)
-    db.session.commit()
-    return shift
 
 
 def state() -> tuple[list[Any], set[tuple[int, ...]]]:

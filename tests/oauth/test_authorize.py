@@ -13,20 +13,20 @@ from oauth_server.services import workspace as workspace_service
 from tests.conftest import csrf_from
 from tests.conftest import login
 from tests.conftest import post_form
+from tests.factories import REDIRECT_URI
 from tests.factories import make_company
 from tests.factories import make_team
-from tests.oauth.conftest import ISSUER
-from tests.oauth.conftest import REDIRECT_URI
-from tests.oauth.conftest import authorize_url
-from tests.oauth.conftest import consent
-from tests.oauth.conftest import count
-from tests.oauth.conftest import error_page
-from tests.oauth.conftest import error_redirect
-from tests.oauth.conftest import exchange
-from tests.oauth.conftest import pkce
-from tests.oauth.conftest import redirect_params
-from tests.oauth.conftest import register
-from tests.oauth.conftest import rows
+from tests.factories import register
+from tests.flows import ISSUER
+from tests.flows import authorize_url
+from tests.flows import consent
+from tests.flows import error_page
+from tests.flows import error_redirect
+from tests.flows import exchange
+from tests.flows import pkce
+from tests.flows import redirect_params
+from tests.isolation import count
+from tests.isolation import rows
 
 
 def test_signed_out_teammate_signs_in_then_sees_the_consent_page(client, workspace, partner):

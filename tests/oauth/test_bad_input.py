@@ -10,16 +10,16 @@ import pytest
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from tests.conftest import login
-from tests.oauth.conftest import REDIRECT_URI
-from tests.oauth.conftest import authorize_url
-from tests.oauth.conftest import basic
-from tests.oauth.conftest import count
-from tests.oauth.conftest import get_code
-from tests.oauth.conftest import issue
-from tests.oauth.conftest import me_status
-from tests.oauth.conftest import oauth_error
-from tests.oauth.conftest import pkce
-from tests.oauth.conftest import register
+from tests.factories import REDIRECT_URI
+from tests.factories import register
+from tests.flows import authorize_url
+from tests.flows import basic
+from tests.flows import get_code
+from tests.flows import issue
+from tests.flows import me_status
+from tests.flows import oauth_error
+from tests.flows import pkce
+from tests.isolation import count
 
 ENDPOINTS = ["/oauth/token", "/oauth/revoke", "/oauth/introspect"]
 FORM = "application/x-www-form-urlencoded"

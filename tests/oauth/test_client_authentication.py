@@ -7,17 +7,17 @@ import pytest
 from oauth_server.models import AuthorizationCode
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
-from tests.oauth.conftest import Partner
-from tests.oauth.conftest import basic
-from tests.oauth.conftest import count
-from tests.oauth.conftest import exchange
-from tests.oauth.conftest import get_code
-from tests.oauth.conftest import issue
-from tests.oauth.conftest import me_status
-from tests.oauth.conftest import oauth_error
-from tests.oauth.conftest import refresh
-from tests.oauth.conftest import register
-from tests.oauth.conftest import rows
+from tests.factories import Partner
+from tests.factories import register
+from tests.flows import basic
+from tests.flows import exchange
+from tests.flows import get_code
+from tests.flows import issue
+from tests.flows import me_status
+from tests.flows import oauth_error
+from tests.flows import refresh
+from tests.isolation import count
+from tests.isolation import rows
 
 TWO_METHODS = "Use one client authentication method"
 OTHER_CLIENT_ID = "client_id in the body"

@@ -17,10 +17,10 @@ import requests
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.services import revocation
-from tests.oauth.conftest import REDIRECT_URI
-from tests.oauth.conftest import get_code
-from tests.oauth.conftest import issue
-from tests.oauth.conftest import rows
+from tests.factories import REDIRECT_URI
+from tests.flows import get_code
+from tests.flows import issue
+from tests.isolation import rows
 
 ROUNDS = 4
 

@@ -18,11 +18,11 @@ from sqlalchemy import event
 
 from oauth_server.extensions import db
 from oauth_server.models import OAuthToken
-from tests.oauth.conftest import issue
-from tests.oauth.conftest import me_status
-from tests.oauth.conftest import oauth_error
-from tests.oauth.conftest import refresh
-from tests.oauth.conftest import rows
+from tests.flows import issue
+from tests.flows import me_status
+from tests.flows import oauth_error
+from tests.flows import refresh
+from tests.isolation import rows
 
 pytestmark = pytest.mark.postgres
 

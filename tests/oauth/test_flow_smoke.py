@@ -3,8 +3,8 @@ from __future__ import annotations
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.oauth.conftest import REDIRECT_URI
-from tests.oauth.conftest import get_code
+from tests.factories import REDIRECT_URI
+from tests.flows import get_code
 
 
 def test_code_exchange_refresh_and_revoke_with_authlib_client(

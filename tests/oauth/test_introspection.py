@@ -15,13 +15,13 @@ from oauth_server.services import clients
 from oauth_server.services import revocation
 from oauth_server.services import workspace as workspace_service
 from tests.factories import make_personal_token
-from tests.oauth.conftest import ISSUER
-from tests.oauth.conftest import basic
-from tests.oauth.conftest import issue
-from tests.oauth.conftest import oauth_error
-from tests.oauth.conftest import refresh
-from tests.oauth.conftest import register
-from tests.oauth.conftest import rows
+from tests.factories import register
+from tests.flows import ISSUER
+from tests.flows import basic
+from tests.flows import issue
+from tests.flows import oauth_error
+from tests.flows import refresh
+from tests.isolation import rows
 
 
 @pytest.fixture

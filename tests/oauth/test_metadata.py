@@ -6,7 +6,7 @@ import pytest
 from authlib.oauth2 import rfc8414
 from authlib.oauth2 import rfc9207
 
-from tests.oauth.conftest import ISSUER
+from tests.flows import ISSUER
 
 METADATA = "/.well-known/oauth-authorization-server"
 

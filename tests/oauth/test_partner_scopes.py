@@ -11,7 +11,7 @@ from tests.conftest import bearer
 from tests.factories import make_personal_token
 from tests.factories import make_resource
 from tests.factories import make_teammate
-from tests.oauth.conftest import issue
+from tests.flows import issue
 
 
 @pytest.fixture

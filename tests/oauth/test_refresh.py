@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from authlib.integrations.requests_client import OAuth2Session
 
 from oauth_server.extensions import db
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
-from oauth_server.models.base import utcnow
-from oauth_server.services import oauth_tokens
 from oauth_server.services import workspace as workspace_service
 from oauth_server.tokens import lookup_hash
-from tests.oauth.conftest import REDIRECT_URI
-from tests.oauth.conftest import basic
-from tests.oauth.conftest import count
-from tests.oauth.conftest import get_code
-from tests.oauth.conftest import issue
-from tests.oauth.conftest import me_status
-from tests.oauth.conftest import oauth_error
-from tests.oauth.conftest import refresh
-from tests.oauth.conftest import register
-from tests.oauth.conftest import rows
+from tests.factories import REDIRECT_URI
+from tests.factories import register
+from tests.flows import basic
+from tests.flows import get_code
+from tests.flows import issue
+from tests.flows import me_status
+from tests.flows import oauth_error
+from tests.flows import refresh
+from tests.isolation import count
+from tests.isolation import rows
 
 
 def _pair(refresh_token):
@@ -182,15 +178,14 @@ def test_missing_refresh_token_is_an_invalid_request(client, partner):
     oauth_error(response, "invalid_request")
 
 
-def test_refresh_token_expires(client, app, workspace, partner, monkeypatch):
+def test_refresh_token_expires(client, app, workspace, partner, clock):
     app.config["REFRESH_TOKEN_TTL"] = 3600
     token = issue(client, partner, workspace.admin.email)
 
-    later = utcnow() + timedelta(seconds=3601)
-    monkeypatch.setattr(oauth_tokens, "utcnow", lambda: later)
+    clock.advance(3601)
 
     oauth_error(refresh(client, partner, token["refresh_token"]), "invalid_grant")
-    monkeypatch.undo()
+    clock.reset()
     assert rows(OAuthGrant)[0].revoked_at is None  # expiry is no reuse
 
 

@@ -14,25 +14,25 @@ from oauth_server.services import revocation
 from oauth_server.tokens import lookup_hash
 from tests.conftest import bearer
 from tests.conftest import login
+from tests.factories import REDIRECT_URI
 from tests.factories import make_admin
 from tests.factories import make_company
 from tests.factories import make_personal_token
+from tests.factories import register
+from tests.flows import authorize_url
+from tests.flows import basic
+from tests.flows import consent
+from tests.flows import exchange
+from tests.flows import get_code
+from tests.flows import issue
+from tests.flows import me_status
+from tests.flows import oauth_error
+from tests.flows import pkce
+from tests.flows import redirect_params
+from tests.flows import refresh
+from tests.isolation import count
 from tests.isolation import isolated_client
-from tests.oauth.conftest import REDIRECT_URI
-from tests.oauth.conftest import authorize_url
-from tests.oauth.conftest import basic
-from tests.oauth.conftest import consent
-from tests.oauth.conftest import count
-from tests.oauth.conftest import exchange
-from tests.oauth.conftest import get_code
-from tests.oauth.conftest import issue
-from tests.oauth.conftest import me_status
-from tests.oauth.conftest import oauth_error
-from tests.oauth.conftest import pkce
-from tests.oauth.conftest import redirect_params
-from tests.oauth.conftest import refresh
-from tests.oauth.conftest import register
-from tests.oauth.conftest import rows
+from tests.isolation import rows
 
 
 def revoke(client, partner, token, **extra):

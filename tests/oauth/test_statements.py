@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 
 from tests.conftest import sql_sent
+from tests.flows import exchange
+from tests.flows import get_code
+from tests.flows import issue
+from tests.flows import refresh
 from tests.isolation import isolated_client
-from tests.oauth.conftest import exchange
-from tests.oauth.conftest import get_code
-from tests.oauth.conftest import issue
-from tests.oauth.conftest import refresh
 from tests.oauth.test_revocation import revoke
 
 _SHAPE = re.compile(r"^(SELECT|UPDATE|INSERT INTO)\b.*?\b(oauth_\w+|companies|teammates)\b")

@@ -15,23 +15,21 @@ from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.models import PersonalToken
 from oauth_server.models.base import utcnow
-from oauth_server.services import access
-from oauth_server.services import oauth_tokens
 from oauth_server.tokens import lookup_hash
 from tests.conftest import bearer
+from tests.factories import REDIRECT_URI
 from tests.factories import make_personal_token
-from tests.oauth.conftest import REDIRECT_URI
-from tests.oauth.conftest import basic
-from tests.oauth.conftest import count
-from tests.oauth.conftest import exchange
-from tests.oauth.conftest import get_code
-from tests.oauth.conftest import issue
-from tests.oauth.conftest import me_status
-from tests.oauth.conftest import oauth_error
-from tests.oauth.conftest import post_token
-from tests.oauth.conftest import refresh
-from tests.oauth.conftest import register
-from tests.oauth.conftest import rows
+from tests.factories import register
+from tests.flows import basic
+from tests.flows import exchange
+from tests.flows import get_code
+from tests.flows import issue
+from tests.flows import me_status
+from tests.flows import oauth_error
+from tests.flows import post_token
+from tests.flows import refresh
+from tests.isolation import count
+from tests.isolation import rows
 
 
 def test_confidential_client_redeems_a_code_with_authlib(client, live_server, workspace, partner):
@@ -407,7 +405,7 @@ def test_personal_token_as_bearer_gets_nothing_from_the_token_endpoint(client, w
 
 
 def test_access_token_lifetime_follows_config_and_expired_tokens_get_401(
-    client, app, workspace, partner, monkeypatch
+    client, app, workspace, partner, clock
 ):
     app.config["ACCESS_TOKEN_TTL"] = 600
     token = issue(client, partner, workspace.admin.email)
@@ -418,9 +416,7 @@ def test_access_token_lifetime_follows_config_and_expired_tokens_get_401(
     )
     assert me_status(client, token["access_token"]) == 200
 
-    later = utcnow() + timedelta(seconds=601)
-    monkeypatch.setattr(access, "utcnow", lambda: later)
-    monkeypatch.setattr(oauth_tokens, "utcnow", lambda: later)
+    clock.advance(601)
 
     response = client.get("/api/v1/me", headers=bearer(token["access_token"]))
     assert response.status_code == 401
@@ -428,7 +424,7 @@ def test_access_token_lifetime_follows_config_and_expired_tokens_get_401(
     # The refresh token outlives it: a new access token is one refresh away.
     new = refresh(client, partner, token["refresh_token"])
     assert new.status_code == 200
-    monkeypatch.undo()
+    clock.reset()
     assert me_status(client, new.get_json()["access_token"]) == 200
 
 

@@ -23,12 +23,12 @@ from tests.conftest import bearer
 from tests.conftest import csrf_from
 from tests.conftest import login
 from tests.conftest import post_form
+from tests.factories import REDIRECT_URI
 from tests.factories import make_admin
 from tests.factories import make_company
+from tests.flows import authorize_url
+from tests.flows import pkce
 from tests.isolation import isolated_client
-from tests.oauth.conftest import REDIRECT_URI
-from tests.oauth.conftest import authorize_url
-from tests.oauth.conftest import pkce
 
 PASSWORD = "correct horse battery staple 42"
 WRONG_PASSWORD = "tr0ub4dor and 3 wrong ones"

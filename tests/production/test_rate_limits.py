@@ -16,18 +16,18 @@ from oauth_server import tokens
 from oauth_server.extensions import db
 from tests.conftest import TEST_CONFIG
 from tests.conftest import bearer
+from tests.factories import Partner
 from tests.factories import make_admin
 from tests.factories import make_company
 from tests.factories import make_personal_token
+from tests.factories import register
+from tests.flows import basic
+from tests.flows import exchange
+from tests.flows import get_code
+from tests.flows import issue
+from tests.flows import oauth_error
+from tests.flows import refresh
 from tests.isolation import isolated_client
-from tests.oauth.conftest import Partner
-from tests.oauth.conftest import basic
-from tests.oauth.conftest import exchange
-from tests.oauth.conftest import get_code
-from tests.oauth.conftest import issue
-from tests.oauth.conftest import oauth_error
-from tests.oauth.conftest import refresh
-from tests.oauth.conftest import register
 
 
 def assert_limited(response: Any, limit: int) -> None:

@@ -18,11 +18,9 @@ from oauth_server.models import Company
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from tests.conftest import bearer
-from tests.factories import make_admin
-from tests.factories import make_company
+from tests.factories import CompanyUnderTest
+from tests.factories import make_company_under_test
 from tests.factories import make_personal_token
-from tests.factories import make_team
-from tests.factories import make_teammate
 
 BASE = "/scim/v2"
 SCIM_JSON = "application/scim+json"
@@ -46,16 +44,24 @@ class Acme:
 
 
 @pytest.fixture
-def acme() -> Acme:
-    company = make_company("Acme", plan="scale", teams_feature=True)
-    admin = make_admin(company, email="admin@acme.test", name="Ada Admin")
-    alice = make_teammate(company, email="alice@acme.test", name="Alice Liddell")
-    bob = make_teammate(company, email="bob@acme.test", name="Bob")
-    team = make_team(company, "Support", members=[alice])
-    other = make_company("Othercorp", plan="scale")
-    other_admin = make_admin(other, email="admin@other.test", name="Olga Other")
-    _, token = make_personal_token(company, "scim", actor=admin)
-    return Acme(company, admin, alice, bob, team, other, other_admin, token)
+def company_under_test() -> CompanyUnderTest:
+    return make_company_under_test(
+        admin={"email": "admin@acme.test", "name": "Ada Admin"},
+        teammates=(
+            {"email": "alice@acme.test", "name": "Alice Liddell"},
+            {"email": "bob@acme.test", "name": "Bob"},
+        ),
+        other_admin={"email": "admin@other.test", "name": "Olga Other"},
+    )
+
+
+@pytest.fixture
+def acme(company_under_test: CompanyUnderTest) -> Acme:
+    cut = company_under_test
+    alice, bob = cut.teammates
+    assert cut.other and cut.other_admin
+    _, token = make_personal_token(cut.company, "scim", actor=cut.admin)
+    return Acme(cut.company, cut.admin, alice, bob, cut.teams[0], cut.other, cut.other_admin, token)
 
 
 class Scim:

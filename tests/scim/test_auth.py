@@ -15,9 +15,9 @@ from oauth_server.services import workspace
 from tests.factories import make_admin
 from tests.factories import make_personal_token
 from tests.factories import make_team
+from tests.factories import register
+from tests.flows import issue
 from tests.isolation import isolated_client
-from tests.oauth.conftest import issue
-from tests.oauth.conftest import register
 from tests.scim.conftest import Acme
 from tests.scim.conftest import Scim
 from tests.scim.conftest import assert_scim_error

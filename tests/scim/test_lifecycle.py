@@ -33,10 +33,10 @@ from tests.factories import PASSWORD
 from tests.factories import make_admin
 from tests.factories import make_personal_token
 from tests.factories import make_resource
+from tests.factories import register
+from tests.flows import basic
+from tests.flows import issue
 from tests.isolation import isolated_client
-from tests.oauth.conftest import basic
-from tests.oauth.conftest import issue
-from tests.oauth.conftest import register
 from tests.scim.conftest import Acme
 from tests.scim.conftest import Scim
 from tests.scim.conftest import fresh

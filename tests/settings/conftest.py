@@ -13,13 +13,13 @@ from oauth_server.models import Company
 from oauth_server.models import Teammate
 from oauth_server.services import workspace
 from tests.conftest import login
+from tests.factories import Partner
 from tests.factories import make_admin
 from tests.factories import make_company
 from tests.factories import make_team
+from tests.flows import issue
 from tests.isolation import IsolatedClient
 from tests.isolation import isolated_client
-from tests.oauth.conftest import Partner
-from tests.oauth.conftest import issue
 
 API_PAGE = "/settings/plugins-api/api"
 NEW_TOKEN_PAGE = "/settings/plugins-api/api/tokens/new"

@@ -19,20 +19,21 @@ from oauth_server.services import workspace
 from tests.conftest import bearer
 from tests.conftest import csrf_from
 from tests.conftest import post_form
+from tests.factories import Partner
 from tests.factories import make_admin
 from tests.factories import make_company
+from tests.factories import make_grant
 from tests.factories import make_personal_token
 from tests.factories import make_team
 from tests.factories import make_teammate
+from tests.factories import register
+from tests.flows import exchange
+from tests.flows import get_code
+from tests.flows import me_status
+from tests.flows import oauth_error
+from tests.flows import refresh
 from tests.isolation import fresh
 from tests.isolation import isolated_client
-from tests.oauth.conftest import Partner
-from tests.oauth.conftest import exchange
-from tests.oauth.conftest import get_code
-from tests.oauth.conftest import me_status
-from tests.oauth.conftest import oauth_error
-from tests.oauth.conftest import refresh
-from tests.oauth.conftest import register
 from tests.settings.conftest import API_PAGE
 from tests.settings.conftest import grant_page
 from tests.settings.conftest import grant_revoke_url
@@ -81,16 +82,6 @@ def revoke(client, grant_id):
 def count(model) -> int:
     db.session.expire_all()
     return db.session.scalar(select(func.count()).select_from(model))
-
-
-def make_grant(company, partner, teammate, scope="shared") -> OAuthGrant:
-    """A grant row as the consent flow leaves it (for listing tests that need many)."""
-    grant = OAuthGrant(
-        company_id=company.id, client_pk=partner.row.id, teammate_id=teammate.id, scope=scope
-    )
-    db.session.add(grant)
-    db.session.commit()
-    return grant
 
 
 # --- The list ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from tests.conftest import sql_sent
 from tests.factories import make_admin
 from tests.factories import make_company
 from tests.factories import make_personal_token
-from tests.oauth.conftest import register
+from tests.factories import register
 from tests.settings.conftest import API_PAGE
 
 ROWS = 10_000  # tokens, and grants, on PostgreSQL: the big company's are the first tenth
