@@ -24,7 +24,7 @@ from oauth_server.models.base import utcnow
 from oauth_server.services import grants
 from tests.factories import make_admin
 from tests.factories import make_company
-from tests.oauth.conftest import register
+from tests.factories import register
 
 NOW = utcnow()
 TIMES = (None, NOW - timedelta(hours=1), NOW, NOW + timedelta(hours=1))
