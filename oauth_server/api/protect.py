@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-from typing import TypeVar
-
 from flask import g
 from flask import request
 
 from oauth_server.api import errors
 from oauth_server.services.access import Principal
 from oauth_server.services.access import authenticate_bearer
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def bearer_value() -> str | None:
@@ -54,29 +47,6 @@ def current_principal() -> Principal:
     return principal
 
 
-def requires(*needed: str) -> Callable[[F], F]:
-    """The view needs at least one of ``needed`` (ORed), else 403 insufficient_scope."""
-
-    def decorate(view: F) -> F:
-        @wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = current_principal()
-            if not any(principal.has(scope) for scope in needed):
-                raise errors.insufficient_scope(" ".join(needed[:1]), _needs(needed))
-            return view(*args, **kwargs)
-
-        wrapper.required_scopes = needed  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
-
-
-def _needs(needed: tuple[str, ...]) -> str:
-    if len(needed) == 1:
-        return f"This token needs the {needed[0]} scope for this request."
-    return "This token needs one of these scopes: " + ", ".join(needed) + "."
-
-
 # Stands for "any team:<id> scope" in a list of accepted scopes.
 ANY_TEAM = "team:{team_id}"
 
@@ -104,9 +74,3 @@ def require_any(accepted: tuple[str, ...]) -> None:
     )
     raise errors.insufficient_scope(accepted[0], message)
 
-
-def require_resource_access() -> None:
-    """A view on team or private resources needs shared, a team scope or private."""
-    from oauth_server import scopes
-
-    require_any((scopes.SHARED, scopes.PRIVATE, ANY_TEAM))

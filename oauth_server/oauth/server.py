@@ -39,7 +39,6 @@ from oauth_server.errors import ValidationFailed
 from oauth_server.extensions import db
 from oauth_server.models import Company
 from oauth_server.models import OAuthToken
-from oauth_server.models import PersonalToken
 from oauth_server.models.clients import ActiveClient
 from oauth_server.models.clients import AnyClient
 from oauth_server.services import clients
@@ -349,4 +348,4 @@ def init_app(app: Flask) -> None:
         server.register_extension(IssuerParameter())
 
 
-__all__ = ["PersonalToken", "server", "init_app"]
+__all__ = ["server", "init_app"]
