@@ -64,14 +64,15 @@ def _authenticate() -> None:
     from flask import request
 
     if request.endpoint in PUBLIC_ENDPOINTS:
-        ratelimits.spend_api()
+        ratelimits.spend_api(None)
         return
     if request.method in SAFE_METHODS:
         read_without_transaction()
+    principal = None
     try:
         principal = protect.authenticate()
     finally:
-        ratelimits.spend_api()
+        ratelimits.spend_api(principal)
     logs.annotate(
         company_id=principal.company.id,
         client_id=principal.app.client_id if principal.app else None,

@@ -3,41 +3,18 @@
 from __future__ import annotations
 
 from flask import g
-from flask import request
 
+from oauth_server import bearer
 from oauth_server.api import errors
 from oauth_server.services.access import Principal
-from oauth_server.services.access import authenticate_bearer
-
-
-def bearer_value() -> str | None:
-    """The token of the Authorization header; the query string and form are refused."""
-    if "access_token" in request.args or (
-        request.mimetype == "application/x-www-form-urlencoded" and "access_token" in request.form
-    ):
-        raise errors.invalid_request("Send the token in the Authorization header, not the URL.")
-    header = request.headers.get("Authorization")
-    if header is None:
-        return None
-    scheme, _, value = header.partition(" ")
-    value = value.strip()
-    if scheme.lower() != "bearer":
-        # RFC 6750 §3.1: another authentication method is no bearer token at all, so
-        # the answer is the bare challenge, without an error code.
-        return None
-    if not value or " " in value:
-        raise errors.invalid_token()
-    return value
 
 
 def authenticate() -> Principal:
     """Run before every API view: put the caller's principal on ``g``."""
-    value = bearer_value()
-    if value is None:
-        raise errors.no_token()
-    principal = authenticate_bearer(value)
-    if principal is None:
-        raise errors.invalid_token()
+    try:
+        principal = bearer.authenticate()
+    except bearer.Refused as refusal:
+        raise errors.refused(refusal) from None
     g.principal = principal
     return principal
 

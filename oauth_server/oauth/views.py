@@ -25,6 +25,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from oauth_server import bearer
 from oauth_server import conflicts
 from oauth_server import logs
 from oauth_server import scopes
@@ -273,10 +274,10 @@ def revoke() -> Response:
     return response
 
 
-def _revoke_personal(bearer: str) -> Response:
+def _revoke_personal(value: str) -> Response:
     """A personal token revokes itself: it must authenticate the request and be the token."""
-    challenge = 'Bearer error="invalid_token"'
-    if tokens.kind_of(bearer) is not tokens.Kind.PERSONAL:
+    challenge = bearer.challenge("invalid_token")
+    if tokens.kind_of(value) is not tokens.Kind.PERSONAL:
         return _oauth_error(
             401,
             "invalid_token",
@@ -284,7 +285,7 @@ def _revoke_personal(bearer: str) -> Response:
             **{"WWW-Authenticate": challenge},
         )
     row = db.session.scalar(
-        select(PersonalToken).where(PersonalToken.lookup_hash == tokens.lookup_hash(bearer))
+        select(PersonalToken).where(PersonalToken.lookup_hash == tokens.lookup_hash(value))
     )
     if row is None:
         return _oauth_error(
@@ -293,7 +294,7 @@ def _revoke_personal(bearer: str) -> Response:
     presented = request.form.get("token")
     if not presented:
         return _oauth_error(400, "invalid_request", "Missing 'token'.")
-    if not hmac.compare_digest(presented.encode(), bearer.encode()):
+    if not hmac.compare_digest(presented.encode(), value.encode()):
         # Refused like a client's request for another client's token (RFC 7009 §2.1).
         return _oauth_error(400, "invalid_grant", "A personal token can revoke only itself.")
     logs.annotate(company_id=row.company_id, token_id=row.id)
