@@ -334,18 +334,20 @@ class IssuerParameter(_IssuerParameter):
         return issuer
 
 
+# One process-wide server: its grants, endpoints and extension hold no app state, so they
+# are registered here, once; each app only loads its configuration into it.
 server = AuthorizationServer()
+server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+server.register_grant(RefreshTokenGrant)
+server.register_endpoint(RevocationEndpoint)
+server.register_endpoint(IntrospectionEndpoint)
+server.register_extension(IssuerParameter())
 
 
 def init_app(app: Flask) -> None:
     server.init_app(app)
+    # After init_app, which registers Authlib's default generator from the config.
     server.register_token_generator("default", oauth_tokens.generate_bearer)
-    if not server._authorization_grants:  # one process-wide server; register once
-        server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
-        server.register_grant(RefreshTokenGrant)
-        server.register_endpoint(RevocationEndpoint)
-        server.register_endpoint(IntrospectionEndpoint)
-        server.register_extension(IssuerParameter())
 
 
 __all__ = ["server", "init_app"]
