@@ -28,11 +28,6 @@ NAMING_CONVENTION = {
 }
 
 
-# Ids are 32-bit integer columns: a larger number names no row (and must not reach the
-# database, where PostgreSQL refuses it as out of range).
-ID_MAX = 2**31 - 1
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

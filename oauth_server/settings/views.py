@@ -21,10 +21,10 @@ from flask_login import logout_user
 from werkzeug import exceptions as http
 from werkzeug.wrappers import Response
 
+from oauth_server import ids
 from oauth_server import scopes
 from oauth_server.errors import DomainError
 from oauth_server.errors import NotFound
-from oauth_server.models.base import ID_MAX
 from oauth_server.services import admins
 from oauth_server.services import grants
 from oauth_server.services import personal_tokens
@@ -39,8 +39,6 @@ bp = Blueprint("settings", __name__, url_prefix="/settings")
 preferences_bp = Blueprint("preferences", __name__)
 
 FORM_EXPIRED = "The form expired. Reload the page and try again."
-# Ids in URLs are database ids: positive and within a signed 64-bit integer.
-_ID_DIGITS = 18
 
 
 @bp.before_request
@@ -61,11 +59,12 @@ def _id(raw: str, what: str) -> int:
 
     A well-formed id past the id columns' range names no row: 404, like any unknown id.
     """
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > _ID_DIGITS or int(raw) < 1:
+    number = ids.whole_number(raw)
+    if number is None or number < 1:
         abort(400, f"A {what} id is a positive whole number.")
-    if int(raw) > ID_MAX:
+    if not ids.is_id(number):
         abort(404, f"No such {what}.")
-    return int(raw)
+    return number
 
 
 def _cursor(name: str = "before") -> int | None:
@@ -74,9 +73,10 @@ def _cursor(name: str = "before") -> int | None:
     if raw is None:
         return None
     what = "token" if name == "before" else "partner app"
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > _ID_DIGITS or int(raw) < 1:
+    number = ids.whole_number(raw)
+    if number is None or number < 1:
         abort(400, f"A {what} id is a positive whole number.")
-    return min(int(raw), ID_MAX + 1)
+    return min(number, ids.ID_MAX + 1)
 
 
 @bp.get("/")
