@@ -32,20 +32,16 @@ from oauth_server.services.access import Principal
 
 
 def _principal() -> Principal | None:
-    principal: Principal | None = g.get("principal")
+    principal: Principal | None = g.get("caller")
     return principal
 
 
-def caller_key(principal: Principal | None) -> str:
-    """The token's id; the address for a request whose token did not authenticate."""
+def token_key() -> str:
+    """Per token (its id); per address for a request whose token did not authenticate."""
+    principal = _principal()
     if principal is None:
         return "api-address:" + remote_address()
     return f"api-token:{principal.kind}:{principal.token_id}"
-
-
-def api_token_key() -> str:
-    """Per token; per address for a request that did not authenticate."""
-    return caller_key(_principal())
 
 
 def account_key(email: str) -> str:
@@ -85,21 +81,21 @@ def api_company_limit() -> str:
     key_func=api_company_key,
     exempt_when=lambda: _principal() is None,
 )
-@limiter.shared_limit(
-    lambda: current_app.config["RATELIMIT_API"], scope="api", key_func=api_token_key
-)
+@limiter.shared_limit(lambda: current_app.config["RATELIMIT_API"], scope="api", key_func=token_key)
 def _spend_api() -> None:
     pass
 
 
-def spend_api() -> None:
-    """One API call: the token's budget and its company's (personal or this partner's).
+def spend_api(principal: Principal | None) -> None:
+    """One API call: the token's budget and its company's (personal or this partner's);
+    the address's budget for a request whose token did not authenticate (``None``).
 
     Shared limits: one budget across every route of the API, not one per route. With
     RATELIMIT_ENABLED off, nothing (Flask-Limiter's decorated functions would still look
     their limits up).
     """
     if limiter.enabled:
+        g.caller = principal
         _spend_api()
 
 
@@ -131,13 +127,7 @@ def spend_token_issue(company_id: int) -> None:
 # --- SCIM ---------------------------------------------------------------------------------
 
 
-def _scim_key() -> str:
-    return caller_key(g.get("scim_caller"))
-
-
-@limiter.shared_limit(
-    lambda: current_app.config["RATELIMIT_API"], scope="scim", key_func=_scim_key
-)
+@limiter.shared_limit(lambda: current_app.config["RATELIMIT_API"], scope="scim", key_func=token_key)
 def _spend_scim() -> None:
     pass
 
@@ -147,5 +137,5 @@ def spend_scim(principal: Principal | None) -> None:
     authenticate. SCIM has a budget of its own, apart from the token's API calls: an
     identity provider's sync does not starve the token's other use."""
     if limiter.enabled:
-        g.scim_caller = principal
+        g.caller = principal
         _spend_scim()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
+from oauth_server import ids
 from oauth_server import logs
 from oauth_server import ratelimits
 from oauth_server.api import errors
@@ -21,37 +21,10 @@ PUBLIC_ENDPOINTS = {"api.openapi"}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-# 1 to 2**31 - 1 (2147483647), the range of the 32-bit integer id columns, as a pattern.
-ID_PATTERN = (
-    r"(?:[1-9][0-9]{0,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}"
-    r"|2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}"
-    r"|21474836[0-3][0-9]|214748364[0-7])"
-)
-
-
-class IdConverter(BaseConverter):
-    """``<id:name>`` in a rule: a row id, 1 to 2**31 - 1.
-
-    The pattern alone decides (no validation after matching, which would turn a bad
-    id on a PATCH into a 405): a larger number matches no route and is a 404 instead of
-    overflowing in the database (PostgreSQL refuses 2147483648 for an integer column).
-    """
-
-    regex = ID_PATTERN
-    weight = 50
-    part_isolating = True
-
-    def to_python(self, value: str) -> int:
-        return int(value)
-
-    def to_url(self, value: object) -> str:
-        return str(int(value))  # type: ignore[call-overload]
-
-
 @bp.record_once
 def _register_converter(state: BlueprintSetupState) -> None:
     # Runs before the blueprint's rules are added, which need the converter.
-    state.app.url_map.converters["id"] = IdConverter
+    state.app.url_map.converters["id"] = ids.IdConverter
 
 
 @bp.before_request
@@ -64,14 +37,15 @@ def _authenticate() -> None:
     from flask import request
 
     if request.endpoint in PUBLIC_ENDPOINTS:
-        ratelimits.spend_api()
+        ratelimits.spend_api(None)
         return
     if request.method in SAFE_METHODS:
         read_without_transaction()
+    principal = None
     try:
         principal = protect.authenticate()
     finally:
-        ratelimits.spend_api()
+        ratelimits.spend_api(principal)
     logs.annotate(
         company_id=principal.company.id,
         client_id=principal.app.client_id if principal.app else None,

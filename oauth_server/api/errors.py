@@ -7,6 +7,7 @@ from typing import Any
 from flask import jsonify
 from werkzeug.wrappers import Response
 
+from oauth_server import bearer
 from oauth_server.errors import Conflict
 from oauth_server.errors import DomainError
 from oauth_server.errors import NotAllowed
@@ -72,26 +73,12 @@ def error_response(
     return response
 
 
-def challenge(
-    error: str | None = None, description: str | None = None, scope: str | None = None
-) -> str:
-    """A ``WWW-Authenticate: Bearer`` value (RFC 6750 §3)."""
-    params = [f'realm="{REALM}"']
-    if error:
-        params.append(f'error="{error}"')
-    if description:
-        params.append(f'error_description="{description}"')
-    if scope:
-        params.append(f'scope="{scope}"')
-    return "Bearer " + ", ".join(params)
-
-
 def no_token() -> ApiError:
     # RFC 6750 §3.1: no credentials -> 401 with a bare challenge, no error code.
     return ApiError(
         401,
         "Send an API token as 'Authorization: Bearer <token>'.",
-        headers={"WWW-Authenticate": challenge()},
+        headers={"WWW-Authenticate": bearer.challenge(realm=REALM)},
     )
 
 
@@ -99,14 +86,17 @@ def invalid_token() -> ApiError:
     return ApiError(
         401,
         "The API token is unknown, malformed, expired or revoked.",
-        headers={"WWW-Authenticate": challenge("invalid_token", "The access token is not valid")},
+        headers={
+            "WWW-Authenticate": bearer.challenge(
+                "invalid_token", realm=REALM, description="The access token is not valid"
+            )
+        },
     )
 
 
 def invalid_request(message: str) -> ApiError:
-    return ApiError(
-        400, message, headers={"WWW-Authenticate": challenge("invalid_request", message)}
-    )
+    value = bearer.challenge("invalid_request", realm=REALM, description=message)
+    return ApiError(400, message, headers={"WWW-Authenticate": value})
 
 
 def insufficient_scope(scope: str, message: str | None = None) -> ApiError:
@@ -114,8 +104,21 @@ def insufficient_scope(scope: str, message: str | None = None) -> ApiError:
     return ApiError(
         403,
         message,
-        headers={"WWW-Authenticate": challenge("insufficient_scope", message, scope)},
+        headers={
+            "WWW-Authenticate": bearer.challenge(
+                "insufficient_scope", realm=REALM, description=message, scope=scope
+            )
+        },
     )
+
+
+def refused(refusal: bearer.Refused) -> ApiError:
+    """The API answer to a request whose bearer token does not authenticate it."""
+    if refusal.error is None:
+        return no_token()
+    if refusal.error == bearer.INVALID_TOKEN:
+        return invalid_token()
+    return invalid_request(refusal.message)
 
 
 def not_found(what: str = "resource") -> ApiError:

@@ -12,10 +12,10 @@ from flask import current_app
 from flask import request
 from sqlalchemy import Select
 
+from oauth_server import ids
 from oauth_server.api import errors
 from oauth_server.api.schemas import RowDumper
 from oauth_server.extensions import db
-from oauth_server.models.base import ID_MAX
 from oauth_server.urls import external_url
 
 # A list's rows are written by a RowDumper (plain rows, the whole page at once) or one by
@@ -30,9 +30,9 @@ def _int_arg(name: str, low: int, high: int | None) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    value = ids.whole_number(raw)
+    if value is None:
         raise errors.validation({name: "must be a whole number"})
-    value = int(raw)
     if value < low or (high is not None and value > high):
         bound = f"from {low} to {high}" if high is not None else f"at least {low}"
         raise errors.validation({name: f"must be {bound}"})
@@ -80,8 +80,9 @@ def page(
     within, id_column = key
     limit, cursor = _window()
     query = query.order_by(within.desc(), id_column.desc()).limit(limit + 1)
-    if cursor is not None and cursor <= ID_MAX:  # a larger cursor: every id is below it
-        query = query.where(id_column < cursor)
+    bound = ids.below(cursor)
+    if bound is not None:
+        query = query.where(id_column < bound)
     return _envelope(list(db.session.scalars(query)), limit, serialize, endpoint_args)
 
 
@@ -91,7 +92,8 @@ def prepared_page(
     """``page`` for a statement built once, already in order, that leaves two values to
     bind: ``page_size`` (its LIMIT) and ``page_last`` (the highest id it may return)."""
     limit, cursor = _window()
-    last = cursor - 1 if cursor is not None and cursor <= ID_MAX else ID_MAX
+    bound = ids.below(cursor)
+    last = bound - 1 if bound is not None else ids.ID_MAX
     # all(): the driver's fetchall, where iterating the result asks it for each row.
     rows = db.session.execute(statement, {**params, "page_size": limit + 1, "page_last": last})
     return _envelope(rows.all(), limit, serialize, endpoint_args)

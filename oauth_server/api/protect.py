@@ -2,49 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-from typing import TypeVar
-
 from flask import g
-from flask import request
 
+from oauth_server import bearer
 from oauth_server.api import errors
 from oauth_server.services.access import Principal
-from oauth_server.services.access import authenticate_bearer
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def bearer_value() -> str | None:
-    """The token of the Authorization header; the query string and form are refused."""
-    if "access_token" in request.args or (
-        request.mimetype == "application/x-www-form-urlencoded" and "access_token" in request.form
-    ):
-        raise errors.invalid_request("Send the token in the Authorization header, not the URL.")
-    header = request.headers.get("Authorization")
-    if header is None:
-        return None
-    scheme, _, value = header.partition(" ")
-    value = value.strip()
-    if scheme.lower() != "bearer":
-        # RFC 6750 §3.1: another authentication method is no bearer token at all, so
-        # the answer is the bare challenge, without an error code.
-        return None
-    if not value or " " in value:
-        raise errors.invalid_token()
-    return value
 
 
 def authenticate() -> Principal:
     """Run before every API view: put the caller's principal on ``g``."""
-    value = bearer_value()
-    if value is None:
-        raise errors.no_token()
-    principal = authenticate_bearer(value)
-    if principal is None:
-        raise errors.invalid_token()
+    try:
+        principal = bearer.authenticate()
+    except bearer.Refused as refusal:
+        raise errors.refused(refusal) from None
     g.principal = principal
     return principal
 
@@ -52,29 +22,6 @@ def authenticate() -> Principal:
 def current_principal() -> Principal:
     principal: Principal = g.principal
     return principal
-
-
-def requires(*needed: str) -> Callable[[F], F]:
-    """The view needs at least one of ``needed`` (ORed), else 403 insufficient_scope."""
-
-    def decorate(view: F) -> F:
-        @wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = current_principal()
-            if not any(principal.has(scope) for scope in needed):
-                raise errors.insufficient_scope(" ".join(needed[:1]), _needs(needed))
-            return view(*args, **kwargs)
-
-        wrapper.required_scopes = needed  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
-
-
-def _needs(needed: tuple[str, ...]) -> str:
-    if len(needed) == 1:
-        return f"This token needs the {needed[0]} scope for this request."
-    return "This token needs one of these scopes: " + ", ".join(needed) + "."
 
 
 # Stands for "any team:<id> scope" in a list of accepted scopes.
@@ -104,9 +51,3 @@ def require_any(accepted: tuple[str, ...]) -> None:
     )
     raise errors.insufficient_scope(accepted[0], message)
 
-
-def require_resource_access() -> None:
-    """A view on team or private resources needs shared, a team scope or private."""
-    from oauth_server import scopes
-
-    require_any((scopes.SHARED, scopes.PRIVATE, ANY_TEAM))

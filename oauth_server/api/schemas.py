@@ -26,6 +26,7 @@ from pydantic import WithJsonSchema
 from pydantic import create_model
 from typing_extensions import TypedDict
 
+from oauth_server import ids
 from oauth_server import text as stored_text
 from oauth_server.models import Channel
 from oauth_server.models import Contact
@@ -35,9 +36,6 @@ from oauth_server.models import OwnedResource
 from oauth_server.models import Rule
 from oauth_server.models import Tag
 from oauth_server.services import provisioning
-
-# Ids are 32-bit integer columns; a larger number in a body is refused before the database.
-MAX_ID = 2**31 - 1
 
 # Request bodies: unknown fields and loose types ("5" for 5, 1 for true) are errors.
 INPUT = ConfigDict(extra="forbid", strict=True)
@@ -85,7 +83,7 @@ def text(
     ]
 
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=ids.ID_MAX)]
 Email = text(320, pattern=r"^[^@\s]+@[^@\s]+$")
 
 

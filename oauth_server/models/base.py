@@ -30,11 +30,6 @@ NAMING_CONVENTION = {
 }
 
 
-# Ids are 32-bit integer columns: a larger number names no row (and must not reach the
-# database, where PostgreSQL refuses it as out of range).
-ID_MAX = 2**31 - 1
-
-
 def utcnow() -> datetime:
     # Looked up at each call: a test that moves ``clock.now`` moves every caller.
     return clock.now()

@@ -39,7 +39,6 @@ from oauth_server.errors import ValidationFailed
 from oauth_server.extensions import db
 from oauth_server.models import Company
 from oauth_server.models import OAuthToken
-from oauth_server.models import PersonalToken
 from oauth_server.models.clients import ActiveClient
 from oauth_server.models.clients import AnyClient
 from oauth_server.models.teammate import TeammateRules
@@ -336,18 +335,20 @@ class IssuerParameter(_IssuerParameter):
         return issuer
 
 
+# One process-wide server: its grants, endpoints and extension hold no app state, so they
+# are registered here, once; each app only loads its configuration into it.
 server = AuthorizationServer()
+server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+server.register_grant(RefreshTokenGrant)
+server.register_endpoint(RevocationEndpoint)
+server.register_endpoint(IntrospectionEndpoint)
+server.register_extension(IssuerParameter())
 
 
 def init_app(app: Flask) -> None:
     server.init_app(app)
+    # After init_app, which registers Authlib's default generator from the config.
     server.register_token_generator("default", oauth_tokens.generate_bearer)
-    if not server._authorization_grants:  # one process-wide server; register once
-        server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
-        server.register_grant(RefreshTokenGrant)
-        server.register_endpoint(RevocationEndpoint)
-        server.register_endpoint(IntrospectionEndpoint)
-        server.register_extension(IssuerParameter())
 
 
-__all__ = ["PersonalToken", "server", "init_app"]
+__all__ = ["server", "init_app"]

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
-import re
 from typing import Any
-from urllib.parse import parse_qsl
-from urllib.parse import unquote
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
@@ -25,6 +20,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from oauth_server import bearer
 from oauth_server import conflicts
 from oauth_server import logs
 from oauth_server import scopes
@@ -36,6 +32,7 @@ from oauth_server.extensions import db
 from oauth_server.extensions import limiter
 from oauth_server.extensions import read_without_transaction
 from oauth_server.models import PersonalToken
+from oauth_server.oauth import requests
 from oauth_server.oauth.server import ALL_AUTH_METHODS
 from oauth_server.oauth.server import CONFIDENTIAL_AUTH_METHODS
 from oauth_server.oauth.server import server
@@ -47,10 +44,7 @@ from oauth_server.urls import external_url
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 wellknown_bp = Blueprint("wellknown", __name__)
 
-PARAM_MAX = 4096
-PARAMS_MAX = 30
 JSON_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @bp.after_request
@@ -71,71 +65,13 @@ def _oauth_error(status: int, error: str, description: str, **headers: str) -> R
     return response
 
 
-def _body() -> bytes:
-    """The raw request body, read once and kept: ``request.form`` is then parsed from it."""
-    data: bytes = request.get_data(cache=True)
-    return data
-
-
-def _form_problem() -> str | None:
-    """What is wrong with a token/revoke/introspect request body, if anything (RFC 6749 §3.2).
-
-    Werkzeug parses a form leniently: invalid UTF-8 empties it or is kept as ``%FF``, and a
-    repeated parameter is only a second value. So the body is checked here, strictly, before
-    Authlib reads ``request.form``.
-    """
-    if request.mimetype != "application/x-www-form-urlencoded":
-        return "Send parameters as application/x-www-form-urlencoded."
-    if request.args:
-        return "Send parameters in the request body, not the URL."
-    try:
-        pairs = parse_qsl(
-            _body().decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict"
-        )
-    except UnicodeDecodeError:
-        return "Parameters must be UTF-8."
-    if len(pairs) > PARAMS_MAX:
-        return "Too many parameters."
-    seen: set[str] = set()
-    for key, value in pairs:
-        if len(value) > PARAM_MAX or len(key) > 100:
-            return "A parameter is too long."
-        if _CONTROL.search(key) or _CONTROL.search(value):
-            return "Parameters must not contain control characters."
-        if key in seen:
-            return f"Parameter {key[:40]!r} appears more than once."  # RFC 6749 §3.1
-        seen.add(key)
-    return None
-
-
-def _client_auth_problem() -> Response | None:
-    """A Basic header Authlib would choke on (it decodes without catching errors): 401."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-        parts = [unquote(part, errors="strict") for part in decoded.split(":", 1)]
-    except (binascii.Error, UnicodeDecodeError):
-        parts = None
-    if parts is None or any(_CONTROL.search(part) for part in parts):
-        return _oauth_error(
-            401,
-            "invalid_client",
-            "Malformed HTTP Basic client credentials.",
-            **{"WWW-Authenticate": 'Basic error="invalid_client"'},
-        )
-    return None
-
-
 def _client_key() -> str:
     """Rate-limit key of the protocol endpoints: the client named, with the address.
 
     The address is part of the key because a client_id is public (it is in every
     authorization URL): alone, anyone could spend a partner's allowance.
     """
-    _body()  # keep the raw body for _form_problem before the form is parsed
+    requests.body()  # keep the raw body for form_problem before the form is parsed
     address = request.remote_addr or "unknown"
     if request.headers.get("Authorization", "")[:7].lower() == "bearer ":
         # A personal token revoking itself names no client: per address, so made-up
@@ -180,11 +116,10 @@ def _sign_in_first() -> Response:
 
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
-    for key in request.args:
-        if len(request.args[key]) > PARAM_MAX:
-            return render_template(
-                "oauth/error.html", error="invalid_request", description="A parameter is too long."
-            ), 400
+    too_long = requests.query_problem()
+    if too_long:
+        page = render_template("oauth/error.html", error="invalid_request", description=too_long)
+        return page, 400
     user = current_user if current_user.is_authenticated else None
     try:
         grant = server.get_consent_grant(end_user=user)
@@ -227,12 +162,19 @@ def authorize() -> Any:
 
 def _refusal(*, required: str | None = None) -> Response | None:
     """The RFC 6749 §5.2 answer to a malformed request, before Authlib sees it."""
-    problem = _form_problem()
+    problem = requests.form_problem()
     if problem is None and required and not request.form.get(required):
         problem = f"Missing '{required}'."
     if problem:
         return _oauth_error(400, "invalid_request", problem)
-    return _client_auth_problem()
+    if requests.malformed_basic():
+        return _oauth_error(
+            401,
+            "invalid_client",
+            "Malformed HTTP Basic client credentials.",
+            **{"WWW-Authenticate": 'Basic error="invalid_client"'},
+        )
+    return None
 
 
 @bp.post("/token")
@@ -273,10 +215,10 @@ def revoke() -> Response:
     return response
 
 
-def _revoke_personal(bearer: str) -> Response:
+def _revoke_personal(value: str) -> Response:
     """A personal token revokes itself: it must authenticate the request and be the token."""
-    challenge = 'Bearer error="invalid_token"'
-    if tokens.kind_of(bearer) is not tokens.Kind.PERSONAL:
+    challenge = bearer.challenge("invalid_token")
+    if tokens.kind_of(value) is not tokens.Kind.PERSONAL:
         return _oauth_error(
             401,
             "invalid_token",
@@ -284,7 +226,7 @@ def _revoke_personal(bearer: str) -> Response:
             **{"WWW-Authenticate": challenge},
         )
     row = db.session.scalar(
-        select(PersonalToken).where(PersonalToken.lookup_hash == tokens.lookup_hash(bearer))
+        select(PersonalToken).where(PersonalToken.lookup_hash == tokens.lookup_hash(value))
     )
     if row is None:
         return _oauth_error(
@@ -293,7 +235,7 @@ def _revoke_personal(bearer: str) -> Response:
     presented = request.form.get("token")
     if not presented:
         return _oauth_error(400, "invalid_request", "Missing 'token'.")
-    if not hmac.compare_digest(presented.encode(), bearer.encode()):
+    if not hmac.compare_digest(presented.encode(), value.encode()):
         # Refused like a client's request for another client's token (RFC 7009 §2.1).
         return _oauth_error(400, "invalid_grant", "A personal token can revoke only itself.")
     logs.annotate(company_id=row.company_id, token_id=row.id)

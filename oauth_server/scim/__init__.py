@@ -19,15 +19,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import default_exceptions
 from werkzeug.wrappers import Response
 
+from oauth_server import bearer
 from oauth_server import ratelimits
 from oauth_server import scopes
-from oauth_server.api import errors as api_errors
-from oauth_server.api import protect
 from oauth_server.errors import DomainError
 from oauth_server.extensions import db
 from oauth_server.scim import errors
 from oauth_server.services.access import Principal
-from oauth_server.services.access import authenticate_bearer
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 
@@ -56,21 +54,9 @@ def _authenticate() -> None:
 
 def _authenticated() -> Principal:
     try:
-        value = protect.bearer_value()  # the API's rules: header only, one token
-    except api_errors.ApiError as refusal:
-        if refusal.status == 401:
-            raise errors.invalid_token() from None
-        raise errors.ScimError(
-            refusal.status,
-            refusal.message,
-            headers={"WWW-Authenticate": errors.challenge("invalid_request")},
-        ) from None
-    if value is None:
-        raise errors.no_token()
-    principal = authenticate_bearer(value)
-    if principal is None:
-        raise errors.invalid_token()
-    return principal
+        return bearer.authenticate()  # the API's rules: header only, one token
+    except bearer.Refused as refusal:
+        raise errors.refused(refusal) from None
 
 
 def current_principal() -> Principal:

@@ -12,6 +12,7 @@ from scim2_models import Error
 from scim2_models import SCIMException
 from werkzeug.exceptions import HTTPException
 
+from oauth_server import bearer
 from oauth_server.errors import Conflict
 from oauth_server.errors import DomainError
 from oauth_server.errors import NotAllowed
@@ -51,22 +52,12 @@ def _clean(detail: str) -> str:
     return detail[:DETAIL_MAX]
 
 
-def challenge(error: str | None = None, scope: str | None = None) -> str:
-    """A ``WWW-Authenticate: Bearer`` value (RFC 6750 §3)."""
-    params = [f'realm="{REALM}"']
-    if error:
-        params.append(f'error="{error}"')
-    if scope:
-        params.append(f'scope="{scope}"')
-    return "Bearer " + ", ".join(params)
-
-
 def no_token() -> ScimError:
     # RFC 6750 §3.1: no credentials -> a bare challenge, no error code.
     return ScimError(
         401,
         "Send a token with the scim scope as 'Authorization: Bearer <token>'.",
-        headers={"WWW-Authenticate": challenge()},
+        headers={"WWW-Authenticate": bearer.challenge(realm=REALM)},
     )
 
 
@@ -74,13 +65,25 @@ def invalid_token() -> ScimError:
     return ScimError(
         401,
         "The token is unknown, malformed, expired or revoked.",
-        headers={"WWW-Authenticate": challenge("invalid_token")},
+        headers={"WWW-Authenticate": bearer.challenge("invalid_token", realm=REALM)},
     )
 
 
 def forbidden(detail: str, scope: str) -> ScimError:
+    value = bearer.challenge("insufficient_scope", realm=REALM, scope=scope)
+    return ScimError(403, detail, headers={"WWW-Authenticate": value})
+
+
+def refused(refusal: bearer.Refused) -> ScimError:
+    """The SCIM answer to a request whose bearer token does not authenticate it."""
+    if refusal.error is None:
+        return no_token()
+    if refusal.error == bearer.INVALID_TOKEN:
+        return invalid_token()
     return ScimError(
-        403, detail, headers={"WWW-Authenticate": challenge("insufficient_scope", scope)}
+        400,
+        refusal.message,
+        headers={"WWW-Authenticate": bearer.challenge("invalid_request", realm=REALM)},
     )
 
 

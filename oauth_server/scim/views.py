@@ -27,6 +27,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
+from oauth_server import ids
 from oauth_server.models import Teammate
 from oauth_server.scim import bp
 from oauth_server.scim import current_principal
@@ -140,7 +141,7 @@ def _search(
     )
     _check_attribute_names(model, params)
     # Past the last row anyway, and small enough for any database's OFFSET.
-    start = min(params.start_index or 1, autoprovisioning.ID_MAX)
+    start = min(params.start_index or 1, ids.ID_MAX)
     count = discovery.DEFAULT_COUNT if params.count is None else params.count
     count = min(count, discovery.MAX_RESULTS)
     company = current_principal().company

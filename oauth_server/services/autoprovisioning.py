@@ -45,6 +45,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from oauth_server import ids
 from oauth_server.errors import Conflict
 from oauth_server.errors import NotFound
 from oauth_server.errors import ValidationFailed
@@ -54,7 +55,6 @@ from oauth_server.models import OAuthGrant
 from oauth_server.models import PersonalToken
 from oauth_server.models import Team
 from oauth_server.models import Teammate
-from oauth_server.models.base import ID_MAX
 from oauth_server.models.teammate import EMAIL_MAX
 from oauth_server.models.teammate import EXTERNAL_ID_MAX
 from oauth_server.models.teammate import USER_NAME_MAX
@@ -73,11 +73,8 @@ EMAILS_MAX = 20
 
 
 def parse_id(value: str) -> int | None:
-    """A row id from a URL or a SCIM ``value``: digits only, in the column's range."""
-    if not value.isascii() or not value.isdigit() or len(value) > 10:
-        return None
-    number = int(value)
-    return number if 1 <= number <= ID_MAX else None
+    """A row id from a URL or a SCIM ``value``: at most 10 digits (those of ID_MAX)."""
+    return ids.parse_id(value, digits=10)
 
 
 def _no_controls(value: str, what: str, field: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
 
+from oauth_server import ids
 from oauth_server import text
 from oauth_server import tokens
 from oauth_server.errors import NotAllowed
@@ -27,7 +28,6 @@ from oauth_server.models import Company
 from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
 from oauth_server.models import Teammate
-from oauth_server.models.base import ID_MAX
 from oauth_server.models.base import utcnow
 from oauth_server.models.clients import ActiveClient
 from oauth_server.models.clients import AnyClient
@@ -244,7 +244,7 @@ def company_clients(company: Company) -> list[OAuthClient]:
 def company_client(company: Company, client_pk: int) -> OAuthClient:
     """One of the company's live apps; NotFound for another company's, a deleted one, or
     an id no row can have."""
-    if not 0 < client_pk <= ID_MAX:
+    if not ids.is_id(client_pk):
         raise NotFound("No such app.")
     client = db.session.scalar(
         select(OAuthClient).where(

@@ -6,16 +6,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm import joinedload
 
+from oauth_server import ids
 from oauth_server.errors import NotFound
 from oauth_server.extensions import db
 from oauth_server.models import Company
 from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
 from oauth_server.models import Teammate
-from oauth_server.models.base import ID_MAX
 from oauth_server.services import keyset
-
-# Primary keys are 32-bit integers; PostgreSQL refuses to compare one with a larger value.
 
 
 def list_live_grants(
@@ -40,8 +38,9 @@ def list_live_grants(
         .order_by(*keyset.newest_first(OAuthGrant))
         .limit(limit + 1)
     )
-    if before_id is not None and before_id <= ID_MAX:  # a larger cursor: every id is below
-        query = query.where(OAuthGrant.id < before_id)
+    bound = ids.below(before_id)
+    if bound is not None:
+        query = query.where(OAuthGrant.id < bound)
     rows = list(db.session.scalars(query))
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], next_cursor
@@ -49,7 +48,7 @@ def list_live_grants(
 
 def company_grant(company: Company, grant_id: int) -> OAuthGrant:
     """One grant of this company, live or revoked (its page shows the history)."""
-    if not 0 < grant_id <= ID_MAX:
+    if not ids.is_id(grant_id):
         raise NotFound("No such app grant.")
     grant = db.session.scalar(
         select(OAuthGrant)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from oauth_server import ids
 from oauth_server import scopes
 from oauth_server import text
 from oauth_server import tokens
@@ -20,7 +21,6 @@ from oauth_server.extensions import db
 from oauth_server.models import Company
 from oauth_server.models import PersonalToken
 from oauth_server.models import Teammate
-from oauth_server.models.base import ID_MAX
 from oauth_server.models.base import utcnow
 from oauth_server.services import keyset
 from oauth_server.services.vault import vault
@@ -88,8 +88,9 @@ def list_personal_tokens(
         .order_by(*keyset.newest_first(PersonalToken))
         .limit(limit + 1)
     )
-    if before_id is not None and before_id <= ID_MAX:  # a larger cursor: every id is below
-        query = query.where(PersonalToken.id < before_id)
+    bound = ids.below(before_id)
+    if bound is not None:
+        query = query.where(PersonalToken.id < bound)
     rows = list(db.session.scalars(query))
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], next_cursor

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from oauth_server import ids
 from oauth_server import scopes
 from oauth_server import text
 from oauth_server.errors import NotFound
@@ -40,7 +41,6 @@ from oauth_server.models import Shift
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models import team_memberships
-from oauth_server.models.base import ID_MAX
 from oauth_server.models.resources import inbox_access
 from oauth_server.services import keyset
 from oauth_server.services.access import Principal
@@ -375,7 +375,7 @@ def _company_teammates(principal: Principal, teammate_ids: Iterable[int]) -> lis
     wanted = list(dict.fromkeys(teammate_ids))  # repeats are harmless: keep the first
     if len(wanted) > TEAMMATES_MAX:
         raise ValidationFailed(f"must have at most {TEAMMATES_MAX} ids", field="teammate_ids")
-    if any(type(i) is not int or not 1 <= i <= ID_MAX for i in wanted):
+    if any(type(i) is not int or not ids.is_id(i) for i in wanted):
         raise ValidationFailed("must be teammate ids (positive integers)", field="teammate_ids")
     if not wanted:
         return []

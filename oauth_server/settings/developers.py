@@ -25,7 +25,6 @@ from wtforms.validators import Length
 
 from oauth_server import scopes
 from oauth_server.errors import DomainError
-from oauth_server.errors import NotFound
 from oauth_server.services import clients
 from oauth_server.services import grants
 from oauth_server.services import revocation
@@ -75,12 +74,9 @@ def _uris(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def _app_or_404(client_pk: str) -> Any:
+def _app(client_pk: str) -> Any:
     """One of this company's apps: 400 for a malformed id, 404 for any other company's."""
-    try:
-        return clients.company_client(current_user.company, _id(client_pk, "partner app"))
-    except NotFound as error:
-        abort(404, error.message)
+    return clients.company_client(current_user.company, _id(client_pk, "partner app"))
 
 
 @bp.get("/developers")
@@ -118,7 +114,7 @@ def new_app() -> Any:
 @bp.get("/developers/<client_pk>")
 def app_detail(client_pk: str) -> str:
     return render_template(
-        "settings/app_detail.html", app=_app_or_404(client_pk), secret=None, form=ConfirmForm()
+        "settings/app_detail.html", app=_app(client_pk), secret=None, form=ConfirmForm()
     )
 
 
@@ -130,7 +126,7 @@ def _confirmed() -> None:
 @bp.post("/developers/<client_pk>/rotate-secret")
 def rotate_app_secret(client_pk: str) -> Any:
     _confirmed()
-    app = _app_or_404(client_pk)
+    app = _app(client_pk)
     try:
         secret = clients.rotate_secret(app, actor=current_user)
     except DomainError as error:
@@ -142,23 +138,20 @@ def rotate_app_secret(client_pk: str) -> Any:
 @bp.post("/developers/<client_pk>/delete")
 def delete_app(client_pk: str) -> Response:
     _confirmed()
-    app = _app_or_404(client_pk)
+    app = _app(client_pk)
     clients.delete_client(app, actor=current_user, via="settings")
     flash(f"App “{app.name}” deleted; every workspace's access through it is revoked.", "info")
     return redirect(url_for("settings.developers"))
 
 
-def _grant_or_404(grant_id: str) -> Any:
-    try:
-        return grants.company_grant(current_user.company, _id(grant_id, "grant"))
-    except NotFound as error:
-        abort(404, error.message)
+def _grant(grant_id: str) -> Any:
+    return grants.company_grant(current_user.company, _id(grant_id, "grant"))
 
 
 @bp.get("/plugins-api/api/apps/<grant_id>")
 def grant_detail(grant_id: str) -> str:
     company = current_user.company
-    grant = _grant_or_404(grant_id)
+    grant = _grant(grant_id)
     return render_template(
         "settings/grant_detail.html",
         grant=grant,
@@ -170,7 +163,7 @@ def grant_detail(grant_id: str) -> str:
 @bp.post("/plugins-api/api/apps/<grant_id>/revoke")
 def revoke_grant(grant_id: str) -> Response:
     _confirmed()
-    grant = _grant_or_404(grant_id)
+    grant = _grant(grant_id)
     if revocation.revoke(grant, actor=current_user, via="settings"):
         flash(f"Access revoked for “{grant.client.name}”.", "info")
     else:

@@ -6,7 +6,6 @@ Views are thin: read the form, call one service, render or redirect.
 from __future__ import annotations
 
 from typing import Any
-from typing import NoReturn
 
 from flask import Blueprint
 from flask import abort
@@ -19,12 +18,13 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 from flask_login import logout_user
+from werkzeug import exceptions as http
 from werkzeug.wrappers import Response
 
+from oauth_server import ids
 from oauth_server import scopes
 from oauth_server.errors import DomainError
 from oauth_server.errors import NotFound
-from oauth_server.models.base import ID_MAX
 from oauth_server.services import admins
 from oauth_server.services import grants
 from oauth_server.services import personal_tokens
@@ -39,8 +39,6 @@ bp = Blueprint("settings", __name__, url_prefix="/settings")
 preferences_bp = Blueprint("preferences", __name__)
 
 FORM_EXPIRED = "The form expired. Reload the page and try again."
-# Ids in URLs are database ids: positive and within a signed 64-bit integer.
-_ID_DIGITS = 18
 
 
 @bp.before_request
@@ -50,8 +48,10 @@ def _admins_only() -> None:
         abort(403, "Only company admins can open Company settings.")
 
 
-def _or_404(error: NotFound) -> NoReturn:
-    abort(404, error.message)
+@bp.errorhandler(NotFound)
+def _not_found(error: NotFound) -> Any:
+    """A row this company does not have: the app's 404 page, with the service's message."""
+    return current_app.handle_http_exception(http.NotFound(error.message))
 
 
 def _id(raw: str, what: str) -> int:
@@ -59,11 +59,12 @@ def _id(raw: str, what: str) -> int:
 
     A well-formed id past the id columns' range names no row: 404, like any unknown id.
     """
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > _ID_DIGITS or int(raw) < 1:
+    number = ids.whole_number(raw)
+    if number is None or number < 1:
         abort(400, f"A {what} id is a positive whole number.")
-    if int(raw) > ID_MAX:
+    if not ids.is_id(number):
         abort(404, f"No such {what}.")
-    return int(raw)
+    return number
 
 
 def _cursor(name: str = "before") -> int | None:
@@ -72,9 +73,10 @@ def _cursor(name: str = "before") -> int | None:
     if raw is None:
         return None
     what = "token" if name == "before" else "partner app"
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > _ID_DIGITS or int(raw) < 1:
+    number = ids.whole_number(raw)
+    if number is None or number < 1:
         abort(400, f"A {what} id is a positive whole number.")
-    return min(int(raw), ID_MAX + 1)
+    return min(number, ids.ID_MAX + 1)
 
 
 @bp.get("/")
@@ -135,10 +137,7 @@ def new_token() -> Any:
 @bp.get("/plugins-api/api/tokens/<token_id>")
 def token_detail(token_id: str) -> str:
     company = current_user.company
-    try:
-        token = personal_tokens.get_personal_token(company, _id(token_id, "token"))
-    except NotFound as error:
-        _or_404(error)
+    token = personal_tokens.get_personal_token(company, _id(token_id, "token"))
     return render_template(
         "settings/token_detail.html",
         token=token,
@@ -154,10 +153,7 @@ def revoke_token(token_id: str) -> Response:
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400, FORM_EXPIRED)
-    try:
-        token = personal_tokens.get_personal_token(current_user.company, _id(token_id, "token"))
-    except NotFound as error:
-        _or_404(error)
+    token = personal_tokens.get_personal_token(current_user.company, _id(token_id, "token"))
     if revocation.revoke(token, actor=current_user, via="settings"):
         flash(f"Access revoked for “{token.name}”.", "info")
     else:
@@ -179,12 +175,7 @@ def set_teammate_access(teammate_id: str) -> Response:
     choice = request.form.get("allowed")
     if choice not in {"true", "false"}:
         abort(400, "Say whether API access is allowed: allowed=true or allowed=false.")
-    try:
-        teammate = workspace.teammate_in_company(
-            current_user.company, _id(teammate_id, "teammate")
-        )
-    except NotFound as error:
-        _or_404(error)
+    teammate = workspace.teammate_in_company(current_user.company, _id(teammate_id, "teammate"))
     workspace.set_private_api_access(teammate, choice == "true", actor=current_user)
     state = "allowed" if choice == "true" else "stopped"
     flash(f"API access to {teammate.display_name}'s private resources {state}.", "info")
@@ -200,12 +191,7 @@ def set_teammate_admin(teammate_id: str) -> Response:
     choice = request.form.get("admin")
     if choice not in {"true", "false"}:
         abort(400, "Say whether the teammate is an admin: admin=true or admin=false.")
-    try:
-        teammate = workspace.teammate_in_company(
-            current_user.company, _id(teammate_id, "teammate")
-        )
-    except NotFound as error:
-        _or_404(error)
+    teammate = workspace.teammate_in_company(current_user.company, _id(teammate_id, "teammate"))
     try:
         admins.set_admin(teammate, choice == "true", actor_id=current_user.id, via="settings")
     except admins.LastAdmin as error:

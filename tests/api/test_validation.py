@@ -258,7 +258,7 @@ def test_a_body_past_the_size_limit_is_a_413(client, world):
 def test_the_id_pattern_is_exactly_the_range_of_the_id_columns():
     import re
 
-    from oauth_server.api import ID_PATTERN
+    from oauth_server.ids import ID_PATTERN
 
     pattern = re.compile(ID_PATTERN)
     edges = [1, 9, 10, 99, 999_999_999, 1_000_000_000, 1_999_999_999, 2_000_000_000]

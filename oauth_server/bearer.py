@@ -1,0 +1,79 @@
+"""Bearer tokens of a request (RFC 6750): read, looked up and refused in one place.
+
+The API and SCIM both authenticate through ``authenticate``; each surface translates a
+``Refused`` into its own error format, with a ``challenge`` of its own realm.
+"""
+
+from __future__ import annotations
+
+from flask import request
+
+from oauth_server.services.access import Principal
+from oauth_server.services.access import authenticate_bearer
+
+INVALID_TOKEN = "invalid_token"
+INVALID_REQUEST = "invalid_request"
+
+
+def challenge(
+    error: str | None = None,
+    *,
+    realm: str | None = None,
+    description: str | None = None,
+    scope: str | None = None,
+) -> str:
+    """A ``WWW-Authenticate: Bearer`` value (RFC 6750 §3)."""
+    params = []
+    if realm:
+        params.append(f'realm="{realm}"')
+    if error:
+        params.append(f'error="{error}"')
+    if description:
+        params.append(f'error_description="{description}"')
+    if scope:
+        params.append(f'scope="{scope}"')
+    return "Bearer " + ", ".join(params)
+
+
+class Refused(Exception):
+    """The request brings no bearer token that authenticates it.
+
+    ``error`` is RFC 6750 §3.1's code: None when there is no token at all (the answer is
+    then a bare challenge), ``INVALID_TOKEN`` or ``INVALID_REQUEST`` (with ``message``).
+    """
+
+    def __init__(self, error: str | None, message: str = "") -> None:
+        super().__init__(message or error or "no token")
+        self.error = error
+        self.message = message
+
+
+def token_value() -> str | None:
+    """The token of the Authorization header; the query string and form are refused."""
+    if "access_token" in request.args or (
+        request.mimetype == "application/x-www-form-urlencoded" and "access_token" in request.form
+    ):
+        raise Refused(INVALID_REQUEST, "Send the token in the Authorization header, not the URL.")
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer":
+        # RFC 6750 §3.1: another authentication method is no bearer token at all, so
+        # the answer is the bare challenge, without an error code.
+        return None
+    if not value or " " in value:
+        raise Refused(INVALID_TOKEN)
+    return value
+
+
+def authenticate() -> Principal:
+    """The principal of the request's live bearer token, else ``Refused``."""
+    value = token_value()
+    if value is None:
+        raise Refused(None)
+    principal = authenticate_bearer(value)
+    if principal is None:
+        raise Refused(INVALID_TOKEN)
+    return principal
