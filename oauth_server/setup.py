@@ -190,21 +190,16 @@ def blueprints(app: Flask) -> None:
 def error_pages(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
 
-    from oauth_server.oauth.views import PROTOCOL_ENDPOINTS
-
-    def page(status: int, title: str, message: str) -> tuple[str, int]:
-        return render_template("error.html", title=title, message=message), status
-
     @app.errorhandler(text.UnstorableText)
     def _unstorable(error: text.UnstorableText) -> Any:
         # The last line of defence tripped on a page (the API and SCIM answer it in their
         # own format): nothing was stored.
         db.session.rollback()
-        return page(400, "Bad request", error.message)
+        return _page(400, "Bad request", error.message)
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Any:
-        return page(
+        return _page(
             400,
             "Form expired",
             "The form expired or was sent from elsewhere. Go back, reload and try again.",
@@ -229,45 +224,66 @@ def error_pages(app: Flask) -> None:
                 message = "The server could not finish this request. Try again later."
             else:
                 message = getattr(error, "description", None) or title
-            return page(status, title, message)
+            return _page(status, title, message)
 
         app.register_error_handler(status, handler)
 
-    # The database is down or restarting (no server to connect to, or the connection
-    # broke mid-request): 503, in the surface's format, and never a traceback. Only these
-    # connection-level errors: an IntegrityError or a bad query stays a 500, a bug.
-    # A transaction rolled back because of a concurrent one (conflicts.py) is no outage:
-    # the database is up, and the same request sent again will do. 409, not 503.
-    def _database_unavailable(error: Exception) -> Any:
-        try:
-            db.session.rollback()
-        except SQLAlchemyError:
-            pass  # the connection is gone; the session is removed at teardown anyway
-        if conflicts.is_conflict(error):
-            status, title = 409, "Conflict"
-            message = "The request conflicted with a concurrent one. Send it again."
-            log.warning("database conflict", extra={"sqlstate": conflicts.sqlstate(error)})
-        else:
-            status, title = 503, "Service unavailable"
-            message = "The database is unavailable. Try again shortly."
-            log.warning(
-                "database unavailable",
-                extra={"error": type(getattr(error, "orig", None) or error).__name__},
-            )
-        g.retry_after = "1"
-        headers = {"Retry-After": g.retry_after}
-        if request.path.startswith("/api/"):
-            from oauth_server.api.errors import error_response
+    for error_class in DATABASE_ERRORS:
+        app.register_error_handler(error_class, database_error)
 
-            return error_response(status, title, message, headers=headers)
-        if request.endpoint in PROTOCOL_ENDPOINTS:
-            response = jsonify({"error": "temporarily_unavailable", "error_description": message})
-            response.headers.update({"Cache-Control": "no-store", **headers})
-            return response, status
-        if request.blueprint == "health":
-            return {"status": "unavailable", "database": "unreachable"}, 503, headers
-        body, status = page(status, title, message)
-        return body, status, headers
 
-    for error_class in (OperationalError, InterfaceError, SQLAlchemyTimeoutError):
-        app.register_error_handler(error_class, _database_unavailable)
+def _page(status: int, title: str, message: str) -> tuple[str, int]:
+    return render_template("error.html", title=title, message=message), status
+
+
+#: The errors of a database that is down or restarting (no server to connect to, or the
+#: connection broke mid-request), and of a transaction it rolled back (conflicts.py).
+DATABASE_ERRORS = (OperationalError, InterfaceError, SQLAlchemyTimeoutError)
+
+
+def database_error(error: Exception) -> Any:
+    """The one answer to ``DATABASE_ERRORS``, everywhere (SCIM hands them here too).
+
+    The database is down or restarting: 503, in the surface's format, and never a
+    traceback. Only these connection-level errors: an IntegrityError or a bad query stays
+    a 500, a bug. A transaction rolled back because of a concurrent one (conflicts.py) is
+    no outage: the database is up, and the same request sent again will do. 409, not 503.
+    Both with ``Retry-After: 1``.
+    """
+    from oauth_server.oauth.views import PROTOCOL_ENDPOINTS
+
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass  # the connection is gone; the session is removed at teardown anyway
+    if conflicts.is_conflict(error):
+        status, title = 409, "Conflict"
+        message = "The request conflicted with a concurrent one. Send it again."
+        log.warning("database conflict", extra={"sqlstate": conflicts.sqlstate(error)})
+    else:
+        status, title = 503, "Service unavailable"
+        message = "The database is unavailable. Try again shortly."
+        log.warning(
+            "database unavailable",
+            extra={"error": type(getattr(error, "orig", None) or error).__name__},
+        )
+    g.retry_after = "1"
+    headers = {"Retry-After": g.retry_after}
+    if request.path.startswith("/api/"):
+        from oauth_server.api.errors import error_response
+
+        return error_response(status, title, message, headers=headers)
+    if request.path.startswith("/scim/"):
+        from oauth_server.scim.errors import ScimError
+        from oauth_server.scim.views import respond
+
+        refusal = ScimError(status, message, headers=headers)
+        return respond(refusal.document(), refusal.status, refusal.headers)
+    if request.endpoint in PROTOCOL_ENDPOINTS:
+        response = jsonify({"error": "temporarily_unavailable", "error_description": message})
+        response.headers.update({"Cache-Control": "no-store", **headers})
+        return response, status
+    if request.blueprint == "health":
+        return {"status": "unavailable", "database": "unreachable"}, 503, headers
+    body, status = _page(status, title, message)
+    return body, status, headers

@@ -16,6 +16,7 @@ from oauth_server import ids
 from oauth_server.api import errors
 from oauth_server.api.schemas import RowDumper
 from oauth_server.extensions import db
+from oauth_server.services import keyset
 from oauth_server.urls import external_url
 
 # A list's rows are written by a RowDumper (plain rows, the whole page at once) or one by
@@ -49,13 +50,13 @@ def _envelope(
 ) -> Response:
     """``limit`` of ``rows`` (one more was asked for, to know of a next page) and the
     link to that next page."""
+    rows, cursor = keyset.cut(rows, limit)
     next_url = None
-    if len(rows) > limit:
-        rows = rows[:limit]
+    if cursor is not None:
         next_url = external_url(
             request.endpoint or "",
             limit=limit,
-            page_token=rows[-1].id,
+            page_token=cursor,
             **endpoint_args,
         )
     if isinstance(serialize, RowDumper):
@@ -77,23 +78,18 @@ def page(
     the query's condition on the first column must be a range (``keyset.in_company``),
     which keeps that column in the order.
     """
-    within, id_column = key
     limit, cursor = _window()
-    query = query.order_by(within.desc(), id_column.desc()).limit(limit + 1)
-    bound = ids.below(cursor)
-    if bound is not None:
-        query = query.where(id_column < bound)
+    query = keyset.newest_below(query, key, limit=limit, before=cursor)
     return _envelope(list(db.session.scalars(query)), limit, serialize, endpoint_args)
 
 
 def prepared_page(
     statement: Select[Any], params: dict[str, Any], serialize: RowDumper, **endpoint_args: Any
 ) -> Response:
-    """``page`` for a statement built once, already in order, that leaves two values to
-    bind: ``page_size`` (its LIMIT) and ``page_last`` (the highest id it may return)."""
+    """``page`` for a statement built once (``keyset.prepared_newest_below``), already in
+    order, that leaves the page's own values to bind (``keyset.prepared_values``)."""
     limit, cursor = _window()
-    bound = ids.below(cursor)
-    last = bound - 1 if bound is not None else ids.ID_MAX
+    values = keyset.prepared_values(limit=limit, before=cursor)
     # all(): the driver's fetchall, where iterating the result asks it for each row.
-    rows = db.session.execute(statement, {**params, "page_size": limit + 1, "page_last": last})
+    rows = db.session.execute(statement, {**params, **values})
     return _envelope(rows.all(), limit, serialize, endpoint_args)

@@ -11,10 +11,6 @@ from flask import current_app
 from flask import g
 from pydantic import ValidationError
 from scim2_models import SCIMException
-from sqlalchemy.exc import InterfaceError
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import default_exceptions
 from werkzeug.wrappers import Response
@@ -26,6 +22,8 @@ from oauth_server.errors import DomainError
 from oauth_server.extensions import db
 from oauth_server.scim import errors
 from oauth_server.services.access import Principal
+from oauth_server.setup import DATABASE_ERRORS
+from oauth_server.setup import database_error
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 
@@ -103,20 +101,11 @@ for _code in default_exceptions:
     bp.register_error_handler(_code, _http_error)
 
 
-@bp.errorhandler(OperationalError)
-@bp.errorhandler(InterfaceError)
-@bp.errorhandler(SQLAlchemyTimeoutError)
-def _database_unavailable(error: Exception) -> Response:
-    # The database is down or restarting: 503, which identity providers retry.
-    try:
-        db.session.rollback()
-    except SQLAlchemyError:
-        pass  # the connection is gone; the session is removed at teardown anyway
-    current_app.logger.warning("database unavailable: %s", type(error).__name__)
-    unavailable = errors.ScimError(
-        503, "The database is unavailable. Try again shortly.", headers={"Retry-After": "1"}
-    )
-    return _render(unavailable)
+# The database's errors get the app's one answer (a 503 for an outage, a 409 for a
+# conflict, in SCIM's format here): named here, since Flask would otherwise find the
+# catch-all below, a blueprint's handler, before the app's for their classes.
+for _error_class in DATABASE_ERRORS:
+    bp.register_error_handler(_error_class, database_error)
 
 
 @bp.errorhandler(Exception)

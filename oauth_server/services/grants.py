@@ -35,15 +35,10 @@ def list_live_grants(
         )
         # The app and teammate from the joins above (one join of each, not two).
         .options(contains_eager(OAuthGrant.client), contains_eager(OAuthGrant.teammate))
-        .order_by(*keyset.newest_first(OAuthGrant))
-        .limit(limit + 1)
     )
-    bound = ids.below(before_id)
-    if bound is not None:
-        query = query.where(OAuthGrant.id < bound)
-    rows = list(db.session.scalars(query))
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    key = keyset.company_key(OAuthGrant)
+    query = keyset.newest_below(query, key, limit=limit, before=before_id)
+    return keyset.cut(list(db.session.scalars(query)), limit)
 
 
 def company_grant(company: Company, grant_id: int) -> OAuthGrant:

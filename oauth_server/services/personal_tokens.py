@@ -9,7 +9,6 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from oauth_server import ids
 from oauth_server import scopes
 from oauth_server import text
 from oauth_server import tokens
@@ -85,15 +84,10 @@ def list_personal_tokens(
         select(PersonalToken)
         .where(keyset.in_company(PersonalToken, company.id))
         .options(joinedload(PersonalToken.created_by))
-        .order_by(*keyset.newest_first(PersonalToken))
-        .limit(limit + 1)
     )
-    bound = ids.below(before_id)
-    if bound is not None:
-        query = query.where(PersonalToken.id < bound)
-    rows = list(db.session.scalars(query))
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    key = keyset.company_key(PersonalToken)
+    query = keyset.newest_below(query, key, limit=limit, before=before_id)
+    return keyset.cut(list(db.session.scalars(query)), limit)
 
 
 def get_personal_token(company: Company, token_id: int) -> PersonalToken:

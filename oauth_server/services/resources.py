@@ -16,7 +16,6 @@ from typing import cast
 
 from sqlalchemy import Select
 from sqlalchemy import Table
-from sqlalchemy import bindparam
 from sqlalchemy import inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Bundle
@@ -73,12 +72,8 @@ def item_page(
 @functools.cache
 def _page_of(table: Table, columns: tuple[str, ...], shape: Reach, dialect: str) -> Select[Any]:
     c = table.c
-    return (
-        select(*(c[name] for name in columns))
-        .where(visibility(table, shape, dialect), c.id <= bindparam("page_last"))
-        .order_by(c.company_id.desc(), c.id.desc())  # the index (company_id, id)
-        .limit(bindparam("page_size"))
-    )
+    query = select(*(c[name] for name in columns)).where(visibility(table, shape, dialect))
+    return keyset.prepared_newest_below(query, (c.company_id, c.id))  # the index
 
 
 @functools.cache

@@ -4,12 +4,15 @@ leaves stored data unchanged."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
+from oauth_server.extensions import db
 from oauth_server.services import autoprovisioning
 from tests.scim.conftest import GROUP
 from tests.scim.conftest import PATCH_OP
@@ -316,7 +319,36 @@ def test_a_database_outage_is_a_scim_503(scim: Scim, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(autoprovisioning, "page", down)
     response = scim.get("/Users")
     assert_scim_error(response, 503)
-    assert response.headers["Retry-After"]  # Flask-Limiter's header wins over ours (1)
+    assert response.headers["Retry-After"] == "1"  # the app's one answer, not Limiter's
+
+
+DEADLOCK = "DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$"
+
+
+@pytest.mark.postgres
+def test_a_transaction_conflict_is_a_scim_409_that_stores_nothing(
+    scim: Scim, acme: Acme, caplog: pytest.LogCaptureFixture
+) -> None:
+    # PostgreSQL's own error: the insert of the user is preceded, on the same connection,
+    # by a statement that fails with SQLSTATE 40P01, as a deadlock would end it.
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("INSERT INTO teammates"):
+            cursor.execute(DEADLOCK)
+
+    before_request = snapshot(acme)
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        with caplog.at_level(logging.WARNING):
+            response = scim.post("/Users", new_user("carol@acme.test"))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+
+    body = assert_scim_error(response, 409)
+    assert "conflicted" in body["detail"]
+    assert response.headers["Retry-After"] == "1"
+    assert [r for r in caplog.records if r.getMessage() == "database conflict"]
+    assert not [r for r in caplog.records if r.getMessage() == "database unavailable"]
+    assert snapshot(acme) == before_request
 
 
 def test_a_bug_is_still_a_scim_document(scim: Scim, monkeypatch: pytest.MonkeyPatch) -> None:
