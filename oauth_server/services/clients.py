@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import logging
 import re
 import secrets
 from urllib.parse import parse_qsl
 from urllib.parse import urlsplit
 
-from flask import current_app
 from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
@@ -31,7 +28,7 @@ from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
 from oauth_server.models.clients import ActiveClient
 from oauth_server.models.clients import AnyClient
-from oauth_server.models.clients import ClientRules
+from oauth_server.models.clients import hash_secret
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -42,23 +39,6 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 CLIENT_ID_RE = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 # Primary keys are 32-bit integers: a larger id from a URL names no row (and PostgreSQL
 # would refuse the comparison rather than find nothing).
-
-
-def _secret_key() -> bytes:
-    return str(current_app.config["SECRET_KEY"]).encode("utf-8")
-
-
-def hash_secret(secret: str) -> str:
-    """A keyed hash (HMAC-SHA256): fast, and useless without the server's key."""
-    return hmac.new(_secret_key(), secret.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def secret_matches(client: ClientRules, secret: str) -> bool:
-    if client.is_public or client.secret_hash is None or client.deleted_at is not None:
-        return False
-    if tokens.kind_of(secret) is not tokens.Kind.CLIENT_SECRET:
-        return False  # a personal token (or anything else) is never a client secret
-    return hmac.compare_digest(client.secret_hash, hash_secret(secret))
 
 
 def check_one_authentication_method(
