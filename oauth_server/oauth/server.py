@@ -278,7 +278,7 @@ class RevocationEndpoint(_RevocationEndpoint):
         return oauth_tokens.find_presented(token_string, token_type_hint)
 
     def revoke_token(self, token: PresentedToken, request: Any) -> None:
-        revocation.revoke(token, actor=None, via="rfc7009")
+        revocation.revoke(token, actor=None, via=revocation.Via.RFC7009)
 
     def create_endpoint_response(self, request: OAuth2Request) -> tuple[int, Any, Any]:
         """Authlib's steps (the client, then the token, then its revocation), except that a

@@ -208,10 +208,14 @@ def revoke() -> Response:
         # itself: no transaction around them (on PostgreSQL, no BEGIN and COMMIT round
         # trips). A refresh token revokes its grant, several statements: a transaction.
         read_without_transaction()
-    # revocation.revoke commits: a conflict rolls the whole revocation back, to run again.
-    response: Response = conflicts.retrying(
-        lambda: server.create_endpoint_response("revocation")
-    )
+    # A conflict rolls the whole revocation back, to run again.
+    response: Response = conflicts.retrying(_revocation_transaction)
+    return response
+
+
+def _revocation_transaction() -> Response:
+    response: Response = server.create_endpoint_response("revocation")
+    db.session.commit()  # and the audit line, once committed
     return response
 
 
@@ -239,7 +243,8 @@ def _revoke_personal(value: str) -> Response:
         # Refused like a client's request for another client's token (RFC 7009 §2.1).
         return _oauth_error(400, "invalid_grant", "A personal token can revoke only itself.")
     logs.annotate(company_id=row.company_id, token_id=row.id)
-    revocation.revoke(row, actor=None, via="rfc7009")
+    revocation.revoke(row, actor=None, via=revocation.Via.RFC7009)
+    db.session.commit()
     response = jsonify({})
     response.headers.update(JSON_NO_STORE)
     return response

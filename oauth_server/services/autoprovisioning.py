@@ -51,8 +51,6 @@ from oauth_server.errors import NotFound
 from oauth_server.errors import ValidationFailed
 from oauth_server.extensions import db
 from oauth_server.models import RESOURCE_MODELS
-from oauth_server.models import OAuthGrant
-from oauth_server.models import PersonalToken
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models.teammate import EMAIL_MAX
@@ -64,6 +62,7 @@ from oauth_server.services import revocation
 from oauth_server.services import sessions
 from oauth_server.services import workspace
 from oauth_server.services.access import AnyCompany
+from oauth_server.services.revocation import Via
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -371,24 +370,13 @@ def update_teammate(
     return teammate
 
 
-def delete_teammate(teammate: Teammate, *, via: str = "scim") -> None:
+def delete_teammate(teammate: Teammate, *, via: Via = Via.SCIM) -> None:
     """Remove a teammate for good; see the module docstring for what goes with them."""
     admins.ensure_admin_remains(teammate, deleted=True)
     teammate_id, company_id = teammate.id, teammate.company_id
     # The rows would go with the teammate (ON DELETE CASCADE); ended here to be logged.
     sessions.end_all_sessions(teammate_id, via=via)
-    for token in db.session.scalars(
-        select(PersonalToken).where(
-            PersonalToken.created_by_id == teammate_id, PersonalToken.revoked_at.is_(None)
-        )
-    ):
-        revocation.revoke(token, actor=None, via=via)
-    for grant in db.session.scalars(
-        select(OAuthGrant).where(
-            OAuthGrant.teammate_id == teammate_id, OAuthGrant.revoked_at.is_(None)
-        )
-    ):
-        revocation.revoke(grant, actor=None, via=via)
+    revocation.revoke_all_for(teammate, actor=None, via=via)
     # A Core DELETE: the foreign keys' ON DELETE rules do the rest on every backend.
     db.session.execute(delete(Teammate).where(Teammate.id == teammate_id))
     db.session.commit()
@@ -525,7 +513,7 @@ def team_owns_items(team: Team) -> bool:
     )
 
 
-def delete_team(team: Team, *, via: str = "scim") -> None:
+def delete_team(team: Team, *, via: Via = Via.SCIM) -> None:
     """Delete a team that owns no items; its memberships go with it, and so do the
     personal tokens of its scope and its scope in partner grants (revocation.py).
 
@@ -540,11 +528,10 @@ def delete_team(team: Team, *, via: str = "scim") -> None:
         )
     team_id, company_id = team.id, team.company_id
     # What the team's scope reached ends with it, in the same transaction.
-    revoked = revocation.end_team_scope(company_id, team_id, via=via)
+    revocation.revoke_all_for(team, actor=None, via=via)
     db.session.execute(delete(Team).where(Team.id == team_id))
     db.session.commit()
     db.session.expire_all()
-    revocation.audit(revoked)
     log.info("team deleted", extra={"team_id": team_id, "company_id": company_id, "via": via})
 
 

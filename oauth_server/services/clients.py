@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import logging
 import re
 import secrets
 from urllib.parse import parse_qsl
 from urllib.parse import urlsplit
 
-from flask import current_app
 from sqlalchemy import bindparam
 from sqlalchemy import select
-from sqlalchemy import update
 
 from oauth_server import ids
 from oauth_server import text
@@ -23,15 +19,15 @@ from oauth_server.errors import NotAllowed
 from oauth_server.errors import NotFound
 from oauth_server.errors import ValidationFailed
 from oauth_server.extensions import db
-from oauth_server.models import AuthorizationCode
 from oauth_server.models import Company
 from oauth_server.models import OAuthClient
-from oauth_server.models import OAuthGrant
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
 from oauth_server.models.clients import ActiveClient
 from oauth_server.models.clients import AnyClient
-from oauth_server.models.clients import ClientRules
+from oauth_server.models.clients import hash_secret
+from oauth_server.services import revocation
+from oauth_server.services.revocation import Via
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -42,23 +38,6 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 CLIENT_ID_RE = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 # Primary keys are 32-bit integers: a larger id from a URL names no row (and PostgreSQL
 # would refuse the comparison rather than find nothing).
-
-
-def _secret_key() -> bytes:
-    return str(current_app.config["SECRET_KEY"]).encode("utf-8")
-
-
-def hash_secret(secret: str) -> str:
-    """A keyed hash (HMAC-SHA256): fast, and useless without the server's key."""
-    return hmac.new(_secret_key(), secret.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def secret_matches(client: ClientRules, secret: str) -> bool:
-    if client.is_public or client.secret_hash is None or client.deleted_at is not None:
-        return False
-    if tokens.kind_of(secret) is not tokens.Kind.CLIENT_SECRET:
-        return False  # a personal token (or anything else) is never a client secret
-    return hmac.compare_digest(client.secret_hash, hash_secret(secret))
 
 
 def check_one_authentication_method(
@@ -273,39 +252,24 @@ def rotate_secret(client: OAuthClient, *, actor: Teammate | None) -> str:
     return secret
 
 
-def delete_client(client: OAuthClient, *, actor: Teammate | None, via: str) -> None:
+def delete_client(client: OAuthClient, *, actor: Teammate | None, via: Via) -> None:
     """Delete an app: revoke its grants in every company and its pending codes.
 
     The app is marked deleted (and its secret dropped) first, in its own commit: from then
     on it cannot authenticate, redeem a code or refresh, so no grant can appear after the
-    grants below are listed. The row is kept: its grants are history.
+    grants below are revoked. Then its grants, their tokens and its pending codes, in
+    one transaction whatever their number. The row is kept: its grants are history.
     """
-    from oauth_server.services import revocation
-
-    now = utcnow()
-    client.deleted_at = now
+    client.deleted_at = utcnow()
     client.secret_hash = None
-    db.session.execute(
-        update(AuthorizationCode)
-        .where(
-            AuthorizationCode.client_pk == client.id,
-            AuthorizationCode.used_at.is_(None),
-            AuthorizationCode.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
-        .execution_options(synchronize_session="fetch")
-    )
     db.session.commit()
-    grants = db.session.scalars(
-        select(OAuthGrant).where(OAuthGrant.client_pk == client.id, OAuthGrant.revoked_at.is_(None))
-    ).all()
-    for grant in grants:
-        revocation.revoke(grant, actor=actor, via=via)
+    revoked = revocation.revoke_all_for(client, actor=actor, via=via)
+    db.session.commit()
     log.info(
         "client deleted",
         extra={
             "client_id": client.client_id,
             "actor_id": actor.id if actor else None,
-            "grants_revoked": len(grants),
+            "grants_revoked": revoked,
         },
     )

@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
-from functools import cached_property
 from typing import Any
 from typing import cast
 
@@ -36,50 +35,11 @@ from oauth_server.models.clients import AnyClient
 from oauth_server.models.grants import CodeRules
 from oauth_server.models.grants import GrantRules
 from oauth_server.models.grants import PairRules
+from oauth_server.services import revocation
+from oauth_server.services.presented import PRESENTED
+from oauth_server.services.presented import PresentedToken
 
 log = logging.getLogger("oauth_server.audit")
-
-
-@dataclass
-class PresentedToken(PairRules):
-    """An OAuth token string as presented to revocation or introspection.
-
-    The ids of its row are read as a plain row: all a revocation needs. The ORM row, with
-    its grant, teammate and app, is loaded only when asked for (``row``: introspection),
-    and the rules are the row's (``PairRules``, ``GrantRules``).
-    """
-
-    id: int
-    grant_id: int
-    client_pk: int
-    company_id: int
-    part: str  # "access_token" or "refresh_token"
-    kind = "oauth"
-
-    @classmethod
-    def from_row(cls, row: Any, part: str) -> PresentedToken:
-        """From a row of ``PRESENTED``."""
-        return cls(row.id, row.grant_id, row.client_pk, row.company_id, part)
-
-    @cached_property
-    def row(self) -> OAuthToken:
-        return db.session.get_one(OAuthToken, self.id)
-
-    # Authlib TokenMixin (check_client: PairRules)
-    def get_scope(self) -> str:
-        return self.row.scope
-
-    def is_revoked(self) -> bool:
-        """Revoked, or its grant no longer in force (revoked, app deleted, teammate
-        deactivated): introspection answers inactive either way."""
-        return self.row.is_revoked(self.part)
-
-    def is_expired(self) -> bool:
-        return self.expired(self.expires_at, utcnow())
-
-    @property
-    def expires_at(self) -> datetime | None:
-        return self.row.expires_at(self.part)
 
 
 def generate_bearer(
@@ -247,13 +207,11 @@ def claim_code(code: str, client: AnyClient) -> ClaimedCode | None:
 
 
 def _replayed_code(row: AuthorizationCode) -> None:
-    from oauth_server.services import revocation
-
     log.warning("authorization code replayed", extra={"code_id": row.id, "grant_id": row.grant_id})
     if row.grant_id is not None:
         grant = db.session.get(OAuthGrant, row.grant_id)
         if grant is not None:
-            revocation.revoke(grant, actor=None, via="code_replay")
+            revocation.revoke(grant, actor=None, via=revocation.Via.CODE_REPLAY)
 
 
 def peek_refresh(value: str, client: AnyClient) -> OAuthToken | None:
@@ -291,10 +249,8 @@ def claim_refresh(value: str, client: AnyClient) -> ClaimedRefresh | None:
         .execution_options(populate_existing=True)
     )
     if row is not None and row.client_pk == client.id and row.refresh_used_at is not None:
-        from oauth_server.services import revocation
-
         log.warning("refresh token reused", extra={"grant_id": row.grant_id})
-        revocation.revoke(row.grant, actor=None, via="refresh_reuse")
+        revocation.revoke(row.grant, actor=None, via=revocation.Via.REFRESH_REUSE)
     return None
 
 
@@ -362,8 +318,6 @@ def store_claimed(
     return pair_id
 
 
-# A PresentedToken's columns, in the order of its fields (revocation.py returns them too).
-PRESENTED = (_TOKENS.c.id, _TOKENS.c.grant_id, _TOKENS.c.client_pk, _TOKENS.c.company_id)
 _BY_ACCESS_HASH = select(*PRESENTED).where(_TOKENS.c.access_hash == bindparam("digest"))
 _BY_REFRESH_HASH = select(*PRESENTED).where(_TOKENS.c.refresh_hash == bindparam("digest"))
 

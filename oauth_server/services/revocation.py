@@ -1,42 +1,70 @@
-"""Revocation: one service behind every door (RFC 7009 endpoint, both "Revoke access").
+"""Revocation: one service behind every door (RFC 7009 endpoint, both "Revoke access",
+app, teammate and team deletion).
 
-``revoke`` serves them all; the RFC 7009 endpoint first tries ``revoke_access_token``,
-its usual case in one statement, with the same stamp, commit and audit line.
-
+Every revocation is a conditional UPDATE built by ``_statement`` (once per shape): the
+single form (``revoke``, ``revoke_access_token``) and the bulk form (``revoke_all_for``).
 Rows are stamped revoked, never deleted, so the history stays. Each UPDATE is
 conditional on not being revoked yet: two concurrent revocations record one actor.
+
+In the caller's transaction: the caller commits. The audit line of each revocation that
+revoked something live is queued in the session and written once the commit is done
+(dropped on rollback).
+
+Grants first, then their tokens, then pending codes: the lock order (a grant's row
+before its tokens) of every transaction that writes both.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from enum import StrEnum
 from typing import Any
 from typing import Protocol
 from typing import cast
 
+from sqlalchemy import CursorResult
 from sqlalchemy import Table
 from sqlalchemy import Update
+from sqlalchemy import and_
 from sqlalchemy import bindparam
+from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server.extensions import db
 from oauth_server.models import AuthorizationCode
+from oauth_server.models import Company
+from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.models import PersonalToken
+from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
-from oauth_server.services import oauth_tokens
-from oauth_server.services.oauth_tokens import PresentedToken
+from oauth_server.models.grants import CodeRules
+from oauth_server.services.presented import PRESENTED
+from oauth_server.services.presented import PresentedToken
 
 log = logging.getLogger("oauth_server.audit")
 
 _TOKENS = cast(Table, OAuthToken.__table__)
 _CODES = cast(Table, AuthorizationCode.__table__)
+_GRANTS = cast(Table, OAuthGrant.__table__)
+_PERSONAL = cast(Table, PersonalToken.__table__)
+
+
+class Via(StrEnum):
+    """Which door revoked: stored in ``revoked_via`` and written in the audit line."""
+
+    SETTINGS = "settings"
+    RFC7009 = "rfc7009"
+    CODE_REPLAY = "code_replay"
+    REFRESH_REUSE = "refresh_reuse"
+    SCIM = "scim"
 
 
 class Revocable(Protocol):
@@ -50,12 +78,96 @@ class Revocable(Protocol):
     def kind(self) -> str: ...
 
 
-def revoke(token: Revocable, *, actor: Teammate | None, via: str) -> bool:
+# --- the statements ----------------------------------------------------------------------
+
+
+@functools.cache
+def _statement(
+    table: Table,
+    match: tuple[str, ...],
+    stamps: tuple[str, ...],
+    *,
+    within: str | None = None,
+    locked_in_order: bool = False,
+    returning: tuple[str, ...] = (),
+) -> Update:
+    """The conditional UPDATE revoking rows of ``table``, built once per shape: a
+    revocation only binds its values.
+
+    The rows whose ``match`` columns equal ``match_<column>``, and whose ``within`` column
+    is in the list ``in_<column>``, not revoked yet (the first stamp NULL; a code:
+    pending, ``CodeRules.pending_in``), get the ``stamp_<column>`` values.
+    ``locked_in_order``: the rows are locked in id order first (PostgreSQL; SQLite has one
+    writer at a time), so two bulk revocations never wait for each other in a cycle.
+    """
+
+    def revocable(rows: Any) -> Any:
+        if table is _CODES:
+            conditions = [CodeRules.pending_in(rows)]
+        else:
+            conditions = [rows.c[stamps[0]].is_(None)]
+        conditions += [rows.c[column] == bindparam("match_" + column) for column in match]
+        if within is not None:
+            conditions.append(rows.c[within].in_(bindparam("in_" + within, expanding=True)))
+        return and_(*conditions)
+
+    if locked_in_order:
+        rows = table.alias()
+        locked = (
+            select(rows.c.id)
+            .where(revocable(rows))
+            .order_by(rows.c.id)
+            .with_for_update(key_share=True)
+        )
+        where = and_(table.c.id.in_(locked), table.c[stamps[0]].is_(None))
+    else:
+        where = revocable(table)
+    statement = update(table).where(where).values({c: bindparam("stamp_" + c) for c in stamps})
+    return statement.returning(*(table.c[c] for c in returning)) if returning else statement
+
+
+def _execute(
+    table: Table,
+    stamps: dict[str, Any],
+    *,
+    match: dict[str, Any] | None = None,
+    within: tuple[str, list[int]] | None = None,
+    locked_in_order: bool = False,
+    returning: tuple[str, ...] = (),
+) -> CursorResult[Any]:
+    """Run ``_statement``'s UPDATE, in SQL only: the caller's commit expires whatever the
+    session holds, so there is nothing to synchronize."""
+    match = match or {}
+    statement = _statement(
+        table,
+        tuple(match),
+        tuple(stamps),
+        within=within[0] if within else None,
+        locked_in_order=locked_in_order,
+        returning=returning,
+    )
+    params = {"match_" + c: v for c, v in match.items()}
+    params |= {"stamp_" + c: v for c, v in stamps.items()}
+    if within:
+        params["in_" + within[0]] = within[1]
+    return cast(CursorResult[Any], db.session.execute(statement, params))
+
+
+def _revoked_by(now: Any, actor: Teammate | None, via: Via) -> dict[str, Any]:
+    """The stamps of a grant or a personal token: when, who, through which door."""
+    return {"revoked_at": now, "revoked_by_id": actor.id if actor else None, "revoked_via": via}
+
+
+# --- the single form ---------------------------------------------------------------------
+
+
+def revoke(token: Revocable, *, actor: Teammate | None, via: Via) -> bool:
     """Revoke a personal token, a partner grant, or a presented OAuth token. Idempotent.
+    In the caller's transaction.
 
     - a personal token: that token;
-    - a grant ("Revoke access" under Apps with Access, app deletion, reuse detection):
-      every access and refresh token of the grant, and its teammate's pending codes;
+    - a grant ("Revoke access" under Apps with Access, reuse detection): every access
+      and refresh token of the grant, and its teammate's pending codes;
     - an access token: that access token only (RFC 7009 §2: the refresh token lives on);
     - a refresh token: its whole grant, access tokens included.
 
@@ -63,29 +175,22 @@ def revoke(token: Revocable, *, actor: Teammate | None, via: str) -> bool:
     """
     # Pending changes first, as an ORM UPDATE would: the stamps below are plain SQL.
     db.session.flush()
+    now = utcnow()
     if isinstance(token, PresentedToken):
         if token.part == "refresh_token":
             grant = db.session.get_one(OAuthGrant, token.grant_id)
             return revoke(grant, actor=actor, via=via)
-        changed = _stamp(
-            OAuthToken, token.id, OAuthToken.access_revoked_at, {"access_revoked_at": utcnow()}
-        )
+        stamps = {"access_revoked_at": now}
+        changed = bool(_execute(_TOKENS, stamps, match={"id": token.id}).rowcount)
     elif isinstance(token, PersonalToken):
-        changed = _stamp(
-            PersonalToken,
-            token.id,
-            PersonalToken.revoked_at,
-            {
-                "revoked_at": utcnow(),
-                "revoked_by_id": actor.id if actor else None,
-                "revoked_via": via,
-            },
-        )
+        stamps = _revoked_by(now, actor, via)
+        changed = bool(_execute(_PERSONAL, stamps, match={"id": token.id}).rowcount)
     elif isinstance(token, OAuthGrant):
-        changed = _revoke_grant(token, actor=actor, via=via)
+        changed = _revoke_grant(token, now, actor=actor, via=via)
     else:
         raise TypeError(f"cannot revoke {type(token).__name__}")
-    _commit(token, changed, actor=actor, via=via)
+    if changed:
+        _queue(token.kind, token.id, token.company_id, actor, via)
     return changed
 
 
@@ -94,111 +199,97 @@ def revoke_access_token(value: str, client_pk: int) -> PresentedToken | None:
     in one statement: ``revoke``'s conditional UPDATE, finding the token by its hash and
     client too. Returns the token it revoked, else None (not an access token, unknown,
     another client's, revoked already): the endpoint then reads the token and answers as
-    for any other."""
+    for any other. In the caller's transaction."""
     if tokens.kind_of(value) is not tokens.Kind.ACCESS:
         return None
-    params = {"digest": tokens.lookup_hash(value), "client": client_pk, "now": utcnow()}
-    row = db.session.execute(_REVOKE_OWN_ACCESS, params).first()
+    row = _execute(
+        _TOKENS,
+        {"access_revoked_at": utcnow()},
+        match={"access_hash": tokens.lookup_hash(value), "client_pk": client_pk},
+        returning=tuple(column.key for column in PRESENTED),
+    ).first()
     if row is None:
         return None
     token = PresentedToken.from_row(row, "access_token")
-    _commit(token, True, actor=None, via="rfc7009")
+    _queue(token.kind, token.id, token.company_id, None, Via.RFC7009)
     return token
 
 
-_REVOKE_OWN_ACCESS = (
-    update(_TOKENS)
-    .where(
-        _TOKENS.c.access_hash == bindparam("digest"),
-        _TOKENS.c.client_pk == bindparam("client"),
-        _TOKENS.c.access_revoked_at.is_(None),
-    )
-    .values(access_revoked_at=bindparam("now"))
-    .returning(*oauth_tokens.PRESENTED)
-)
-
-
-def _commit(token: Revocable, changed: bool, *, actor: Teammate | None, via: str) -> None:
-    """Commit a revocation; the audit line when it revoked something that was live."""
-    # What the audit line names, read before the commit expires the rows (after it, each
-    # attribute would cost a query).
-    line = _audit_line(token.kind, token.id, token.company_id, actor.id if actor else None, via)
-    db.session.commit()
-    if changed:
-        audit([line])
-
-
-def _stamp(model: Any, row_id: int, column: Any, values: dict[str, Any]) -> bool:
-    """One conditional UPDATE of the table, in SQL only: the commit that follows expires
-    whatever the session holds, so there is nothing to synchronize."""
-    statement = _stamp_statement(model.__table__, column.key, tuple(values))
-    params = {"row_id": row_id, **{"new_" + key: value for key, value in values.items()}}
-    return bool(db.session.execute(statement, params).rowcount)  # type: ignore[attr-defined]
-
-
-@functools.cache
-def _stamp_statement(table: Table, column: str, keys: tuple[str, ...]) -> Update:
-    """Built once per table, column and values: a revocation only binds them."""
-    return (
-        update(table)
-        .where(table.c.id == bindparam("row_id"), table.c[column].is_(None))
-        .values({key: bindparam("new_" + key) for key in keys})
-    )
-
-
-def _revoke_grant(grant: OAuthGrant, *, actor: Teammate | None, via: str) -> bool:
-    now = utcnow()
-    changed = _stamp(
-        OAuthGrant,
-        grant.id,
-        OAuthGrant.revoked_at,
-        {"revoked_at": now, "revoked_by_id": actor.id if actor else None, "revoked_via": via},
-    )
-    tokens, codes = _TOKENS.c, _CODES.c
-    db.session.execute(
-        update(_TOKENS)
-        .where(tokens.grant_id == grant.id, tokens.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+def _revoke_grant(grant: OAuthGrant, now: Any, *, actor: Teammate | None, via: Via) -> bool:
+    """The grant, its tokens (even if it was revoked already), its teammate's pending
+    codes for its app."""
+    stamped = _execute(_GRANTS, _revoked_by(now, actor, via), match={"id": grant.id})
+    _execute(_TOKENS, {"revoked_at": now}, within=("grant_id", [grant.id]))
     # Codes the same teammate approved for the same app but the app has not redeemed yet.
-    db.session.execute(
-        update(_CODES)
-        .where(
-            codes.client_pk == grant.client_pk,
-            codes.company_id == grant.company_id,
-            codes.teammate_id == grant.teammate_id,
-            codes.used_at.is_(None),
-            codes.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
+    _execute(
+        _CODES,
+        {"revoked_at": now},
+        match={
+            "client_pk": grant.client_pk,
+            "company_id": grant.company_id,
+            "teammate_id": grant.teammate_id,
+        },
     )
-    return changed
+    return bool(stamped.rowcount)
 
 
-def end_team_scope(company_id: int, team_id: int, *, via: str) -> list[dict[str, Any]]:
+# --- the bulk form -----------------------------------------------------------------------
+
+Owner = OAuthClient | Teammate | Team | Company
+
+
+def revoke_all_for(owner: Owner, *, actor: Teammate | None, via: Via) -> int:
+    """Revoke everything live of an app (deleted), a teammate (deleted), a team (deleted:
+    what its scope reached, ``_end_team_scope``) or a company: its partner grants with
+    their tokens and pending codes, and a teammate's or a company's personal tokens.
+
+    A few statements, whatever the number of grants, in the caller's transaction (one
+    commit). Returns the number of grants revoked.
+    """
+    db.session.flush()
+    now = utcnow()
+    if isinstance(owner, Team):
+        return _end_team_scope(owner.company_id, owner.id, now, via=via)
+    if isinstance(owner, OAuthClient):
+        column = "client_pk"
+    elif isinstance(owner, Teammate):
+        column = "teammate_id"
+        _revoke_personal({"created_by_id": owner.id}, now, actor=actor, via=via)
+    else:
+        column = "company_id"
+        _revoke_personal({"company_id": owner.id}, now, actor=actor, via=via)
+    grants = _execute(
+        _GRANTS,
+        _revoked_by(now, actor, via),
+        match={column: owner.id},
+        locked_in_order=True,
+        returning=("id", "company_id"),
+    ).all()
+    for grant in sorted(grants):
+        _queue(OAuthGrant.kind, grant.id, grant.company_id, actor, via)
+    if grants:
+        _execute(_TOKENS, {"revoked_at": now}, within=("grant_id", [g.id for g in grants]))
+    _execute(_CODES, {"revoked_at": now}, match={column: owner.id})
+    return len(grants)
+
+
+def _revoke_personal(match: dict[str, Any], now: Any, *, actor: Teammate | None, via: Via) -> None:
+    revoked = _execute(
+        _PERSONAL, _revoked_by(now, actor, via), match=match, returning=("id", "company_id")
+    ).all()
+    for token in sorted(revoked):
+        _queue(PersonalToken.kind, token.id, token.company_id, actor, via)
+
+
+def _end_team_scope(company_id: int, team_id: int, now: Any, *, via: Via) -> int:
     """A team is going: the personal tokens of its ``team:<id>`` scope are revoked, and
     the scope is taken out of partner grants and their live tokens (a grant left with no
-    scope is revoked). In the caller's transaction; returns the audit lines to write
-    (``audit``) once the caller has committed.
+    scope is revoked). Returns the number of grants revoked.
 
     Grants first, then their tokens: the lock order of every transaction that writes both.
     """
     team_scope = scopes.team_scope(team_id)
-    now = utcnow()
-    audits: list[dict[str, Any]] = []
-    revoked_personal = db.session.scalars(
-        update(PersonalToken)
-        .where(
-            PersonalToken.company_id == company_id,
-            PersonalToken.scope == team_scope,
-            PersonalToken.revoked_at.is_(None),
-        )
-        .values(revoked_at=now, revoked_by_id=None, revoked_via=via)
-        .returning(PersonalToken.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    for token_id in revoked_personal:
-        audits.append(_audit_line("personal", token_id, company_id, None, via))
+    _revoke_personal({"company_id": company_id, "scope": team_scope}, now, actor=None, via=via)
     grants = db.session.scalars(
         select(OAuthGrant)
         .where(
@@ -209,13 +300,15 @@ def end_team_scope(company_id: int, team_id: int, *, via: str) -> list[dict[str,
         .order_by(OAuthGrant.id)
         .with_for_update(key_share=True)
     ).all()
+    revoked = 0
     for grant in grants:
         left = [s for s in grant.scopes if s != team_scope]
         if left == grant.scopes:
             continue  # "team:12" found inside "team:123"
         if not left:
-            if _revoke_grant(grant, actor=None, via=via):
-                audits.append(_audit_line(grant.kind, grant.id, company_id, None, via))
+            if _revoke_grant(grant, now, actor=None, via=via):
+                _queue(grant.kind, grant.id, company_id, None, via)
+                revoked += 1
             continue
         grant.scope = " ".join(left)
         for pair in db.session.scalars(
@@ -229,22 +322,32 @@ def end_team_scope(company_id: int, team_id: int, *, via: str) -> list[dict[str,
             extra={"grant_id": grant.id, "company_id": company_id, "scope": team_scope, "via": via},
         )
     db.session.flush()
-    return audits
+    return revoked
 
 
-def audit(lines: list[dict[str, Any]]) -> None:
-    """Write the audit lines of revocations the caller has committed."""
-    for line in lines:
-        log.info("token revoked", extra=line)
+# --- the audit lines ---------------------------------------------------------------------
+
+_PENDING_LINES = "revocation.audit_lines"
 
 
-def _audit_line(
-    kind: str, token_id: int, company_id: int, actor_id: int | None, via: str
-) -> dict[str, Any]:
-    return {
+def _queue(kind: str, token_id: int, company_id: int, actor: Teammate | None, via: Via) -> None:
+    """The audit line of a revocation, written once the caller has committed it."""
+    line = {
         "token_kind": kind,
         "token_id": token_id,
         "company_id": company_id,
-        "actor_id": actor_id,
-        "via": via,
+        "actor_id": actor.id if actor else None,
+        "via": str(via),
     }
+    db.session.info.setdefault(_PENDING_LINES, []).append(line)
+
+
+@event.listens_for(Session, "after_commit")
+def _write_committed_lines(session: Session) -> None:
+    for line in session.info.pop(_PENDING_LINES, ()):
+        log.info("token revoked", extra=line)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_rolled_back_lines(session: Session) -> None:
+    session.info.pop(_PENDING_LINES, None)

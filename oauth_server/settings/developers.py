@@ -25,6 +25,7 @@ from wtforms.validators import Length
 
 from oauth_server import scopes
 from oauth_server.errors import DomainError
+from oauth_server.extensions import db
 from oauth_server.services import clients
 from oauth_server.services import grants
 from oauth_server.services import revocation
@@ -139,7 +140,7 @@ def rotate_app_secret(client_pk: str) -> Any:
 def delete_app(client_pk: str) -> Response:
     _confirmed()
     app = _app(client_pk)
-    clients.delete_client(app, actor=current_user, via="settings")
+    clients.delete_client(app, actor=current_user, via=revocation.Via.SETTINGS)
     flash(f"App “{app.name}” deleted; every workspace's access through it is revoked.", "info")
     return redirect(url_for("settings.developers"))
 
@@ -164,7 +165,9 @@ def grant_detail(grant_id: str) -> str:
 def revoke_grant(grant_id: str) -> Response:
     _confirmed()
     grant = _grant(grant_id)
-    if revocation.revoke(grant, actor=current_user, via="settings"):
+    revoked = revocation.revoke(grant, actor=current_user, via=revocation.Via.SETTINGS)
+    db.session.commit()
+    if revoked:
         flash(f"Access revoked for “{grant.client.name}”.", "info")
     else:
         flash(f"“{grant.client.name}” had no access left.", "info")

@@ -25,6 +25,7 @@ from oauth_server import ids
 from oauth_server import scopes
 from oauth_server.errors import DomainError
 from oauth_server.errors import NotFound
+from oauth_server.extensions import db
 from oauth_server.services import admins
 from oauth_server.services import grants
 from oauth_server.services import personal_tokens
@@ -154,7 +155,9 @@ def revoke_token(token_id: str) -> Response:
     if not form.validate_on_submit():
         abort(400, FORM_EXPIRED)
     token = personal_tokens.get_personal_token(current_user.company, _id(token_id, "token"))
-    if revocation.revoke(token, actor=current_user, via="settings"):
+    revoked = revocation.revoke(token, actor=current_user, via=revocation.Via.SETTINGS)
+    db.session.commit()
+    if revoked:
         flash(f"Access revoked for “{token.name}”.", "info")
     else:
         flash(f"“{token.name}” was already revoked.", "info")

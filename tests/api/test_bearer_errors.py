@@ -102,6 +102,7 @@ def test_revoked_token_is_invalid_on_the_next_request(client, token):
     row, value = token
     assert client.get("/api/v1/inboxes", headers=bearer(value)).status_code == 200
     revocation.revoke(row, actor=None, via="settings")
+    db.session.commit()
     _assert_invalid_token(client.get("/api/v1/inboxes", headers=bearer(value)))
 
 

@@ -401,6 +401,7 @@ def test_a_revoked_provisioning_token_stops_at_once(client, world):
     headers = bearer(value)
     assert client.put(team_url(world.team_b.id, world.alice.id), headers=headers).status_code == 204
     revocation.revoke(row, actor=world.admin, via="settings")
+    db.session.commit()
     response = client.delete(team_url(world.team_b.id, world.alice.id), headers=headers)
     assert response.status_code == 401
     assert world.alice.id in members(world.team_b)

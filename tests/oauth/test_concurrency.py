@@ -144,9 +144,11 @@ def _revoke_in_settings(app, grant_id, actor_id):
 
         with app.app_context():
             grant = db.session.get(OAuthGrant, grant_id)
-            return revocation.revoke(
+            revoked = revocation.revoke(
                 grant, actor=db.session.get(Teammate, actor_id), via="settings"
             )
+            db.session.commit()
+            return revoked
 
     return call
 

@@ -126,6 +126,7 @@ def test_scope_is_what_the_company_still_offers(client, workspace, partner, reso
 def _revoked_personal(workspace):
     row, value = make_personal_token(workspace.company)
     revocation.revoke(row, actor=workspace.admin, via="settings")
+    db.session.commit()
     return value
 
 
@@ -177,6 +178,7 @@ def test_dead_tokens_are_inactive_and_nothing_else(
         value = token["refresh_token"]
     elif case == "revoked-grant":
         revocation.revoke(rows_grant(), actor=workspace.admin, via="settings")
+        db.session.commit()
     elif case == "expired-access":
         from oauth_server.models import OAuthToken
 

@@ -195,6 +195,7 @@ def test_refresh_of_a_revoked_grant_is_refused(client, workspace, partner):
     token = issue(client, partner, workspace.admin.email)
     [grant] = rows(OAuthGrant)
     revocation.revoke(grant, actor=workspace.admin, via="settings")
+    db.session.commit()
 
     oauth_error(refresh(client, partner, token["refresh_token"]), "invalid_grant")
     assert count(OAuthToken) == 1

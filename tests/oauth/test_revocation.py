@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from authlib.integrations.requests_client import OAuth2Session
 
+from oauth_server.extensions import db
 from oauth_server.models import AuthorizationCode
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
@@ -299,6 +300,7 @@ def test_revoking_a_grant_kills_its_pending_codes(client, workspace, partner, do
     if door == "settings":
         [grant] = rows(OAuthGrant)
         assert revocation.revoke(grant, actor=workspace.admin, via="settings") is True
+        db.session.commit()
     else:
         ok(revoke(client, partner, token["refresh_token"]))
 

@@ -80,6 +80,7 @@ def test_a_token_in_the_query_string_is_refused(scim: Scim, acme: Acme) -> None:
 def test_revoked_and_expired_tokens_are_401(scim: Scim, acme: Acme) -> None:
     row, value = make_personal_token(acme.company, "scim", actor=acme.admin)
     revocation.revoke(row, actor=acme.admin, via="settings")
+    db.session.commit()
     assert_scim_error(scim.get("/Users", token=value), 401)
 
     row, value = make_personal_token(acme.company, "scim", actor=acme.admin, expires_in_days=7)

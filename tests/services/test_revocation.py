@@ -191,36 +191,44 @@ def presented(row: OAuthToken, part: str) -> PresentedToken:
 
 def revoke_personal(world: World) -> None:
     revocation.revoke(world.personal[0], actor=world.admin, via="settings")
+    db.session.commit()
 
 
 def revoke_access(world: World) -> None:
     revocation.revoke(presented(world.pair.row, "access_token"), actor=None, via="rfc7009")
+    db.session.commit()
 
 
 def revoke_refresh(world: World) -> None:
     revocation.revoke(presented(world.pair.row, "refresh_token"), actor=None, via="rfc7009")
+    db.session.commit()
 
 
 def revoke_old_refresh(world: World) -> None:
     revocation.revoke(
         presented(world.old_pair.row, "refresh_token"), actor=None, via="rfc7009"
     )
+    db.session.commit()
 
 
 def revoke_access_by_its_client(world: World) -> None:
     assert revocation.revoke_access_token(world.pair.access, world.app.id) is not None
+    db.session.commit()
 
 
 def revoke_access_by_another_client(world: World) -> None:
     assert revocation.revoke_access_token(world.pair.access, world.other_app.id) is None
+    db.session.commit()
 
 
 def revoke_refresh_as_an_access_token(world: World) -> None:
     assert revocation.revoke_access_token(world.pair.refresh, world.app.id) is None
+    db.session.commit()
 
 
 def revoke_grant(world: World) -> None:
     revocation.revoke(world.grant, actor=world.admin, via="settings")
+    db.session.commit()
 
 
 def delete_app(world: World) -> None:
@@ -272,8 +280,10 @@ def test_personal_token_records_who_and_how_and_is_idempotent(world, caplog):
     row = world.personal[0]
     with caplog.at_level(logging.INFO, logger="oauth_server.audit"):
         assert revocation.revoke(row, actor=world.admin, via="settings") is True
+        db.session.commit()
         first = row.revoked_at
         assert revocation.revoke(row, actor=None, via="rfc7009") is False
+        db.session.commit()
 
     db.session.expire_all()
     stored = db.session.get(PersonalToken, row.id)
@@ -286,7 +296,9 @@ def test_personal_token_records_who_and_how_and_is_idempotent(world, caplog):
 
 def test_grant_records_who_and_how_and_is_idempotent(world):
     assert revocation.revoke(world.grant, actor=world.admin, via="settings") is True
+    db.session.commit()
     assert revocation.revoke(world.grant, actor=None, via="rfc7009") is False
+    db.session.commit()
 
     db.session.expire_all()
     grant = db.session.get(OAuthGrant, world.grant.id)
@@ -298,7 +310,9 @@ def test_access_token_revocation_is_idempotent_and_leaves_the_pair(world):
     token = presented(world.pair.row, "access_token")
 
     assert revocation.revoke(token, actor=None, via="rfc7009") is True
+    db.session.commit()
     assert revocation.revoke(token, actor=None, via="rfc7009") is False
+    db.session.commit()
 
     db.session.expire_all()
     row = db.session.get(OAuthToken, world.pair.row.id)
@@ -313,7 +327,9 @@ def test_revoking_something_else_is_a_type_error(world):
 def test_the_one_statement_revocation_stamps_and_audits_once(world, caplog):
     with caplog.at_level(logging.INFO, logger="oauth_server.audit"):
         token = revocation.revoke_access_token(world.pair.access, world.app.id)
+        db.session.commit()
         assert revocation.revoke_access_token(world.pair.access, world.app.id) is None
+        db.session.commit()
 
     assert token is not None
     assert (token.id, token.part) == (world.pair.row.id, "access_token")
@@ -324,3 +340,35 @@ def test_the_one_statement_revocation_stamps_and_audits_once(world, caplog):
     assert len(revoked_lines) == 1
     assert (revoked_lines[0].via, revoked_lines[0].token_kind) == ("rfc7009", "oauth")
     assert revoked_lines[0].company_id == world.company.id
+
+
+def _revoked_lines(caplog) -> list[Any]:
+    return [r for r in caplog.records if r.getMessage() == "token revoked"]
+
+
+def test_everything_of_a_company_at_once_audited_after_the_commit(world, caplog):
+    with caplog.at_level(logging.INFO, logger="oauth_server.audit"):
+        assert revocation.revoke_all_for(world.company, actor=None, via=revocation.Via.SCIM) == 3
+        assert _revoked_lines(caplog) == []  # not before the commit
+        db.session.commit()
+
+    assert live_credentials(world) == {"elsewhere_pair.access", "elsewhere_pair.refresh"}
+    lines = _revoked_lines(caplog)
+    assert [(r.token_kind, r.token_id) for r in lines] == [
+        ("personal", world.personal[0].id),
+        ("personal", world.other_personal[0].id),
+        ("grant", world.grant.id),
+        ("grant", world.mates_grant.id),
+        ("grant", world.other_apps_grant.id),
+    ]
+    assert {(r.company_id, r.actor_id, r.via) for r in lines} == {(world.company.id, None, "scim")}
+
+
+def test_a_rolled_back_revocation_is_not_audited(world, caplog):
+    with caplog.at_level(logging.INFO, logger="oauth_server.audit"):
+        assert revocation.revoke(world.grant, actor=world.admin, via=revocation.Via.SETTINGS)
+        db.session.rollback()
+        db.session.commit()
+
+    assert _revoked_lines(caplog) == []
+    assert live_credentials(world) == EVERYTHING

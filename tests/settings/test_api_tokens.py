@@ -321,6 +321,7 @@ def test_list_shows_revoked_and_expired_tokens_with_their_status(admin_client, c
 
     revoked, _ = make_personal_token(company, name="Gone")
     revocation.revoke(revoked, actor=admin, via="settings")
+    db.session.commit()
     expired, _ = make_personal_token(company, name="Old", expires_in_days=7)
     expired.expires_at = utcnow() - timedelta(days=1)
     db.session.commit()

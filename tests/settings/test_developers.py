@@ -15,6 +15,7 @@ from oauth_server.extensions import db
 from oauth_server.models import AuthorizationCode
 from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
+from oauth_server.models.clients import secret_matches
 from oauth_server.services import clients
 from tests.conftest import bearer
 from tests.conftest import csrf_from
@@ -115,7 +116,7 @@ def test_register_a_confidential_app_shows_its_secret_once(admin_client, company
     ).one()
     assert not any(secret[8:20] in str(value) for value in raw)
     assert re.fullmatch(r"[0-9a-f]{64}", row.secret_hash)
-    assert clients.secret_matches(row, secret)
+    assert secret_matches(row, secret)
 
     # Never shown again: not on the app's page, not in the list.
     detail = admin_client.get(app_page(row.id)).get_data(as_text=True)

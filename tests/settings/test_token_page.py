@@ -67,6 +67,7 @@ def test_the_value_is_only_on_the_token_page(admin_client, company):
 def test_revoked_token_page_shows_no_value_and_no_revoke(admin_client, company, admin):
     token, value = make_personal_token(company)
     revocation.revoke(token, actor=admin, via="settings")
+    db.session.commit()
 
     html = admin_client.get(token_page(token.id)).get_data(as_text=True)
 
