@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import unicodedata
 from urllib.parse import urlsplit
 
 from flask import Blueprint
@@ -21,6 +20,7 @@ from flask_login import logout_user
 from werkzeug.wrappers import Response
 
 from oauth_server import ratelimits
+from oauth_server import text
 from oauth_server.auth.forms import LoginForm
 from oauth_server.extensions import limiter
 from oauth_server.extensions import login_manager
@@ -43,8 +43,8 @@ def safe_next(target: str | None) -> str:
     if not target:
         return url_for("home")
     # CR, LF and other control characters have no place in a path, and would be refused
-    # in the Location header.
-    if any(unicodedata.category(char) == "Cc" for char in target):
+    # in the Location header: the rule of stored text (text.py) says which.
+    if not text.is_storable(target):
         return url_for("home")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):

@@ -359,6 +359,7 @@ def update_teammate(
     if changed_state and not active:
         # Ended, not only refused while inactive: reactivation gives no session back.
         sessions.end_all_sessions(teammate.id, via=via)
+        db.session.commit()
     ids = {"teammate_id": teammate.id, "company_id": teammate.company_id, "via": via}
     if email_changed:
         # Ids only: the address itself stays out of the logs.
@@ -374,7 +375,8 @@ def delete_teammate(teammate: Teammate, *, via: Via = Via.SCIM) -> None:
     """Remove a teammate for good; see the module docstring for what goes with them."""
     admins.ensure_admin_remains(teammate, deleted=True)
     teammate_id, company_id = teammate.id, teammate.company_id
-    # The rows would go with the teammate (ON DELETE CASCADE); ended here to be logged.
+    # The rows would go with the teammate (ON DELETE CASCADE); ended here to be logged,
+    # in the deletion's one transaction.
     sessions.end_all_sessions(teammate_id, via=via)
     revocation.revoke_all_for(teammate, actor=None, via=via)
     # A Core DELETE: the foreign keys' ON DELETE rules do the rest on every backend.

@@ -121,13 +121,16 @@ def end_session(secret: str, *, via: str) -> None:
 
 
 def end_all_sessions(teammate_id: int, *, via: str) -> int:
-    """End every session of a teammate, the current one included; how many there were."""
+    """End every session of a teammate, the current one included; how many there were.
+
+    In the caller's transaction (a new password, a deactivation, a deletion): the caller
+    commits.
+    """
     result = db.session.execute(
         delete(BrowserSession)
         .where(BrowserSession.teammate_id == teammate_id)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
     count = int(getattr(result, "rowcount", 0) or 0)
     log.info("sessions ended", extra={"teammate_id": teammate_id, "count": count, "via": via})
     return count

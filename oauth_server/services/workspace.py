@@ -138,9 +138,9 @@ def set_password(teammate: Teammate, password: str, *, via: str) -> None:
     new one.
     """
     teammate.password_hash = hash_password(check_password(password))
+    sessions.end_all_sessions(teammate.id, via=via)  # with the old password, in one commit
     db.session.commit()
     log.info("password changed", extra={"teammate_id": teammate.id, "via": via})
-    sessions.end_all_sessions(teammate.id, via=via)
 
 
 def create_teammate(

@@ -164,6 +164,14 @@ def revoke_token(token_id: str) -> Response:
     return redirect(url_for("settings.api_tokens"))
 
 
+def _yes_or_no(field: str, question: str) -> bool:
+    """A teammate form's ``true``/``false`` choice; anything else is a 400 asking ``question``."""
+    choice = request.form.get(field)
+    if choice not in {"true", "false"}:
+        abort(400, f"{question}: {field}=true or {field}=false.")
+    return choice == "true"
+
+
 @bp.get("/teammates")
 def teammates() -> str:
     rows = workspace.list_teammates(current_user.company)
@@ -175,12 +183,10 @@ def set_teammate_access(teammate_id: str) -> Response:
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400, FORM_EXPIRED)
-    choice = request.form.get("allowed")
-    if choice not in {"true", "false"}:
-        abort(400, "Say whether API access is allowed: allowed=true or allowed=false.")
+    allowed = _yes_or_no("allowed", "Say whether API access is allowed")
     teammate = workspace.teammate_in_company(current_user.company, _id(teammate_id, "teammate"))
-    workspace.set_private_api_access(teammate, choice == "true", actor=current_user)
-    state = "allowed" if choice == "true" else "stopped"
+    workspace.set_private_api_access(teammate, allowed, actor=current_user)
+    state = "allowed" if allowed else "stopped"
     flash(f"API access to {teammate.display_name}'s private resources {state}.", "info")
     return redirect(url_for("settings.teammates"))
 
@@ -191,16 +197,14 @@ def set_teammate_admin(teammate_id: str) -> Response:
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400, FORM_EXPIRED)
-    choice = request.form.get("admin")
-    if choice not in {"true", "false"}:
-        abort(400, "Say whether the teammate is an admin: admin=true or admin=false.")
+    make_admin = _yes_or_no("admin", "Say whether the teammate is an admin")
     teammate = workspace.teammate_in_company(current_user.company, _id(teammate_id, "teammate"))
     try:
-        admins.set_admin(teammate, choice == "true", actor_id=current_user.id, via="settings")
+        admins.set_admin(teammate, make_admin, actor_id=current_user.id, via="settings")
     except admins.LastAdmin as error:
         flash(error.message, "error")
         return redirect(url_for("settings.teammates"))
-    role = "an admin now" if choice == "true" else "no longer an admin"
+    role = "an admin now" if make_admin else "no longer an admin"
     flash(f"{teammate.display_name} is {role}.", "info")
     if not current_user.is_admin:  # they removed their own role: settings are closed now
         return redirect(url_for("home"))
@@ -229,6 +233,7 @@ def end_sessions() -> Response:
     if not form.validate_on_submit():
         abort(400, FORM_EXPIRED)
     sessions.end_all_sessions(current_user.id, via="preferences")
+    db.session.commit()
     logout_user()
     flash("You are signed out of all sessions.", "info")
     return redirect(url_for("auth.login"))

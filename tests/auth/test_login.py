@@ -21,6 +21,19 @@ from tests.isolation import fresh
 WRONG = "Wrong e-mail or password."
 
 
+def sign_in_with_next(client, login_page: str, target: str):
+    """Submit the sign-in form of ``login_page`` as the admin, with ``next=target``."""
+    return client.post(
+        "/login",
+        data={
+            "email": "admin@acme.test",
+            "password": PASSWORD,
+            "next": target,
+            "csrf_token": csrf_from(login_page),
+        },
+    )
+
+
 @pytest.fixture
 def admin():
     return make_admin(make_company("Acme"), email="admin@acme.test")
@@ -131,15 +144,7 @@ def test_next_path_is_followed(client, admin, target):
 def test_next_never_leaves_the_site(client, admin, target):
     client.get("/login", query_string={"next": target})
     html = client.get("/login", query_string={"next": target}).get_data(as_text=True)
-    response = client.post(
-        "/login",
-        data={
-            "email": "admin@acme.test",
-            "password": PASSWORD,
-            "next": target,
-            "csrf_token": csrf_from(html),
-        },
-    )
+    response = sign_in_with_next(client, html, target)
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
     # Signed in already: /login?next= redirects, with the same check.
@@ -255,15 +260,7 @@ CONTROL_TARGETS = [
 def test_next_with_control_characters_goes_home(client, admin, target):
     page = client.get("/login", query_string={"next": target})
     assert page.status_code == 200
-    response = client.post(
-        "/login",
-        data={
-            "email": "admin@acme.test",
-            "password": PASSWORD,
-            "next": target,
-            "csrf_token": csrf_from(page.get_data(as_text=True)),
-        },
-    )
+    response = sign_in_with_next(client, page.get_data(as_text=True), target)
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
     assert "planted" not in response.headers.get("Set-Cookie", "")
