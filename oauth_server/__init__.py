@@ -17,14 +17,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.config.update(config_module.load(app.instance_path, config))
 
-    from oauth_server import setup
+    from oauth_server import factory
 
-    setup.request_logs(app)  # first: its clock and request id see every other hook
-    setup.retry_after(app)
-    setup.proxies(app)
-    setup.sessions(app)
-    setup.extensions(app)
-    setup.security_headers(app)
-    setup.blueprints(app)
-    setup.error_pages(app)
+    factory.request_logs(app)  # first: its clock and request id see every other hook
+    factory.retry_after(app)
+    factory.proxies(app)
+    factory.sessions(app)
+    factory.extensions(app)
+    factory.security_headers(app)
+    factory.blueprints(app)
+    factory.error_pages(app)
     return app

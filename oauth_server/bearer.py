@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import request
 
-from oauth_server.services.access import Principal
-from oauth_server.services.access import authenticate_bearer
+from oauth_server.services.principals import Principal
+from oauth_server.services.principals import authenticate_bearer
 
 INVALID_TOKEN = "invalid_token"
 INVALID_REQUEST = "invalid_request"

@@ -173,9 +173,9 @@ PLAN = click.Choice(["starter", "growth", "scale"])
 @in_app
 def companies_create(name: str, plan: str, teams: bool) -> None:
     """Create a company; print it as JSON."""
-    from oauth_server.services import workspace
+    from oauth_server.services import companies as company_service
 
-    company = workspace.create_company(name, plan=plan, teams_feature=teams)
+    company = company_service.create_company(name, plan=plan, teams_feature=teams)
     emit(_company(company))
 
 
@@ -186,10 +186,10 @@ def companies_create(name: str, plan: str, teams: bool) -> None:
 @in_app
 def companies_update(name: str, plan: str | None, teams: bool | None) -> None:
     """Change a company's plan or Teams feature; print it as JSON."""
-    from oauth_server.services import workspace
+    from oauth_server.services import companies as company_service
 
-    company = workspace.update_company(
-        workspace.company_by_name(name), plan=plan, teams_feature=teams
+    company = company_service.update_company(
+        company_service.by_name(name), plan=plan, teams_feature=teams
     )
     emit(_company(company))
 
@@ -217,10 +217,11 @@ def users() -> None:
 @in_app
 def users_create(company_name: str, email: str, password: str, name: str, admin: bool) -> None:
     """Create a teammate (8 to 200 character password); print it as JSON."""
-    from oauth_server.services import workspace
+    from oauth_server.services import companies as company_service
+    from oauth_server.services import teammates
 
-    company = workspace.company_by_name(company_name)
-    teammate = workspace.create_teammate(
+    company = company_service.by_name(company_name)
+    teammate = teammates.create_teammate(
         company, email=email, password=password, name=name, is_admin=admin
     )
     emit(
@@ -239,22 +240,20 @@ def users_create(company_name: str, email: str, password: str, name: str, admin:
 @click.option("--password")
 @click.option("--admin/--no-admin", default=None, help="Give or take the admin role.")
 @in_app
-def users_update(
-    email: str, name: str | None, password: str | None, admin: bool | None
-) -> None:
+def users_update(email: str, name: str | None, password: str | None, admin: bool | None) -> None:
     """Change a teammate's name, password or admin role; print it as JSON.
 
     A company's last active admin keeps the role (exit status 1).
     """
     from oauth_server.services import admins
-    from oauth_server.services import workspace
+    from oauth_server.services import teammates
 
-    teammate = workspace.teammate_by_email(email)
+    teammate = teammates.by_email(email)
     if password is not None:
-        workspace.check_password(password)  # before anything changes
+        teammates.check_password(password)  # before anything changes
     if admin is not None:
         admins.set_admin(teammate, admin, actor_id=None, via="cli")
-    workspace.update_teammate(teammate, name=name, password=password)
+    teammates.update_teammate(teammate, name=name, password=password)
     emit(
         {
             "id": teammate.id,
@@ -277,10 +276,14 @@ def teams() -> None:
 @in_app
 def teams_create(company_name: str, name: str, members: tuple[str, ...]) -> None:
     """Create a team; print it as JSON, with its scope team:<id>."""
-    from oauth_server.services import workspace
+    from oauth_server.services import companies as company_service
+    from oauth_server.services import teammates
+    from oauth_server.services import teams as team_service
 
-    company = workspace.company_by_name(company_name)
-    team = workspace.create_team(company, name=name, member_emails=list(members))
+    company = company_service.by_name(company_name)
+    team = team_service.create_team(
+        company, name=name, members=teammates.by_emails(company, members), via="cli"
+    )
     emit(
         {
             "id": team.id,

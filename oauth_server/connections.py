@@ -14,7 +14,7 @@ pool (Go) does by default instead:
 
 Under load every connection goes back to work within milliseconds, so no ping is sent.
 A server that goes down while a request runs still fails that request, as a 503
-(setup.py); the pool is then rebuilt by the next checkouts.
+(factory.py); the pool is then rebuilt by the next checkouts.
 """
 
 from __future__ import annotations

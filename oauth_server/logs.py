@@ -227,7 +227,7 @@ def _loaded(row: Any, attribute: str) -> Any:
     if row is None:
         return None
     state = inspect(row, raiseerr=False)
-    if state is None:  # not a mapped row: the API's snapshots (services/access.py)
+    if state is None:  # not a mapped row: the API's snapshots (services/principals.py)
         return getattr(row, attribute, None)
     if attribute in state.dict:
         return state.dict[attribute]

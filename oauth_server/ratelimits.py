@@ -28,7 +28,7 @@ from flask import g
 
 from oauth_server.extensions import limiter
 from oauth_server.extensions import remote_address
-from oauth_server.services.access import Principal
+from oauth_server.services.principals import Principal
 
 
 def _principal() -> Principal | None:

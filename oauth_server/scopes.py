@@ -35,7 +35,7 @@ _STATIC = (SHARED, PRIVATE, PROVISIONING, SCIM)
 
 class Offering(Protocol):
     """What decides the scopes a company is offered: a ``Company`` row, or the snapshot of
-    it that an API request authenticates with (services/access.py)."""
+    it that an API request authenticates with (services/principals.py)."""
 
     @property
     def on_scale_plan(self) -> bool: ...

@@ -44,6 +44,20 @@ def check(value: str, what: str, *, field: str, multiline: bool = False) -> str:
     return value
 
 
+NAME_MAX = 200
+
+
+def name(value: str | None, what: str, *, field: str = "name", required: bool = True) -> str:
+    """A name as stored (a company's, a teammate's, a team's): trimmed, at most
+    ``NAME_MAX`` characters, on one line; ``what`` names it in the errors."""
+    value = (value or "").strip()
+    if required and not value:
+        raise ValidationFailed(f"{what} is required.", field=field)
+    if len(value) > NAME_MAX:
+        raise ValidationFailed(f"{what} must be at most {NAME_MAX} characters.", field=field)
+    return check(value, what, field=field)
+
+
 def is_storable(value: str) -> bool:
     """Whether ``value`` can be compared with stored text at all (a lookup by name or
     e-mail): one with a control character matches nothing, and PostgreSQL would refuse

@@ -72,10 +72,14 @@ class PendingAuthorizations:
     holds only an expiring marker that binds the answer to this browser."""
 
     def get(self, key: str) -> str | None:
-        row = _db().execute(
-            "SELECT value FROM pending_authorizations WHERE key = ? AND expires_at > ?",
-            (key, time.time()),
-        ).fetchone()
+        row = (
+            _db()
+            .execute(
+                "SELECT value FROM pending_authorizations WHERE key = ? AND expires_at > ?",
+                (key, time.time()),
+            )
+            .fetchone()
+        )
         return row[0] if row else None
 
     def set(self, key: str, value: str, expires_in: int | None = None) -> None:

@@ -17,8 +17,10 @@ from oauth_server.models import Shift
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.services import clients
+from oauth_server.services import companies
 from oauth_server.services import personal_tokens
-from oauth_server.services import workspace
+from oauth_server.services import teammates
+from oauth_server.services import teams
 
 PASSWORD = "password123"
 REDIRECT_URI = "http://127.0.0.1:8765/callback"  # a registered partner's, by default
@@ -26,7 +28,7 @@ _seq = itertools.count(1)
 
 
 def make_company(name: str | None = None, **kwargs: Any) -> Company:
-    return workspace.create_company(name or f"Company {next(_seq)}", **kwargs)
+    return companies.create_company(name or f"Company {next(_seq)}", **kwargs)
 
 
 def make_teammate(company: Company | None = None, **kwargs: Any) -> Teammate:
@@ -34,7 +36,7 @@ def make_teammate(company: Company | None = None, **kwargs: Any) -> Teammate:
     kwargs.setdefault("email", f"person{next(_seq)}@example.com")
     kwargs.setdefault("password", PASSWORD)
     private = kwargs.pop("private_api_access", False)
-    teammate = workspace.create_teammate(company, **kwargs)
+    teammate = teammates.create_teammate(company, **kwargs)
     if private:
         teammate.private_api_access = True
         db.session.commit()
@@ -46,8 +48,8 @@ def make_admin(company: Company | None = None, **kwargs: Any) -> Teammate:
 
 
 def make_team(company: Company, name: str | None = None, members: list[Teammate] = ()) -> Team:  # type: ignore[assignment]
-    return workspace.create_team(
-        company, name=name or f"Team {next(_seq)}", member_emails=[m.email for m in members]
+    return teams.create_team(
+        company, name=name or f"Team {next(_seq)}", members=list(members), via="test"
     )
 
 

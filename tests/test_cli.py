@@ -36,7 +36,7 @@ from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.services import personal_tokens
 from oauth_server.services import sessions
-from oauth_server.services import workspace
+from oauth_server.services import teammates
 from tests.conftest import TEST_CONFIG
 from tests.conftest import postgres_database_url
 from tests.factories import REDIRECT_URI
@@ -157,7 +157,7 @@ def test_create_and_update_commands_print_one_json_object(cli: Cli, cli_app: Fla
     with stored(cli_app):
         globex = db.session.get(Company, company["id"])
         ada = db.session.get(Teammate, admin["id"])
-        assert workspace.authenticate("ada@globex.test", "password123") == ada
+        assert teammates.authenticate("ada@globex.test", "password123") == ada
         assert {m.email for m in db.session.get(Team, team["id"]).members} == {
             "ada@globex.test",
             "tom@globex.test",
@@ -266,8 +266,8 @@ def test_demo_seed_is_idempotent_and_prints_its_logins(cli: Cli, cli_app: Flask)
     assert first.stdout == second.stdout
     logins = json.loads(first.stdout)["logins"]
     with stored(cli_app):
-        admin = workspace.authenticate(logins["admin"]["email"], logins["admin"]["password"])
-        teammate = workspace.authenticate(
+        admin = teammates.authenticate(logins["admin"]["email"], logins["admin"]["password"])
+        teammate = teammates.authenticate(
             logins["teammate"]["email"], logins["teammate"]["password"]
         )
         assert admin is not None and admin.is_admin
@@ -325,10 +325,13 @@ def test_users_update_and_the_last_admin(cli: Cli, cli_app: Flask) -> None:
         assert db.session.get(Teammate, peter["id"]).is_admin is False
         milton_row = db.session.get(Teammate, milton["id"])
         assert milton_row.name == "Milton W" and milton_row.is_admin
-        assert workspace.authenticate("milton@intertrode.test", "new-password-1") == milton_row
+        assert teammates.authenticate("milton@intertrode.test", "new-password-1") == milton_row
         # A new password ends every session that the old one opened.
-        assert db.session.scalars(
-            select(BrowserSession).where(BrowserSession.teammate_id == milton["id"])
-        ).all() == []
+        assert (
+            db.session.scalars(
+                select(BrowserSession).where(BrowserSession.teammate_id == milton["id"])
+            ).all()
+            == []
+        )
     unknown = cli.run("users", "update", "--email", "nobody@intertrode.test", "--admin")
     assert assert_one_line_error(unknown).startswith("Error: No teammate")

@@ -20,7 +20,7 @@ from tests.isolation import isolated_client
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
-# Blueprints and endpoints exempt by design (oauth_server/setup.py, oauth/views.py): they
+# Blueprints and endpoints exempt by design (oauth_server/factory.py, oauth/views.py): they
 # take bearer tokens or client credentials, never a browser session.
 EXEMPT_BLUEPRINTS = {
     "api",  # bearer tokens

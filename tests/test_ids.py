@@ -20,8 +20,8 @@ from oauth_server.extensions import db
 from oauth_server.models import Company
 from oauth_server.models import Team
 from oauth_server.models import Teammate
-from oauth_server.services import autoprovisioning
-from oauth_server.services import workspace
+from oauth_server.services import teams
+from oauth_server.services.revocation import Via
 from tests.conftest import bearer
 from tests.factories import make_company
 from tests.factories import make_personal_token
@@ -53,9 +53,9 @@ def test_a_team_scope_of_a_deleted_team_reaches_no_new_team(client: Any) -> None
     sales = make_team(company, "Sales")
     _, token = make_personal_token(company, scopes.team_scope(sales.id))
     sales_id = sales.id
-    autoprovisioning.delete_team(sales)
+    teams.delete_team(sales, via=Via.SCIM)
 
-    support = workspace.create_team(company, name="Support")
+    support = teams.create_team(company, name="Support", members=[], via="test")
 
     # The token's team is gone: the token went with it (revoked), and its scope names no
     # team but the deleted one, never the new one.

@@ -33,7 +33,8 @@ import oauth_server.models  # noqa: F401  (every table in db.metadata)
 from oauth_server import create_app
 from oauth_server.extensions import db
 from oauth_server.models import Company
-from oauth_server.services import workspace
+from oauth_server.services import companies
+from oauth_server.services import teammates
 from tests.conftest import TEST_CONFIG
 from tests.conftest import postgres_database_url
 
@@ -113,7 +114,7 @@ def test_upgrade_keeps_every_row_and_ids_are_never_given_again(empty_database: F
     reference them (ON DELETE CASCADE included), stay; a deleted id does not come back."""
     upgrade(revision="0003")
     created = "2026-11-30 10:00:00"
-    companies = [
+    company_ids = [
         _insert(
             "INSERT INTO companies (name, plan, teams_feature, created_at) "
             "VALUES (:name, 'starter', false, :at)",
@@ -126,14 +127,14 @@ def test_upgrade_keeps_every_row_and_ids_are_never_given_again(empty_database: F
         "INSERT INTO teammates (company_id, email, name, password_hash, is_admin, "
         "private_api_access, active, session_version, created_at) "
         "VALUES (:company, 'bo@acme.test', 'Bo', 'x', false, false, true, 0, :at)",
-        company=companies[0],
+        company=company_ids[0],
         at=created,
     )
     channel = _insert(
         "INSERT INTO channels (name, type, created_at, updated_at, company_id, owner_id) "
         "VALUES ('Bo''s mail', 'email', :at, :at, :company, :owner)",
         at=created,
-        company=companies[0],
+        company=company_ids[0],
         owner=teammate,
     )
 
@@ -141,20 +142,20 @@ def test_upgrade_keeps_every_row_and_ids_are_never_given_again(empty_database: F
 
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT id FROM companies ORDER BY id")).scalars().all() == (
-            companies
+            company_ids
         )
         assert connection.execute(text("SELECT owner_id FROM channels")).scalars().all() == [
             teammate
         ]
         assert connection.execute(text("SELECT id FROM channels")).scalars().all() == [channel]
-    newest = workspace.create_company("Initech")
-    assert newest.id > max(companies)
+    newest = companies.create_company("Initech")
+    assert newest.id > max(company_ids)
     deleted = newest.id
     db.session.execute(delete(Company).where(Company.id == deleted))
     db.session.commit()
-    assert workspace.create_company("Umbrella").id > deleted
-    acme = db.session.get_one(Company, companies[0])
-    added = workspace.create_teammate(acme, email="cy@acme.test", password="x" * 12)
+    assert companies.create_company("Umbrella").id > deleted
+    acme = db.session.get_one(Company, company_ids[0])
+    added = teammates.create_teammate(acme, email="cy@acme.test", password="x" * 12)
     assert added.id > teammate
 
 
@@ -191,8 +192,6 @@ def test_upgrade_gives_sqlite_autoincrement_to_the_models_tables(tmp_path: Path)
 def test_0006_keeps_teammates_and_gives_them_their_keys(empty_database: Flask) -> None:
     from sqlalchemy import text
 
-    from oauth_server.services import workspace
-
     upgrade(revision="0003")
     with db.engine.begin() as conn:
         conn.execute(
@@ -215,4 +214,4 @@ def test_0006_keeps_teammates_and_gives_them_their_keys(empty_database: Flask) -
     ).one()
     assert tuple(row) == ("josé@acme.test", "josé@acme.test", None, "josé@acme.test")
     # The decomposed spelling finds the row through its key.
-    assert workspace.teammate_by_email("JOSE\u0301@acme.test").id == 7
+    assert teammates.by_email("JOSE\u0301@acme.test").id == 7

@@ -61,7 +61,8 @@ def _envelope(
         )
     if isinstance(serialize, RowDumper):
         return current_app.response_class(
-            serialize.page(rows, next_url), mimetype=current_app.json.mimetype  # type: ignore[attr-defined]
+            serialize.page(rows, next_url),
+            mimetype=current_app.json.mimetype,  # type: ignore[attr-defined]
         )
     data = {"_results": [serialize(row) for row in rows], "_pagination": {"next": next_url}}
     return cast(Response, current_app.json.response(data))

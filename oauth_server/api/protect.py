@@ -6,7 +6,7 @@ from flask import g
 
 from oauth_server import bearer
 from oauth_server.api import errors
-from oauth_server.services.access import Principal
+from oauth_server.services.principals import Principal
 
 
 def authenticate() -> Principal:
@@ -50,4 +50,3 @@ def require_any(accepted: tuple[str, ...]) -> None:
         else "This token needs one of these scopes: " + ", ".join(names) + "."
     )
     raise errors.insufficient_scope(accepted[0], message)
-

@@ -15,7 +15,7 @@ from oauth_server.api.pagination import page
 from oauth_server.api.protect import current_principal
 from oauth_server.api.registry import route
 from oauth_server.models import Teammate
-from oauth_server.services import provisioning as service
+from oauth_server.services import memberships
 
 PROVISIONING = (scopes.PROVISIONING,)
 TEAM_MEMBER = "/teams/<id:team_id>/teammates/<id:teammate_id>"
@@ -44,7 +44,7 @@ _TEAM_INBOX = (
     ),
 )
 def add_team_member(team_id: int, teammate_id: int) -> Response:
-    service.add_team_member(current_principal(), team_id, teammate_id)
+    memberships.add_team_member(current_principal(), team_id, teammate_id)
     return Response(status=204)
 
 
@@ -62,7 +62,7 @@ def add_team_member(team_id: int, teammate_id: int) -> Response:
     ),
 )
 def remove_team_member(team_id: int, teammate_id: int) -> Response:
-    service.remove_team_member(current_principal(), team_id, teammate_id)
+    memberships.remove_team_member(current_principal(), team_id, teammate_id)
     return Response(status=204)
 
 
@@ -78,7 +78,7 @@ def remove_team_member(team_id: int, teammate_id: int) -> Response:
     description=_TEAM_INBOX,
 )
 def list_inbox_teammates(inbox_id: int) -> Response:
-    query = service.inbox_teammates(current_principal(), inbox_id)
+    query = memberships.inbox_teammates(current_principal(), inbox_id)
     return page(
         query,
         (Teammate.company_id, Teammate.id),
@@ -98,7 +98,7 @@ def list_inbox_teammates(inbox_id: int) -> Response:
     description=f"{_IDEMPOTENT} {_TEAM_INBOX}",
 )
 def grant_inbox_access(inbox_id: int, teammate_id: int) -> Response:
-    service.grant_inbox_access(current_principal(), inbox_id, teammate_id)
+    memberships.grant_inbox_access(current_principal(), inbox_id, teammate_id)
     return Response(status=204)
 
 
@@ -113,5 +113,5 @@ def grant_inbox_access(inbox_id: int, teammate_id: int) -> Response:
     description=f"{_IDEMPOTENT} {_TEAM_INBOX}",
 )
 def revoke_inbox_access(inbox_id: int, teammate_id: int) -> Response:
-    service.revoke_inbox_access(current_principal(), inbox_id, teammate_id)
+    memberships.revoke_inbox_access(current_principal(), inbox_id, teammate_id)
     return Response(status=204)

@@ -35,7 +35,7 @@ from oauth_server.models import Inbox
 from oauth_server.models import OwnedResource
 from oauth_server.models import Rule
 from oauth_server.models import Tag
-from oauth_server.services import provisioning
+from oauth_server.services import shifts
 
 # Request bodies: unknown fields and loose types ("5" for 5, 1 for true) are errors.
 INPUT = ConfigDict(extra="forbid", strict=True)
@@ -395,17 +395,17 @@ def _time_of(check: Any, rule: str) -> Any:
 # Checked by the service's own rule (a readable message, not a regex), documented as a pattern.
 StartTime = Annotated[
     str,
-    AfterValidator(_time_of(provisioning.is_start_time, provisioning.START_RULE)),
-    WithJsonSchema({"type": "string", "pattern": provisioning.START_PATTERN}),
+    AfterValidator(_time_of(shifts.is_start_time, shifts.START_RULE)),
+    WithJsonSchema({"type": "string", "pattern": shifts.START_PATTERN}),
 ]
 EndTime = Annotated[
     str,
-    AfterValidator(_time_of(provisioning.is_end_time, provisioning.END_RULE)),
-    WithJsonSchema({"type": "string", "pattern": provisioning.END_PATTERN}),
+    AfterValidator(_time_of(shifts.is_end_time, shifts.END_RULE)),
+    WithJsonSchema({"type": "string", "pattern": shifts.END_PATTERN}),
 ]
 TimeZoneName = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=provisioning.TIMEZONE_MAX),
+    StringConstraints(min_length=1, max_length=shifts.TIMEZONE_MAX),
     Field(
         description='An IANA time zone name, spelled as in the tz database: "Europe/Paris", '
         '"America/New_York", "UTC".',
@@ -431,15 +431,15 @@ class TimeRange(BaseModel):
 Ranges = Annotated[
     list[TimeRange],
     Field(
-        max_length=provisioning.RANGES_MAX,
-        description=f"Weekly time ranges, at most {provisioning.RANGES_MAX}; ranges of one "
+        max_length=shifts.RANGES_MAX,
+        description=f"Weekly time ranges, at most {shifts.RANGES_MAX}; ranges of one "
         "day may touch but not overlap. Stored sorted by day, then start.",
     ),
 ]
 TeammateIds = Annotated[
     list[Id],
     Field(
-        max_length=provisioning.TEAMMATES_MAX,
+        max_length=shifts.TEAMMATES_MAX,
         description="Ids of the company's teammates who work this shift (repeats are ignored).",
     ),
 ]
@@ -450,7 +450,7 @@ class ShiftCreate(BaseModel):
 
     model_config = INPUT
 
-    name: text(provisioning.NAME_MAX) = Field(description="The shift's name.")  # type: ignore[valid-type]
+    name: text(shifts.NAME_MAX) = Field(description="The shift's name.")  # type: ignore[valid-type]
     timezone: TimeZoneName
     ranges: Ranges
     teammate_ids: TeammateIds = Field(default_factory=list)
@@ -462,7 +462,7 @@ class ShiftUpdate(BaseModel):
     model_config = INPUT
 
     # default None marks "left out" (dumped with exclude_unset); null itself is refused.
-    name: text(provisioning.NAME_MAX) = Field(  # type: ignore[valid-type]
+    name: text(shifts.NAME_MAX) = Field(  # type: ignore[valid-type]
         default=None, json_schema_extra=_without_default, description="New name."
     )
     timezone: TimeZoneName = Field(default=None, json_schema_extra=_without_default)  # type: ignore[assignment]

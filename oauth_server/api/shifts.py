@@ -13,7 +13,7 @@ from oauth_server.api.protect import current_principal
 from oauth_server.api.registry import route
 from oauth_server.api.validation import parse_body
 from oauth_server.models import Shift
-from oauth_server.services import provisioning as service
+from oauth_server.services import shifts
 from oauth_server.urls import external_url
 
 PROVISIONING = (scopes.PROVISIONING,)
@@ -50,7 +50,7 @@ def _serialize(shift: Shift) -> dict[str, Any]:
     paged=True,
 )
 def list_shifts() -> Response:
-    return page(service.shifts(current_principal()), (Shift.company_id, Shift.id), _serialize)
+    return page(shifts.shifts(current_principal()), (Shift.company_id, Shift.id), _serialize)
 
 
 @route(
@@ -67,7 +67,7 @@ def list_shifts() -> Response:
 )
 def create_shift() -> tuple[dict[str, Any], int, dict[str, str]]:
     body = parse_body(schemas.ShiftCreate)
-    shift = service.create_shift(
+    shift = shifts.create_shift(
         current_principal(),
         name=body.name,
         timezone=body.timezone,
@@ -88,7 +88,7 @@ def create_shift() -> tuple[dict[str, Any], int, dict[str, str]]:
     response=schemas.Shift,
 )
 def get_shift(shift_id: int) -> dict[str, Any]:
-    return _serialize(service.get_shift(current_principal(), shift_id))
+    return _serialize(shifts.get_shift(current_principal(), shift_id))
 
 
 @route(
@@ -105,7 +105,7 @@ def get_shift(shift_id: int) -> dict[str, Any]:
 )
 def update_shift(shift_id: int) -> dict[str, Any]:
     changes = parse_body(schemas.ShiftUpdate).model_dump(exclude_unset=True)
-    return _serialize(service.update_shift(current_principal(), shift_id, changes))
+    return _serialize(shifts.update_shift(current_principal(), shift_id, changes))
 
 
 @route(
@@ -118,5 +118,5 @@ def update_shift(shift_id: int) -> dict[str, Any]:
     status=204,
 )
 def delete_shift(shift_id: int) -> Response:
-    service.delete_shift(current_principal(), shift_id)
+    shifts.delete_shift(current_principal(), shift_id)
     return Response(status=204)

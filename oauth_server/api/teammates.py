@@ -13,7 +13,7 @@ from oauth_server.api.protect import ANY_TEAM
 from oauth_server.api.protect import current_principal
 from oauth_server.api.registry import route
 from oauth_server.models import Teammate
-from oauth_server.services import directory
+from oauth_server.services import teammates
 
 
 def _serialize(teammate: Teammate) -> dict[str, Any]:
@@ -36,5 +36,5 @@ def _serialize(teammate: Teammate) -> dict[str, Any]:
 )
 def list_teammates() -> Response:
     return page(
-        directory.teammates(current_principal()), (Teammate.company_id, Teammate.id), _serialize
+        teammates.visible_to(current_principal()), (Teammate.company_id, Teammate.id), _serialize
     )

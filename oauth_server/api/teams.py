@@ -13,7 +13,7 @@ from oauth_server.api.protect import ANY_TEAM
 from oauth_server.api.protect import current_principal
 from oauth_server.api.registry import route
 from oauth_server.models import Team
-from oauth_server.services import directory
+from oauth_server.services import teams
 
 # A private-only token has no business with teams: 403 naming shared.
 TEAM_SCOPES = (scopes.SHARED, scopes.PROVISIONING, ANY_TEAM)
@@ -44,7 +44,7 @@ def _serialize(team: Team) -> dict[str, Any]:
     description=_VISIBILITY,
 )
 def list_teams() -> Response:
-    return page(directory.teams(current_principal()), (Team.company_id, Team.id), _serialize)
+    return page(teams.visible_to(current_principal()), (Team.company_id, Team.id), _serialize)
 
 
 @route(
@@ -58,4 +58,4 @@ def list_teams() -> Response:
     description=_VISIBILITY + " Other teams answer 404.",
 )
 def get_team(team_id: int) -> dict[str, Any]:
-    return _serialize(directory.get_team(current_principal(), team_id))
+    return _serialize(teams.visible(current_principal(), team_id))

@@ -26,7 +26,7 @@ from oauth_server.extensions import limiter
 from oauth_server.extensions import login_manager
 from oauth_server.models import Teammate
 from oauth_server.services import sessions
-from oauth_server.services import workspace
+from oauth_server.services import teammates
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger("oauth_server.audit")
@@ -72,7 +72,7 @@ def login() -> str | Response | tuple[str, int]:
         if current_user.is_authenticated:
             return redirect(safe_next(form.next.data))
     if form.validate_on_submit():
-        teammate = workspace.authenticate(form.email.data or "", form.password.data or "")
+        teammate = teammates.authenticate(form.email.data or "", form.password.data or "")
         if teammate is not None:
             # A cookie session of its own: nothing from before signing in carries over, a
             # CSRF token included, and no state can be planted ahead (session fixation).

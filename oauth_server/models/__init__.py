@@ -23,7 +23,7 @@ from oauth_server.models.sessions import BrowserSession
 from oauth_server.models.team import Team
 from oauth_server.models.team import team_memberships
 from oauth_server.models.teammate import Teammate
-from oauth_server.models.tokens import PersonalToken
+from oauth_server.models.personal_tokens import PersonalToken
 
 __all__ = [
     "AuthorizationCode",

@@ -27,7 +27,7 @@ class Plan(enum.StrEnum):
 
 class CompanyRules:
     """What a company's plan allows, written once for its row (``Company``) and for the
-    snapshot an API request reads (``services/access.CompanyRef``)."""
+    snapshot an API request reads (``services/principals.CompanyRef``)."""
 
     if TYPE_CHECKING:
         plan: str

@@ -42,7 +42,7 @@ def identity_key(value: str) -> str:
 
 class TeammateRules:
     """Whether a teammate's credentials speak for them, written once for the row
-    (``Teammate``), the snapshot an API request reads (``services/access.TeammateRef``)
+    (``Teammate``), the snapshot an API request reads (``services/principals.TeammateRef``)
     and the statements that read ``teammates`` (``acting_in``)."""
 
     if TYPE_CHECKING:

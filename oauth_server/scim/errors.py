@@ -119,6 +119,10 @@ def from_validation(error: ValidationError) -> ScimError:
     return ScimError(first.status or 400, detail, scim_type=first.scim_type)
 
 
+# The domain's unique values: a user's userName and sign-in e-mail, a group's displayName.
+_UNIQUE_FIELDS = frozenset({"user_name", "email", "team_name"})
+
+
 def from_domain(error: DomainError) -> ScimError:
     """A service's domain error as a SCIM answer."""
     if isinstance(error, NotFound):
@@ -129,7 +133,7 @@ def from_domain(error: DomainError) -> ScimError:
         # RFC 7644 §3.12: uniqueness is the one scimType of a 409 (a taken userName,
         # sign-in e-mail or group displayName); a team that still owns items, or the
         # last admin, is a plain conflict.
-        scim_type = "uniqueness" if error.field in ("userName", "emails", "displayName") else None
+        scim_type = "uniqueness" if error.field in _UNIQUE_FIELDS else None
         return ScimError(409, error.message, scim_type=scim_type)
     return ScimError(400, error.message, scim_type="invalidValue")
 

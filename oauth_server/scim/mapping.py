@@ -6,7 +6,7 @@ What is stored, and how:
   company (compared NFC and case folded). ``emails`` are stored and returned as sent.
   The sign-in e-mail (unique across the server) is the primary entry of ``emails``,
   else the first ``work`` one, else the first one, else the userName when it is an
-  e-mail address; a user with neither is refused (``autoprovisioning.sign_in_email``).
+  e-mail address; a user with neither is refused (``identities.sign_in_email``).
   A teammate made elsewhere (command line) shows their sign-in e-mail as userName
   and as one ``work`` e-mail.
 - ``externalId`` is stored as sent (caseExact), for ``filter=externalId eq "..."``.
@@ -45,7 +45,7 @@ from scim2_models import User
 
 from oauth_server.models import Team
 from oauth_server.models import Teammate
-from oauth_server.services.autoprovisioning import stored_emails
+from oauth_server.services.identities import stored_emails
 
 USER_SCHEMA = str(User.__schema__)
 GROUP_SCHEMA = str(Group.__schema__)
@@ -258,9 +258,7 @@ def patched_group_fields(before: Group, after: Group) -> GroupFields:
     name = after.display_name if after.display_name != before.display_name else None
     old, new = member_ids(before), member_ids(after)
     external_id = (after.external_id or "") if after.external_id != before.external_id else None
-    return GroupFields(
-        name=name, member_ids=new if new != old else None, external_id=external_id
-    )
+    return GroupFields(name=name, member_ids=new if new != old else None, external_id=external_id)
 
 
 # --- what we accept and drop -------------------------------------------------------------

@@ -3,7 +3,7 @@
 Wire format and validation are scim2-models': payloads are validated in the RFC 7644
 context of the request (creation, replacement, PATCH, search), PATCH operations are
 applied by ``PatchOp.patch`` to the resource as we serve it, and the changed fields are
-written back through ``services.autoprovisioning``.
+written back through ``services.teammates`` and ``services.teams``.
 """
 
 from __future__ import annotations
@@ -28,14 +28,20 @@ from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
 from oauth_server import ids
+from oauth_server.errors import NotFound as DomainNotFound
+from oauth_server.errors import ValidationFailed
+from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.scim import bp
 from oauth_server.scim import current_principal
 from oauth_server.scim import discovery
 from oauth_server.scim import errors
 from oauth_server.scim import filters
+from oauth_server.scim import listing
 from oauth_server.scim import mapping
-from oauth_server.services import autoprovisioning
+from oauth_server.services import teammates
+from oauth_server.services import teams
+from oauth_server.services.revocation import Via
 from oauth_server.urls import external_url
 
 SCIM_JSON = "application/scim+json"
@@ -148,22 +154,42 @@ def _search(
     base = base_url()
     try:
         condition = to_sql(params.filter) if params.filter else None
-        rows, total = autoprovisioning.page(
-            query(company), condition, offset=start - 1, limit=count
-        )
+        rows, total = listing.page(query(company), condition, offset=start - 1, limit=count)
         resources = [to_resource(row, base) for row in rows]
     except filters.Untranslatable:
         # A computed attribute (name.givenName, $ref...): scim2-models decides per resource.
-        everything = [to_resource(row, base) for row in autoprovisioning.every_row(query(company))]
+        everything = [to_resource(row, base) for row in listing.every_row(query(company))]
         matching = [r for r in everything if params.filter.match(r)]  # type: ignore[union-attr]
         total, resources = len(matching), matching[start - 1 : start - 1 + count]
-    listing = ListResponse[model](  # type: ignore[valid-type]
+    found = ListResponse[model](  # type: ignore[valid-type]
         total_results=total,
         start_index=start,
         items_per_page=len(resources),
         resources=resources,
     )
-    return respond(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params))
+    return respond(found.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=params))
+
+
+VIA = Via.SCIM.value
+
+
+def _id(raw: str) -> int | None:
+    """A row id from a URL or a ``value``: at most 10 digits (those of ID_MAX)."""
+    return ids.parse_id(str(raw), digits=10)
+
+
+def _user(user_id: str) -> Teammate:
+    try:
+        return teammates.in_company(current_principal().company, _id(user_id))
+    except DomainNotFound:
+        raise errors.not_found("user") from None
+
+
+def _group(group_id: str) -> Team:
+    try:
+        return teams.in_company(current_principal().company, _id(group_id))
+    except DomainNotFound:
+        raise errors.not_found("group") from None
 
 
 # --- Users -------------------------------------------------------------------------------
@@ -179,7 +205,7 @@ def answer(
 
 @bp.get("/Users")
 def list_users() -> Response:
-    return _search(User, autoprovisioning.teammates, filters.user_condition, mapping.to_user)
+    return _search(User, teammates.of_company, filters.user_condition, mapping.to_user)
 
 
 @bp.post("/Users")
@@ -189,7 +215,7 @@ def create_user() -> Response:
     user = _validated(User, payload, Context.RESOURCE_CREATION_REQUEST)
     fields = mapping.user_fields(user)
     company = current_principal().company
-    teammate = autoprovisioning.provision_teammate(
+    teammate = teammates.provision_teammate(
         company,
         user_name=fields.user_name or "",
         emails=fields.emails,
@@ -204,7 +230,7 @@ def create_user() -> Response:
 
 
 def _update(teammate: Teammate, fields: mapping.UserFields) -> None:
-    autoprovisioning.update_teammate(
+    teammates.update_identity(
         teammate,
         user_name=fields.user_name,
         emails=fields.emails,
@@ -218,14 +244,14 @@ def _update(teammate: Teammate, fields: mapping.UserFields) -> None:
 @bp.get("/Users/<user_id>")
 def get_user(user_id: str) -> Response:
     params = response_parameters(User)
-    teammate = autoprovisioning.get_teammate(current_principal().company, user_id)
+    teammate = _user(user_id)
     return answer(mapping.to_user(teammate, base_url()), params, Context.RESOURCE_QUERY_RESPONSE)
 
 
 @bp.put("/Users/<user_id>")
 def replace_user(user_id: str) -> Response:
     params = response_parameters(User)
-    teammate = autoprovisioning.get_teammate(current_principal().company, user_id)
+    teammate = _user(user_id)
     payload = mapping.drop_ignored_extensions(read_body())
     user = _validated(User, payload, Context.RESOURCE_REPLACEMENT_REQUEST)
     user.replace(mapping.to_user(teammate, base_url()))  # read-only values kept
@@ -239,7 +265,7 @@ def replace_user(user_id: str) -> Response:
 @bp.patch("/Users/<user_id>")
 def patch_user(user_id: str) -> Response:
     params = response_parameters(User)
-    teammate = autoprovisioning.get_teammate(current_principal().company, user_id)
+    teammate = _user(user_id)
     payload, anything_left = mapping.drop_ignored_operations(read_body())
     if anything_left:
         patch = _validated(PatchOp[User], payload, Context.RESOURCE_PATCH_REQUEST)
@@ -253,8 +279,8 @@ def patch_user(user_id: str) -> Response:
 
 @bp.delete("/Users/<user_id>")
 def delete_user(user_id: str) -> Response:
-    teammate = autoprovisioning.get_teammate(current_principal().company, user_id)
-    autoprovisioning.delete_teammate(teammate)
+    teammate = _user(user_id)
+    teammates.delete_teammate(teammate, via=Via.SCIM)
     return respond(None, 204)
 
 
@@ -263,7 +289,7 @@ def delete_user(user_id: str) -> Response:
 
 @bp.get("/Groups")
 def list_groups() -> Response:
-    return _search(Group, autoprovisioning.teams, filters.group_condition, mapping.to_group)
+    return _search(Group, teams.of_company, filters.group_condition, mapping.to_group)
 
 
 def _group_fields(group: Group, before: Group | None = None) -> mapping.GroupFields:
@@ -275,10 +301,17 @@ def _group_fields(group: Group, before: Group | None = None) -> mapping.GroupFie
         raise errors.invalid_value(str(exc)) from None
 
 
-def _members(ids: list[str] | None) -> list[Teammate] | None:
-    if ids is None:
+def _members(member_ids: list[str] | None) -> list[Teammate] | None:
+    """The teammates a group's ``members`` name by id (SCIM sends the ids as strings)."""
+    if member_ids is None:
         return None
-    return autoprovisioning.members_by_id(current_principal().company, ids)
+    numbers = []
+    for raw in member_ids:
+        number = _id(raw)
+        if number is None:
+            raise ValidationFailed(f"No user with id {str(raw)[:40]!r}.", field="members")
+        numbers.append(number)
+    return teams.members(current_principal().company, numbers)
 
 
 @bp.post("/Groups")
@@ -286,11 +319,12 @@ def create_group() -> Response:
     params = response_parameters(Group)
     group = _validated(Group, read_body(), Context.RESOURCE_CREATION_REQUEST)
     fields = _group_fields(group)
-    team = autoprovisioning.create_team(
+    team = teams.create_team(
         current_principal().company,
         name=fields.name or "",
         members=_members(fields.member_ids) or [],
         external_id=fields.external_id or "",
+        via=VIA,
     )
     return answer(
         mapping.to_group(team, base_url()), params, Context.RESOURCE_CREATION_RESPONSE, 201
@@ -300,22 +334,23 @@ def create_group() -> Response:
 @bp.get("/Groups/<group_id>")
 def get_group(group_id: str) -> Response:
     params = response_parameters(Group)
-    team = autoprovisioning.get_team(current_principal().company, group_id)
+    team = _group(group_id)
     return answer(mapping.to_group(team, base_url()), params, Context.RESOURCE_QUERY_RESPONSE)
 
 
 @bp.put("/Groups/<group_id>")
 def replace_group(group_id: str) -> Response:
     params = response_parameters(Group)
-    team = autoprovisioning.get_team(current_principal().company, group_id)
+    team = _group(group_id)
     group = _validated(Group, read_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
     group.replace(mapping.to_group(team, base_url()))
     fields = _group_fields(group)
-    autoprovisioning.update_team(
+    teams.update_team(
         team,
         name=fields.name,
         members=_members(fields.member_ids),
         external_id=fields.external_id,
+        via=VIA,
     )
     return answer(mapping.to_group(team, base_url()), params, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
@@ -323,25 +358,26 @@ def replace_group(group_id: str) -> Response:
 @bp.patch("/Groups/<group_id>")
 def patch_group(group_id: str) -> Response:
     params = response_parameters(Group)
-    team = autoprovisioning.get_team(current_principal().company, group_id)
+    team = _group(group_id)
     patch = _validated(PatchOp[Group], read_body(), Context.RESOURCE_PATCH_REQUEST)
     before = mapping.to_group(team, base_url())
     after = before.model_copy(deep=True)
     if patch.patch(after, scim_policy=POLICY):
         fields = _group_fields(after, before)
-        autoprovisioning.update_team(
-        team,
-        name=fields.name,
-        members=_members(fields.member_ids),
-        external_id=fields.external_id,
-    )
+        teams.update_team(
+            team,
+            name=fields.name,
+            members=_members(fields.member_ids),
+            external_id=fields.external_id,
+            via=VIA,
+        )
     return answer(mapping.to_group(team, base_url()), params, Context.RESOURCE_PATCH_RESPONSE)
 
 
 @bp.delete("/Groups/<group_id>")
 def delete_group(group_id: str) -> Response:
-    team = autoprovisioning.get_team(current_principal().company, group_id)
-    autoprovisioning.delete_team(team)
+    team = _group(group_id)
+    teams.delete_team(team, via=Via.SCIM)
     return respond(None, 204)
 
 
@@ -357,13 +393,13 @@ def _no_filter() -> None:
 
 def _listed(resources: list[Any]) -> Response:
     model: Any = type(resources[0])
-    listing = ListResponse[model](  # type: ignore[valid-type]
+    found = ListResponse[model](  # type: ignore[valid-type]
         total_results=len(resources),
         start_index=1,
         items_per_page=len(resources),
         resources=resources,
     )
-    return respond(listing.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+    return respond(found.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
 
 
 @bp.get("/ServiceProviderConfig")

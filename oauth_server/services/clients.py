@@ -170,9 +170,9 @@ def register_client(
 # Plain columns, not the mapped row: building and tracking an ORM object cost more than
 # the query (about 0.1 ms a request on PostgreSQL).
 _CLIENTS = OAuthClient.__table__.c
-_ACTIVE_BY_CLIENT_ID = select(
-    *(_CLIENTS[f.name] for f in dataclasses.fields(ActiveClient))
-).where(_CLIENTS.client_id == bindparam("client_id"), _CLIENTS.deleted_at.is_(None))
+_ACTIVE_BY_CLIENT_ID = select(*(_CLIENTS[f.name] for f in dataclasses.fields(ActiveClient))).where(
+    _CLIENTS.client_id == bindparam("client_id"), _CLIENTS.deleted_at.is_(None)
+)
 
 
 def find_active(client_id: str | None) -> ActiveClient | None:

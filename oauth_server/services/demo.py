@@ -19,7 +19,9 @@ from oauth_server.models import OAuthClient
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.services import clients
-from oauth_server.services import workspace
+from oauth_server.services import companies
+from oauth_server.services import teammates
+from oauth_server.services import teams
 
 COMPANY = "Demo Company"
 ADMIN = {"email": "admin@demo.test", "password": "demo-admin-pass", "name": "Ada Admin"}
@@ -86,17 +88,15 @@ def _write_credentials(path: Path, client_id: str, secret: str | None) -> None:
 
 
 def _create() -> Company:
-    company = workspace.create_company(COMPANY, plan="scale", teams_feature=True)
-    admin = workspace.create_teammate(
+    company = companies.create_company(COMPANY, plan="scale", teams_feature=True)
+    admin = teammates.create_teammate(
         company, email=ADMIN["email"], password=ADMIN["password"], name=ADMIN["name"], is_admin=True
     )
-    teammate = workspace.create_teammate(
+    teammate = teammates.create_teammate(
         company, email=TEAMMATE["email"], password=TEAMMATE["password"], name=TEAMMATE["name"]
     )
-    support = workspace.create_team(
-        company, name=TEAMS[0], member_emails=[admin.email, teammate.email]
-    )
-    sales = workspace.create_team(company, name=TEAMS[1], member_emails=[admin.email])
+    support = teams.create_team(company, name=TEAMS[0], members=[admin, teammate], via="demo")
+    sales = teams.create_team(company, name=TEAMS[1], members=[admin], via="demo")
     for team in (support, sales):
         for collection, resource in RESOURCE_MODELS.items():
             model: Any = resource  # a mapped class; the mixin type has no constructor

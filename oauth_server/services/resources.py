@@ -32,12 +32,12 @@ from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
 from oauth_server.services import keyset
-from oauth_server.services.access import Principal
-from oauth_server.services.access import Reach
-from oauth_server.services.access import may_reach_owner
-from oauth_server.services.access import reach
-from oauth_server.services.access import visibility
-from oauth_server.services.access import visible
+from oauth_server.services.principals import Principal
+from oauth_server.services.visibility import Reach
+from oauth_server.services.visibility import may_reach_owner
+from oauth_server.services.visibility import reach
+from oauth_server.services.visibility import visibility
+from oauth_server.services.visibility import visible
 
 R = TypeVar("R", bound=OwnedResource)
 

@@ -1,4 +1,4 @@
-""""Last used" stamps of tokens and grants, written at most once per resolution."""
+""" "Last used" stamps of tokens and grants, written at most once per resolution."""
 
 from __future__ import annotations
 

@@ -1,9 +1,16 @@
-"""Company settings pages (admins) and every teammate's Preferences."""
+"""Company settings pages (admins) and every teammate's Preferences.
+
+One module per page family; each adds its routes to the blueprints of ``blueprints``.
+"""
 
 from __future__ import annotations
 
-from oauth_server.settings import developers  # noqa: F401  (its routes join the blueprint)
-from oauth_server.settings.views import bp
-from oauth_server.settings.views import preferences_bp
+from oauth_server.settings import api_tokens  # noqa: F401  (their routes join the blueprints)
+from oauth_server.settings import apps_with_access  # noqa: F401
+from oauth_server.settings import developer_apps  # noqa: F401
+from oauth_server.settings import preferences  # noqa: F401
+from oauth_server.settings import teammates  # noqa: F401
+from oauth_server.settings.blueprints import bp
+from oauth_server.settings.blueprints import preferences_bp
 
 __all__ = ["bp", "preferences_bp"]

@@ -9,6 +9,7 @@ from wtforms import Form
 from wtforms import RadioField
 from wtforms import SelectField
 from wtforms import StringField
+from wtforms import TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import AnyOf
 from wtforms.validators import InputRequired
@@ -18,6 +19,7 @@ from wtforms.validators import StopValidation
 from oauth_server import text
 from oauth_server.models import Company
 from oauth_server.scopes import offered
+from oauth_server.services import clients
 from oauth_server.services.personal_tokens import NAME_MAX
 
 EXPIRY_LABELS = {"": "Never", "7": "7 days", "30": "30 days", "90": "90 days", "365": "1 year"}
@@ -86,3 +88,34 @@ class AllowanceForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A bare form: its CSRF token is the whole point."""
+
+
+class NewAppForm(FlaskForm):
+    name = StringField(
+        "Name",
+        filters=[_strip],
+        validators=[
+            InputRequired("Name is required."),
+            Length(
+                max=clients.NAME_MAX,
+                message=f"Name must be at most {clients.NAME_MAX} characters.",
+            ),
+            NoControlCharacters("Name"),
+        ],
+    )
+    redirect_uris = TextAreaField(
+        "Redirect URIs",
+        validators=[
+            InputRequired("Enter at least one redirect URI."),
+            NoControlCharacters("Redirect URIs", multiline=True),
+        ],
+    )
+    client_type = RadioField(
+        "Type",
+        choices=[
+            SelectChoice("confidential", "Confidential (a server that keeps a secret)"),
+            SelectChoice("public", "Public (a browser or mobile app, no secret)"),
+        ],
+        default="confidential",
+        validators=[InputRequired()],
+    )

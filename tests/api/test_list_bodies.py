@@ -32,9 +32,7 @@ MICROSECONDS = datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=UTC)
 # JSON escapes: non-ASCII, a line separator, an astral character, quotes, a backslash,
 # DEL (which Python's json escapes too) and two control characters.
 AWKWARD = 'Première "quoted" \u2028 \U0001f600 \\ </b> \x7f\x01\t'
-AWKWARD_JSON = (
-    '"Premi\\u00e8re \\"quoted\\" \\u2028 \\ud83d\\ude00 \\\\ </b> \\u007f\\u0001\\t"'
-)
+AWKWARD_JSON = '"Premi\\u00e8re \\"quoted\\" \\u2028 \\ud83d\\ude00 \\\\ </b> \\u007f\\u0001\\t"'
 
 
 def test_a_conversation_list_byte_for_byte(client):
@@ -114,9 +112,7 @@ def test_listed_items_are_written_as_one_item_is(client, world, collection):
     title = TITLE[collection]
     full = {name: values[0] for name, values in OPTIONAL[collection].items()}
     make_resource(collection, world.company, team=world.team_a, **{title: AWKWARD}, **full)
-    make_resource(
-        collection, world.company, owner=world.alice, created_at=WHOLE_SECOND, **full
-    )
+    make_resource(collection, world.company, owner=world.alice, created_at=WHOLE_SECOND, **full)
     headers = world.headers("shared")
     private = world.headers("private")
     listed = [

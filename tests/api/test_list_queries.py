@@ -150,7 +150,7 @@ def test_on_sqlite_a_page_seeks_the_index_to_its_cursor(client, table):
 
 # --- PostgreSQL: the plans ------------------------------------------------------------------
 
-# (the shifts list still holds company_id with an equality: services/provisioning.py)
+# (the shifts list still holds company_id with an equality: services/shifts.py)
 PAGED = ("conversations", "teammates", "teams", "messages")
 
 OWNER = "CASE WHEN i <= :big THEN :big_company ELSE :other_company END"

@@ -10,7 +10,7 @@ from oauth_server.extensions import db
 from oauth_server.models import Conversation
 from oauth_server.models import Message
 from oauth_server.services import resources
-from oauth_server.services.access import Principal
+from oauth_server.services.principals import Principal
 from tests.api.conftest import snapshot
 from tests.api.conftest import stored
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from oauth_server.services import workspace
+from oauth_server.services import teammates
 from tests.api.conftest import assert_insufficient_scope
 
 
@@ -73,7 +73,7 @@ def test_team_scope_lists_its_members(client, world):
 def test_private_lists_the_teammates_it_reaches(client, world):
     headers = world.headers("private")
     assert _ids(client.get("/api/v1/teammates", headers=headers)) == {world.alice.id}
-    workspace.set_private_api_access(world.alice, False, actor=world.alice)
+    teammates.set_private_api_access(world.alice, False, actor=world.alice)
     assert _ids(client.get("/api/v1/teammates", headers=headers)) == set()
 
 

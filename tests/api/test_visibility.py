@@ -6,7 +6,8 @@ import pytest
 
 from oauth_server.extensions import db
 from oauth_server.models import RESOURCE_MODELS
-from oauth_server.services import workspace
+from oauth_server.services import companies
+from oauth_server.services import teammates
 from tests.api.conftest import COLLECTIONS
 from tests.api.conftest import OWNERS
 from tests.api.conftest import TITLE
@@ -116,9 +117,9 @@ def test_stopping_the_allowance_hides_private_items_on_the_next_request(client, 
     headers = world.headers("private")
     item = world.items["conversations"]["alice"]
     assert client.get(f"/api/v1/conversations/{item.id}", headers=headers).status_code == 200
-    workspace.set_private_api_access(world.alice, False, actor=world.admin)
+    teammates.set_private_api_access(world.alice, False, actor=world.admin)
     assert client.get(f"/api/v1/conversations/{item.id}", headers=headers).status_code == 404
-    workspace.set_private_api_access(world.alice, True, actor=world.alice)
+    teammates.set_private_api_access(world.alice, True, actor=world.alice)
     assert client.get(f"/api/v1/conversations/{item.id}", headers=headers).status_code == 200
 
 
@@ -126,7 +127,7 @@ def test_a_teammates_own_allowance_opens_their_items(client, world):
     headers = world.headers("private")
     bob_item = world.items["tags"]["bob"]
     assert client.get(f"/api/v1/tags/{bob_item.id}", headers=headers).status_code == 404
-    workspace.set_private_api_access(world.bob, True, actor=world.bob)
+    teammates.set_private_api_access(world.bob, True, actor=world.bob)
     assert _listed(client, headers, "tags") == world.ids("tags", "alice", "bob")
 
 
@@ -134,13 +135,13 @@ def test_a_teammates_own_allowance_opens_their_items(client, world):
 def test_team_scope_stops_reaching_when_the_teams_feature_is_off(client, world, collection):
     headers = world.headers("team_a")
     assert _listed(client, headers, collection) == world.ids(collection, "team_a")
-    workspace.update_company(world.company, teams_feature=False)
+    companies.update_company(world.company, teams_feature=False)
     assert_insufficient_scope(client.get(f"/api/v1/{collection}", headers=headers), "shared")
     item_id = world.items[collection]["team_a"].id
     response = client.get(f"/api/v1/{collection}/{item_id}", headers=headers)
     assert_insufficient_scope(response, "shared")
     # The token keeps its stored scope: the feature back on, it reaches its team again.
-    workspace.update_company(world.company, teams_feature=True)
+    companies.update_company(world.company, teams_feature=True)
     assert _listed(client, headers, collection) == world.ids(collection, "team_a")
 
 

@@ -14,8 +14,7 @@ from oauth_server.errors import ValidationFailed
 from oauth_server.extensions import db
 from oauth_server.models import BrowserSession
 from oauth_server.models import Teammate
-from oauth_server.services import autoprovisioning
-from oauth_server.services import workspace
+from oauth_server.services import teammates
 from tests.conftest import csrf_from
 from tests.conftest import login
 from tests.conftest import post_form
@@ -175,7 +174,7 @@ def test_sign_out_of_all_sessions_needs_the_csrf_token(app: Flask, bo: Teammate)
 def test_a_new_password_ends_every_session(app: Flask, bo: Teammate) -> None:
     client = browser(app, bo)
 
-    workspace.set_password(bo, "a-new-password", via="cli")
+    teammates.set_password(bo, "a-new-password", via="cli")
 
     assert signed_out(client)
     assert sessions_of(bo.id) == []
@@ -187,8 +186,8 @@ def test_a_new_password_ends_every_session(app: Flask, bo: Teammate) -> None:
 def test_deactivation_ends_every_session_for_good(app: Flask, bo: Teammate) -> None:
     client = browser(app, bo)
 
-    autoprovisioning.update_teammate(bo, active=False, via="scim")
-    autoprovisioning.update_teammate(bo, active=True, via="scim")
+    teammates.update_identity(bo, active=False, via="scim")
+    teammates.update_identity(bo, active=True, via="scim")
 
     assert signed_out(client)
     assert sessions_of(bo.id) == []
@@ -200,7 +199,7 @@ def test_the_cookie_of_a_deleted_teammate_signs_in_as_nobody(app: Flask, bo: Tea
     assert cookie is not None
     bo_id = bo.id
 
-    autoprovisioning.delete_teammate(bo)
+    teammates.delete_teammate(bo)
     newcomer = make_teammate(make_company("Globex"), email="dee@globex.test")
 
     replay = isolated_client(app)
@@ -213,7 +212,7 @@ def test_the_cookie_of_a_deleted_teammate_signs_in_as_nobody(app: Flask, bo: Tea
 
 
 def test_sign_in_with_the_old_password_fails_after_a_change(app: Flask, bo: Teammate) -> None:
-    workspace.set_password(bo, "a-new-password", via="cli")
+    teammates.set_password(bo, "a-new-password", via="cli")
 
     client = isolated_client(app)
     html = client.get("/login").get_data(as_text=True)
@@ -227,7 +226,7 @@ def test_a_refused_password_changes_nothing(app: Flask, bo: Teammate) -> None:
     client = browser(app, bo)
 
     with pytest.raises(ValidationFailed):
-        workspace.set_password(bo, "short", via="cli")
+        teammates.set_password(bo, "short", via="cli")
 
     assert client.get("/").status_code == 200
     assert len(sessions_of(bo.id)) == 1

@@ -29,7 +29,7 @@ from oauth_server.models import AuthorizationCode
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.services import clients
-from oauth_server.services import workspace
+from oauth_server.services import companies
 from tests.factories import PASSWORD
 from tests.factories import make_team
 from tests.factories import make_teammate
@@ -115,7 +115,7 @@ def test_sign_in_consent_allow_then_revoke_under_apps_with_access(
     page, live_server, artifacts, callback, partner, company, admin
 ):
     mate = make_teammate(company, email="mo@acme.test", name="Mo Mate")
-    workspace.update_company(company, plan="growth", teams_feature=True)
+    companies.update_company(company, plan="growth", teams_feature=True)
     support = make_team(company, "Support", members=[mate])
     team_scope = scopes.team_scope(support.id)
     session = oauth_session(partner, callback, f"private {team_scope} shared")

@@ -39,7 +39,6 @@ TIMEOUT_MS = 15_000
 VIEWPORT = {"width": 1000, "height": 700}
 
 
-
 @pytest.fixture(autouse=True)
 def _clean() -> None:
     """Overrides tests/conftest.py's: these tests talk to processes with databases of their

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from oauth_server.models import AuthorizationCode
-from oauth_server.services import workspace as workspace_service
+from oauth_server.services import companies
 from tests.conftest import csrf_from
 from tests.conftest import login
 from tests.conftest import post_form
@@ -372,10 +372,10 @@ def test_scope_not_offered_to_the_company_is_an_invalid_scope_redirect(
 ):
     company = workspace.company
     if case == "scim-off-scale":
-        workspace_service.update_company(company, plan="growth")
+        companies.update_company(company, plan="growth")
         scope = "scim"
     elif case == "teams-off":
-        workspace_service.update_company(company, teams_feature=False)
+        companies.update_company(company, teams_feature=False)
         scope = f"team:{workspace.team.id}"
     elif case == "other-company-team":
         elsewhere = make_company("Elsewhere", teams_feature=True)

@@ -12,8 +12,8 @@ from oauth_server.extensions import db
 from oauth_server.models import PersonalToken
 from oauth_server.models.base import utcnow
 from oauth_server.services import clients
+from oauth_server.services import companies
 from oauth_server.services import revocation
-from oauth_server.services import workspace as workspace_service
 from tests.factories import make_personal_token
 from tests.factories import register
 from tests.flows import ISSUER
@@ -118,7 +118,7 @@ def test_personal_token_without_creator_leaves_sub_out(client, workspace, resour
 
 def test_scope_is_what_the_company_still_offers(client, workspace, partner, resource_server):
     token = issue(client, partner, workspace.admin.email, "shared scim")
-    workspace_service.update_company(workspace.company, plan="growth")
+    companies.update_company(workspace.company, plan="growth")
 
     assert answer(introspect(client, resource_server, token["access_token"]))["scope"] == "shared"
 

@@ -6,7 +6,8 @@ import pytest
 
 from oauth_server.extensions import db
 from oauth_server.models import Inbox
-from oauth_server.services import access
+from oauth_server.services import principals
+from oauth_server.services import visibility
 from tests.conftest import bearer
 from tests.factories import make_personal_token
 from tests.factories import make_resource
@@ -137,8 +138,8 @@ def test_personal_private_token_is_unchanged_by_partner_rules(client, workspace,
 def test_visibility_in_the_service_matches_the_api(client, workspace, partner, items):
     token = issue(client, partner, workspace.teammate.email, "private")["access_token"]
 
-    principal = access.authenticate_bearer(token)
+    principal = principals.authenticate_bearer(token)
 
     assert principal is not None and principal.private_owner_id == workspace.teammate.id
-    rows = db.session.scalars(db.select(Inbox).where(access.visible(Inbox, principal))).all()
+    rows = db.session.scalars(db.select(Inbox).where(visibility.visible(Inbox, principal))).all()
     assert {row.id for row in rows} == {items["mate"].id}

@@ -8,7 +8,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from oauth_server.extensions import db
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
-from oauth_server.services import workspace as workspace_service
+from oauth_server.services import companies
 from oauth_server.tokens import lookup_hash
 from tests.factories import REDIRECT_URI
 from tests.factories import register
@@ -129,7 +129,7 @@ def test_refresh_asking_for_a_scope_no_longer_offered_is_invalid_scope(
     if scope == "team":
         scope = f"team:{workspace.team.id}"
     token = issue(client, partner, workspace.admin.email, f"shared {scope}")
-    workspace_service.update_company(workspace.company, **change)
+    companies.update_company(workspace.company, **change)
 
     oauth_error(
         refresh(client, partner, token["refresh_token"], scope=f"shared {scope}"), "invalid_scope"

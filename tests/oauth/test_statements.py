@@ -63,9 +63,7 @@ def test_a_refresh_is_a_claim_and_one_insert(app, client, workspace, partner):
     ], seen
 
 
-def test_only_a_refresh_asking_for_a_scope_reads_before_its_claim(
-    app, client, workspace, partner
-):
+def test_only_a_refresh_asking_for_a_scope_reads_before_its_claim(app, client, workspace, partner):
     token = issue(client, partner, workspace.admin.email, "shared private")
     partner_client = isolated_client(app)
 

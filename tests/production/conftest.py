@@ -35,7 +35,6 @@ REDIRECT_URI = "http://127.0.0.1:8765/callback"
 IN_CI = os.environ.get("CI") == "true"
 
 
-
 def unavailable(reason: str) -> None:
     """Skip on a developer's machine; under CI the service must be there."""
     if IN_CI:

@@ -89,9 +89,7 @@ def test_the_server_reads_every_variable_it_is_given(services: dict[str, Any]) -
 
 def test_the_demo_reads_every_variable_it_is_given(services: dict[str, Any]) -> None:
     environment = services["partners_demo"]["environment"]
-    assert set(environment) <= read_names(DEMO_SOURCES), set(environment) - read_names(
-        DEMO_SOURCES
-    )
+    assert set(environment) <= read_names(DEMO_SOURCES), set(environment) - read_names(DEMO_SOURCES)
 
 
 def test_secrets_come_from_the_environment_only(services: dict[str, Any]) -> None:

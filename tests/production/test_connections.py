@@ -56,9 +56,7 @@ def end_every_session_of_the_app(database_url: str) -> None:
             ).scalar_one()
             assert ended >= 1, "the app had no pooled connection to end"
             deadline = time.monotonic() + 10
-            while conn.execute(
-                text(f"SELECT count(*) {others}")
-            ).scalar_one():
+            while conn.execute(text(f"SELECT count(*) {others}")).scalar_one():
                 assert time.monotonic() < deadline, "the ended sessions did not go away"
                 time.sleep(0.02)
     finally:

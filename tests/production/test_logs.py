@@ -115,9 +115,7 @@ def full_flow(app: Flask, captured: Captured) -> None:
     api = isolated_client(app)
     assert api.get("/api/v1/me", headers=bearer(personal)).status_code == 200
     assert api.get(f"/api/v1/me?access_token={personal}").status_code == 400
-    revoked = api.post(
-        "/oauth/revoke", data={"token": personal}, headers=bearer(personal)
-    )
+    revoked = api.post("/oauth/revoke", data={"token": personal}, headers=bearer(personal))
     assert revoked.status_code == 200
     assert api.get("/api/v1/me", headers=bearer(personal)).status_code == 401
 

@@ -274,4 +274,3 @@ def test_trusted_proxies_name_the_client_address(app, tmp_path, trusted):
     assert call("198.51.100.2") == (401 if trusted else 429)
     with proxied.app_context():
         db.engine.dispose()
-

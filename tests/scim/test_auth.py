@@ -10,8 +10,8 @@ from flask import Flask
 from oauth_server.extensions import db
 from oauth_server.models import PersonalToken
 from oauth_server.models.base import utcnow
+from oauth_server.services import companies
 from oauth_server.services import revocation
-from oauth_server.services import workspace
 from tests.factories import make_admin
 from tests.factories import make_personal_token
 from tests.factories import make_team
@@ -103,12 +103,12 @@ def test_a_token_without_scim_is_403(scim: Scim, acme: Acme, scope: str) -> None
 
 def test_leaving_the_scale_plan_stops_scim_at_once(scim: Scim, acme: Acme) -> None:
     assert scim.get("/Users").status_code == 200
-    workspace.update_company(acme.company, plan="growth")
+    companies.update_company(acme.company, plan="growth")
     body = assert_scim_error(scim.get("/Users"), 403)
     assert "Scale plan" in body["detail"]
     assert_scim_error(scim.get("/ServiceProviderConfig"), 403)
     # Nothing was revoked: back on Scale, the same token works again.
-    workspace.update_company(acme.company, plan="scale")
+    companies.update_company(acme.company, plan="scale")
     assert scim.get("/Users").status_code == 200
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from oauth_server.extensions import db
-from oauth_server.services import autoprovisioning
+from oauth_server.scim import listing
 from tests.scim.conftest import GROUP
 from tests.scim.conftest import PATCH_OP
 from tests.scim.conftest import USER
@@ -316,7 +316,7 @@ def test_a_database_outage_is_a_scim_503(scim: Scim, monkeypatch: pytest.MonkeyP
     def down(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(autoprovisioning, "page", down)
+    monkeypatch.setattr(listing, "page", down)
     response = scim.get("/Users")
     assert_scim_error(response, 503)
     assert response.headers["Retry-After"] == "1"  # the app's one answer, not Limiter's
@@ -355,6 +355,6 @@ def test_a_bug_is_still_a_scim_document(scim: Scim, monkeypatch: pytest.MonkeyPa
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(autoprovisioning, "page", broken)
+    monkeypatch.setattr(listing, "page", broken)
     body = assert_scim_error(scim.get("/Users"), 500)
     assert "bug" not in body["detail"]  # no internals in the answer

@@ -17,8 +17,10 @@ from scim2_models import User
 
 from oauth_server.extensions import db
 from oauth_server.scim import filters
+from oauth_server.scim import listing
 from oauth_server.scim import mapping
-from oauth_server.services import autoprovisioning
+from oauth_server.services import teammates
+from oauth_server.services import teams
 from tests.factories import make_team
 from tests.factories import make_teammate
 from tests.scim.conftest import LIST
@@ -188,7 +190,7 @@ GROUP_PARITY = [
 
 def _parity(model: type[Any], expression: str, query: Any, to_sql: Any, to_resource: Any) -> None:
     scim_filter = ScimFilter[model](expression)
-    company_rows = autoprovisioning.every_row(query)
+    company_rows = listing.every_row(query)
     expected = sorted(
         int(str(resource.id))
         for resource in (to_resource(row, BASE_URL) for row in company_rows)
@@ -200,7 +202,7 @@ def _parity(model: type[Any], expression: str, query: Any, to_sql: Any, to_resou
         # Only SQLite's ASCII-only lower() sends a stored attribute to Python.
         assert db.engine.dialect.name == "sqlite" and not expression.isascii(), expression
         return
-    rows, total = autoprovisioning.page(query, condition, offset=0, limit=500)
+    rows, total = listing.page(query, condition, offset=0, limit=500)
     assert sorted(row.id for row in rows) == expected, expression
     assert total == len(expected)
 
@@ -210,7 +212,7 @@ def test_sql_and_match_agree_on_users(acme: Acme, crowd: dict[str, Any], express
     _parity(
         User,
         expand(expression, crowd),
-        autoprovisioning.teammates(acme.company),
+        teammates.of_company(acme.company),
         filters.user_condition,
         mapping.to_user,
     )
@@ -221,7 +223,7 @@ def test_sql_and_match_agree_on_groups(acme: Acme, crowd: dict[str, Any], expres
     _parity(
         Group,
         expand(expression, crowd),
-        autoprovisioning.teams(acme.company),
+        teams.of_company(acme.company),
         filters.group_condition,
         mapping.to_group,
     )

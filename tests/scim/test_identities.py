@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from oauth_server.services import workspace
+from oauth_server.services import teammates
 from tests.factories import PASSWORD
 from tests.factories import make_personal_token
 from tests.scim.conftest import GROUP
@@ -75,14 +75,14 @@ def test_any_user_name_with_the_sign_in_e_mail_from_emails(
     again = scim.get(f"/Users/{body['id']}").get_json()
     assert (again["userName"], again["emails"]) == ("E-10442", emails)
     assert fresh(acme.alice).email == "alice@acme.test"
-    stored = workspace.teammate_by_email(sign_in)
+    stored = teammates.by_email(sign_in)
     assert str(stored.id) == body["id"] and stored.company_id == acme.company.id
 
 
 def test_a_upn_user_name_and_no_emails_signs_in_with_the_user_name(scim: Scim, acme: Acme) -> None:
     body = created(scim, new_user("Ryan.Leenay@Contoso.example"))
     assert body["userName"] == "Ryan.Leenay@Contoso.example"
-    assert workspace.teammate_by_email("ryan.leenay@contoso.example").id == int(body["id"])
+    assert teammates.by_email("ryan.leenay@contoso.example").id == int(body["id"])
 
 
 def test_a_user_with_no_e_mail_at_all_is_refused(scim: Scim, acme: Acme) -> None:
@@ -127,12 +127,12 @@ def test_composed_and_decomposed_letters_are_one_user(scim: Scim, acme: Acme) ->
     assert_scim_error(scim.post("/Users", twin), 409, "uniqueness")
     assert ids_of(scim, f'userName eq "{DECOMPOSED}@EXAMPLE.com"') == [body["id"]]
     # Sign-in by e-mail too.
-    teammate = workspace.teammate_by_email(f"{DECOMPOSED}@example.com")
-    teammate.password_hash = workspace.hash_password(PASSWORD)
+    teammate = teammates.by_email(f"{DECOMPOSED}@example.com")
+    teammate.password_hash = teammates.hash_password(PASSWORD)
     from oauth_server.extensions import db
 
     db.session.commit()
-    signed_in = workspace.authenticate(f"{DECOMPOSED.upper()}@Example.com", PASSWORD)
+    signed_in = teammates.authenticate(f"{DECOMPOSED.upper()}@Example.com", PASSWORD)
     assert signed_in is not None and signed_in.id == int(body["id"])
 
 

@@ -26,7 +26,7 @@ from oauth_server.models import PersonalToken
 from oauth_server.models import Teammate
 from oauth_server.models import team_memberships
 from oauth_server.models.base import utcnow
-from oauth_server.services import workspace
+from oauth_server.services import teammates
 from tests.conftest import bearer
 from tests.conftest import login
 from tests.factories import PASSWORD
@@ -52,7 +52,7 @@ def set_active(scim: Scim, teammate: Teammate, active: bool) -> None:
 def signs_in(email: str) -> bool:
     db.session.rollback()
     db.session.expire_all()  # the requests wrote through sessions of their own
-    return workspace.authenticate(email, PASSWORD) is not None
+    return teammates.authenticate(email, PASSWORD) is not None
 
 
 def me(client: FlaskClient, token: str) -> int:

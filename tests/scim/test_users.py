@@ -12,7 +12,7 @@ from sqlalchemy import select
 from oauth_server.extensions import db
 from oauth_server.models import BrowserSession
 from oauth_server.models import Teammate
-from oauth_server.services import workspace
+from oauth_server.services import teammates
 from tests.conftest import login
 from tests.isolation import isolated_client
 from tests.scim.conftest import SCIM_JSON
@@ -86,8 +86,8 @@ def test_a_provisioned_teammate_has_no_usable_password(scim: Scim, acme: Acme) -
     assert scim.post("/Users", body).status_code == 201
     teammate = stored(acme, "new@acme.test")
     assert teammate.password_hash
-    assert workspace.authenticate("new@acme.test", "Sup3r-secret-pw") is None
-    assert workspace.authenticate("new@acme.test", "") is None
+    assert teammates.authenticate("new@acme.test", "Sup3r-secret-pw") is None
+    assert teammates.authenticate("new@acme.test", "") is None
 
 
 @pytest.mark.parametrize(
@@ -323,7 +323,7 @@ def test_patch_the_user_name_changes_the_sign_in_email(scim: Scim, acme: Acme) -
     )
     assert response.status_code == 200
     assert fresh(acme.alice).email == "alice@wonderland.test"
-    assert workspace.authenticate("alice@wonderland.test", "password123") is not None
+    assert teammates.authenticate("alice@wonderland.test", "password123") is not None
 
 
 def test_patch_to_a_taken_user_name_is_409(scim: Scim, acme: Acme) -> None:

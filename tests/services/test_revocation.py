@@ -20,10 +20,10 @@ from oauth_server.models import AuthorizationCode
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.models import PersonalToken
-from oauth_server.services import access
 from oauth_server.services import clients
 from oauth_server.services import consent
 from oauth_server.services import oauth_tokens
+from oauth_server.services import principals
 from oauth_server.services import revocation
 from oauth_server.services.oauth_tokens import PresentedToken
 from tests.factories import make_admin
@@ -141,11 +141,11 @@ def live_credentials(world: World) -> set[str]:
     db.session.expire_all()
     alive = set()
     for name in ("personal", "other_personal"):
-        if access.authenticate_bearer(getattr(world, name)[1]) is not None:
+        if principals.authenticate_bearer(getattr(world, name)[1]) is not None:
             alive.add(name)
     for name in ("old_pair", "pair", "mates_pair", "elsewhere_pair", "other_apps_pair"):
         pair: Pair = getattr(world, name)
-        if access.authenticate_bearer(pair.access) is not None:
+        if principals.authenticate_bearer(pair.access) is not None:
             alive.add(f"{name}.access")
         if oauth_tokens.peek_refresh(pair.refresh, pair.row.client) is not None and (
             pair.row.grant.revoked_at is None
@@ -205,9 +205,7 @@ def revoke_refresh(world: World) -> None:
 
 
 def revoke_old_refresh(world: World) -> None:
-    revocation.revoke(
-        presented(world.old_pair.row, "refresh_token"), actor=None, via="rfc7009"
-    )
+    revocation.revoke(presented(world.old_pair.row, "refresh_token"), actor=None, via="rfc7009")
     db.session.commit()
 
 

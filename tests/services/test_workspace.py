@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from oauth_server.errors import ValidationFailed
-from oauth_server.services import workspace
+from oauth_server.services import identities
 
 
 @pytest.mark.parametrize(
@@ -13,9 +13,9 @@ from oauth_server.services import workspace
 )
 def test_control_characters_are_refused(email):
     with pytest.raises(ValidationFailed) as caught:
-        workspace.normalize_email(email)
+        identities.normalize_email(email)
     assert caught.value.field == "email"
 
 
 def test_addresses_are_stored_lower_case():
-    assert workspace.normalize_email("  Ada@Example.COM ") == "ada@example.com"
+    assert identities.normalize_email("  Ada@Example.COM ") == "ada@example.com"

@@ -11,7 +11,7 @@ from flask import Flask
 from oauth_server import scopes
 from oauth_server.models import Company
 from oauth_server.models import Teammate
-from oauth_server.services import workspace
+from oauth_server.services import companies
 from tests.conftest import login
 from tests.factories import Partner
 from tests.factories import make_admin
@@ -50,7 +50,7 @@ SCOPE_CASES = {
 def offer(company: Company, case: str) -> tuple[str, str]:
     """Set ``company`` up so that ``case`` is offered; its wire scope and UI label."""
     needs = SCOPE_CASES[case]
-    workspace.update_company(company, plan=needs["plan"], teams_feature=needs["teams"])
+    companies.update_company(company, plan=needs["plan"], teams_feature=needs["teams"])
     if case == "team":
         team = make_team(company, "Sales")
         return scopes.team_scope(team.id), "Team: Sales"

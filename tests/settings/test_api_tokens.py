@@ -14,7 +14,7 @@ from oauth_server import tokens
 from oauth_server.extensions import db
 from oauth_server.models import PersonalToken
 from oauth_server.models.base import utcnow
-from oauth_server.services import workspace
+from oauth_server.services import companies
 from oauth_server.services.vault import vault
 from tests.conftest import bearer
 from tests.conftest import csrf_from
@@ -103,7 +103,7 @@ def test_pages_carry_no_inline_style_or_script(admin_client, company):
     ],
 )
 def test_form_offers_scopes_by_plan_and_teams_feature(admin_client, company, plan, teams, extra):
-    workspace.update_company(company, plan=plan, teams_feature=teams)
+    companies.update_company(company, plan=plan, teams_feature=teams)
     make_team(company, "Support")
     make_team(company, "Sales")
     other = make_company("Other", plan="scale", teams_feature=True)
@@ -113,16 +113,16 @@ def test_form_offers_scopes_by_plan_and_teams_feature(admin_client, company, pla
 
 
 def test_teams_feature_without_teams_offers_no_team_choice(admin_client, company):
-    workspace.update_company(company, teams_feature=True)
+    companies.update_company(company, teams_feature=True)
     assert offered_labels(admin_client) == BASE_LABELS
 
 
 def test_update_company_takes_scopes_off_the_form_and_refuses_them(admin_client, company):
-    workspace.update_company(company, plan="scale", teams_feature=True)
+    companies.update_company(company, plan="scale", teams_feature=True)
     team = make_team(company, "Sales")
     assert offered_labels(admin_client) == [*BASE_LABELS, "Auto-provisioning", "Team: Sales"]
 
-    workspace.update_company(company, plan="growth", teams_feature=False)
+    companies.update_company(company, plan="growth", teams_feature=False)
 
     assert offered_labels(admin_client) == BASE_LABELS
     for scope in (scopes.SCIM, scopes.team_scope(team.id)):
@@ -131,7 +131,7 @@ def test_update_company_takes_scopes_off_the_form_and_refuses_them(admin_client,
         assert "This permission scope is not available." in response.get_data(as_text=True)
     assert token_count() == 0
 
-    workspace.update_company(company, plan="scale")
+    companies.update_company(company, plan="scale")
     assert offered_labels(admin_client) == [*BASE_LABELS, "Auto-provisioning"]
 
 
@@ -238,7 +238,7 @@ def test_bad_input_is_refused_with_a_clear_error(admin_client, data, message):
 
 @pytest.mark.parametrize("plan", ["starter", "growth"])
 def test_forged_scim_scope_is_refused_below_scale(admin_client, company, plan):
-    workspace.update_company(company, plan=plan)
+    companies.update_company(company, plan=plan)
     response = create(admin_client, name="Forged", scope=scopes.SCIM)
     assert response.status_code == 400
     assert token_count() == 0
@@ -253,7 +253,7 @@ def test_team_scope_is_refused_without_the_teams_feature(admin_client, company):
 
 
 def test_team_scope_of_another_company_is_refused(admin_client, company):
-    workspace.update_company(company, teams_feature=True)
+    companies.update_company(company, teams_feature=True)
     make_team(company, "Sales")
     other = make_company("Other", teams_feature=True)
     foreign = make_team(other, "Theirs")

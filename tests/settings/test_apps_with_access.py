@@ -15,7 +15,7 @@ from oauth_server.models import AuthorizationCode
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.models import PersonalToken
-from oauth_server.services import workspace
+from oauth_server.services import companies
 from tests.conftest import bearer
 from tests.conftest import csrf_from
 from tests.conftest import post_form
@@ -49,7 +49,7 @@ def partner() -> Partner:
 
 def with_teams(company, name: str, members=()):
     """Turn the Teams feature on and make a team: its scope is then offered."""
-    workspace.update_company(company, plan="growth", teams_feature=True)
+    companies.update_company(company, plan="growth", teams_feature=True)
     return make_team(company, name, members=list(members))
 
 

@@ -7,7 +7,8 @@ import re
 import pytest
 
 from oauth_server.models import Teammate
-from oauth_server.services import access
+from oauth_server.services import principals
+from oauth_server.services import visibility
 from tests.conftest import post_form
 from tests.factories import make_admin
 from tests.factories import make_company
@@ -65,12 +66,12 @@ def test_admin_allows_or_stops_private_access(admin_client, company, before, all
 def test_the_allowance_decides_what_a_private_token_reaches(admin_client, company):
     teammate = make_teammate(company)
     _, value = make_personal_token(company, "private")
-    principal = access.authenticate_bearer(value)
-    assert not access.may_reach_owner(principal, teammate)
+    principal = principals.authenticate_bearer(value)
+    assert not visibility.may_reach_owner(principal, teammate)
 
     set_access(admin_client, teammate.id, "true")
 
-    assert access.may_reach_owner(access.authenticate_bearer(value), fresh(teammate))
+    assert visibility.may_reach_owner(principals.authenticate_bearer(value), fresh(teammate))
 
 
 def test_admin_sees_the_teammates_own_choice(admin_client, signed_in, company):

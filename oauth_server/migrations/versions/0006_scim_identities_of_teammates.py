@@ -66,9 +66,7 @@ def upgrade():
         "teammates", schema=None, table_kwargs={"sqlite_autoincrement": True}
     ) as batch_op:
         batch_op.alter_column("email_key", existing_type=sa.String(length=320), nullable=False)
-        batch_op.alter_column(
-            "user_name_key", existing_type=sa.String(length=255), nullable=False
-        )
+        batch_op.alter_column("user_name_key", existing_type=sa.String(length=255), nullable=False)
         batch_op.create_unique_constraint(batch_op.f("uq_teammates_email_key"), ["email_key"])
         batch_op.create_unique_constraint(
             batch_op.f("uq_teammates_company_id_user_name_key"), ["company_id", "user_name_key"]

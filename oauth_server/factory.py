@@ -179,7 +179,7 @@ def blueprints(app: Flask) -> None:
     # Protocol endpoints authenticate the client, not a browser session: no CSRF token.
     for view in (oauth_views.token, oauth_views.revoke, oauth_views.introspect):
         csrf.exempt(view)
-    from oauth_server.settings.views import home
+    from oauth_server.settings.preferences import home
 
     app.add_url_rule("/", endpoint="home", view_func=home)
     csrf.exempt(api_bp)

@@ -1,11 +1,7 @@
-"""The provisioning scope: teammates' membership of teams and access to inboxes; shifts.
+"""Shifts: the weekly hours a set of teammates works, in a time zone.
 
-Every function takes the API principal and plain values and raises our domain errors.
-Rows are always fetched by company and id, so an id of another company is ``NotFound``
-like an unknown one. Membership changes are idempotent: adding what is there already or
-removing what is not changes nothing and is no error. They take effect on the next
-request: scopes are checked against ``Teammate.teams`` at every request
-(``consent.delegable``), never copied into tokens.
+The provisioning scope's. Every value is checked before anything is stored, so a refused
+change leaves a shift as it was.
 """
 
 from __future__ import annotations
@@ -21,29 +17,21 @@ from typing import TypeGuard
 from zoneinfo import available_timezones
 
 from sqlalchemy import Select
-from sqlalchemy import Table
-from sqlalchemy import delete
-from sqlalchemy import exists
-from sqlalchemy import insert
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from oauth_server import ids
 from oauth_server import scopes
 from oauth_server import text
 from oauth_server.errors import NotFound
-from oauth_server.errors import ScopeRequired
 from oauth_server.errors import ValidationFailed
 from oauth_server.extensions import db
-from oauth_server.models import Inbox
 from oauth_server.models import Shift
-from oauth_server.models import Team
 from oauth_server.models import Teammate
-from oauth_server.models import team_memberships
-from oauth_server.models.resources import inbox_access
 from oauth_server.services import keyset
-from oauth_server.services.access import Principal
+from oauth_server.services import teammates
+from oauth_server.services.principals import Principal
+from oauth_server.services.principals import require_scope
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -72,158 +60,9 @@ def is_end_time(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and _END_RE.fullmatch(value) is not None
 
 
-def _require(principal: Principal) -> None:
-    # The routes check this too; the service keeps the rule for any other door.
-    if not principal.has(scopes.PROVISIONING):
-        raise ScopeRequired(
-            "This token needs the provisioning scope for this request.",
-            scope=scopes.PROVISIONING,
-        )
-
-
-# --- teams and inboxes -----------------------------------------------------------------
-
-
-def _team(principal: Principal, team_id: int) -> Team:
-    team = db.session.scalar(
-        select(Team).where(Team.company_id == principal.company.id, Team.id == team_id)
-    )
-    if team is None:
-        raise NotFound("No such team.")
-    return team
-
-
-def _teammate(principal: Principal, teammate_id: int) -> Teammate:
-    teammate = db.session.scalar(
-        select(Teammate).where(
-            Teammate.company_id == principal.company.id, Teammate.id == teammate_id
-        )
-    )
-    if teammate is None:
-        raise NotFound("No such teammate.")
-    return teammate
-
-
-def _team_inbox(principal: Principal, inbox_id: int) -> Inbox:
-    """A team inbox of the company. A private inbox belongs to its owner alone: it is not
-    shared through provisioning, and answers like an unknown id so that a token without
-    ``private`` never learns it exists."""
-    inbox = db.session.scalar(
-        select(Inbox).where(
-            Inbox.company_id == principal.company.id,
-            Inbox.id == inbox_id,
-            Inbox.team_id.is_not(None),
-        )
-    )
-    if inbox is None:
-        raise NotFound("No such team inbox.")
-    return inbox
-
-
-def _link(table: Table, owner_column: str, owner_id: int, teammate_id: int) -> bool:
-    """Insert a (owner, teammate) row unless it is there; True when it was added."""
-    where = (table.c[owner_column] == owner_id, table.c.teammate_id == teammate_id)
-    if db.session.scalar(select(exists().where(*where))):
-        return False
-    try:
-        db.session.execute(
-            insert(table).values({owner_column: owner_id, "teammate_id": teammate_id})
-        )
-        db.session.commit()
-    except IntegrityError:
-        # A concurrent request added the same row first: the outcome asked for holds.
-        db.session.rollback()
-        return False
-    return True
-
-
-def _unlink(table: Table, owner_column: str, owner_id: int, teammate_id: int) -> bool:
-    """Delete a (owner, teammate) row; True when there was one."""
-    result = db.session.execute(
-        delete(table).where(table.c[owner_column] == owner_id, table.c.teammate_id == teammate_id)
-    )
-    db.session.commit()
-    return bool(getattr(result, "rowcount", 0))
-
-
-def add_team_member(principal: Principal, team_id: int, teammate_id: int) -> bool:
-    """Make a teammate a member of a team; True if they were not one yet."""
-    _require(principal)
-    team = _team(principal, team_id)
-    teammate = _teammate(principal, teammate_id)
-    added = _link(team_memberships, "team_id", team.id, teammate.id)
-    if added:
-        log.info("team member added", extra=_audit(principal, team_id=team.id, teammate=teammate))
-    return added
-
-
-def remove_team_member(principal: Principal, team_id: int, teammate_id: int) -> bool:
-    """Take a teammate out of a team; True if they were a member.
-
-    Partner grants that teammate authorized for ``team:<id>`` stop reaching the team on
-    their next request (``consent.delegable``).
-    """
-    _require(principal)
-    team = _team(principal, team_id)
-    teammate = _teammate(principal, teammate_id)
-    removed = _unlink(team_memberships, "team_id", team.id, teammate.id)
-    if removed:
-        log.info("team member removed", extra=_audit(principal, team_id=team.id, teammate=teammate))
-    return removed
-
-
-def inbox_teammates(principal: Principal, inbox_id: int) -> Select[Any]:
-    """The teammates with access to a team inbox."""
-    _require(principal)
-    inbox = _team_inbox(principal, inbox_id)
-    with_access = select(inbox_access.c.teammate_id).where(inbox_access.c.inbox_id == inbox.id)
-    return select(Teammate).where(
-        Teammate.company_id == principal.company.id, Teammate.id.in_(with_access)
-    )
-
-
-def grant_inbox_access(principal: Principal, inbox_id: int, teammate_id: int) -> bool:
-    """Give a teammate access to a team inbox; True if they had none yet."""
-    _require(principal)
-    inbox = _team_inbox(principal, inbox_id)
-    teammate = _teammate(principal, teammate_id)
-    added = _link(inbox_access, "inbox_id", inbox.id, teammate.id)
-    if added:
-        log.info(
-            "inbox access granted", extra=_audit(principal, inbox_id=inbox.id, teammate=teammate)
-        )
-    return added
-
-
-def revoke_inbox_access(principal: Principal, inbox_id: int, teammate_id: int) -> bool:
-    """Take a teammate's access to a team inbox away; True if they had it."""
-    _require(principal)
-    inbox = _team_inbox(principal, inbox_id)
-    teammate = _teammate(principal, teammate_id)
-    removed = _unlink(inbox_access, "inbox_id", inbox.id, teammate.id)
-    if removed:
-        log.info(
-            "inbox access removed", extra=_audit(principal, inbox_id=inbox.id, teammate=teammate)
-        )
-    return removed
-
-
-def _audit(principal: Principal, *, teammate: Teammate, **ids: int) -> dict[str, Any]:
-    return {
-        "company_id": principal.company.id,
-        "token_kind": principal.kind,
-        "token_id": principal.token_id,
-        "teammate_id": teammate.id,
-        **ids,
-    }
-
-
-# --- shifts ----------------------------------------------------------------------------
-
-
 def shifts(principal: Principal) -> Select[Any]:
     """The company's shifts."""
-    _require(principal)
+    require_scope(principal, scopes.PROVISIONING)
     return (
         select(Shift)
         .where(keyset.in_company(Shift, principal.company.id))
@@ -247,7 +86,7 @@ def create_shift(
     teammate_ids: Iterable[int] = (),
 ) -> Shift:
     """A new shift: weekly ``ranges`` in the IANA ``timezone``, worked by ``teammate_ids``."""
-    _require(principal)
+    require_scope(principal, scopes.PROVISIONING)
     shift = Shift(
         company_id=principal.company.id,
         name=check_name(name),
@@ -377,17 +216,8 @@ def _company_teammates(principal: Principal, teammate_ids: Iterable[int]) -> lis
         raise ValidationFailed(f"must have at most {TEAMMATES_MAX} ids", field="teammate_ids")
     if any(type(i) is not int or not ids.is_id(i) for i in wanted):
         raise ValidationFailed("must be teammate ids (positive integers)", field="teammate_ids")
-    if not wanted:
-        return []
-    found = list(
-        db.session.scalars(
-            select(Teammate)
-            .where(Teammate.company_id == principal.company.id, Teammate.id.in_(wanted))
-            .order_by(Teammate.id)
-        )
-    )
-    unknown = sorted(set(wanted) - {t.id for t in found})
+    found, unknown = teammates.by_ids(principal.company, wanted)
     if unknown:
-        shown = ", ".join(str(i) for i in unknown[:5])
+        shown = ", ".join(str(i) for i in sorted(unknown)[:5])
         raise ValidationFailed(f"no such teammate: {shown}", field="teammate_ids")
-    return found
+    return sorted(found, key=lambda t: t.id)

@@ -1,0 +1,113 @@
+"""Company settings > Plugins & API > API: personal tokens, and the list of Apps with
+Access beside them.
+
+Views are thin: read the form, call one service, render or redirect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from oauth_server import scopes
+from oauth_server.errors import DomainError
+from oauth_server.extensions import db
+from oauth_server.services import grants
+from oauth_server.services import personal_tokens
+from oauth_server.services import revocation
+from oauth_server.settings.blueprints import bp
+from oauth_server.settings.blueprints import confirmed
+from oauth_server.settings.blueprints import cursor
+from oauth_server.settings.blueprints import path_id
+from oauth_server.settings.forms import ConfirmForm
+from oauth_server.settings.forms import NewTokenForm
+
+
+@bp.get("/")
+def index() -> Response:
+    return redirect(url_for("settings.api_tokens"))
+
+
+@bp.get("/plugins-api/api")
+def api_tokens() -> str:
+    company = current_user.company
+    before = cursor()
+    page_size = current_app.config["TOKEN_LIST_PAGE_SIZE"]
+    rows, next_cursor = personal_tokens.list_personal_tokens(
+        company, before_id=before, limit=page_size
+    )
+    app_grants, grants_next = grants.list_live_grants(
+        company, before_id=cursor("apps_before"), limit=page_size
+    )
+    return render_template(
+        "settings/api_tokens.html",
+        tokens=rows,
+        next_cursor=next_cursor,
+        grants=app_grants,
+        grants_next=grants_next,
+        paged=before is not None,
+        label=lambda scope: scopes.label(scope, company.teams),
+        status=personal_tokens.status,
+    )
+
+
+@bp.route("/plugins-api/api/tokens/new", methods=["GET", "POST"])
+def new_token() -> Any:
+    company = current_user.company
+    form = NewTokenForm()
+    form.offer(company)
+    if request.method == "GET":
+        return render_template("settings/new_token.html", form=form)
+    if form.validate_on_submit():
+        try:
+            token, _value = personal_tokens.issue_personal_token(
+                company,
+                actor=current_user,
+                name=form.name.data or "",
+                scope=form.scope.data or "",
+                expires_in_days=form.expiry_days,
+            )
+        except DomainError as error:
+            target = getattr(form, error.field or "name", form.name)
+            target.errors = [*target.errors, error.message]
+        else:
+            # The help article, step 6: "You will now see this token in your list of tokens.
+            # Click on the token to access and copy it."
+            flash(f"Token “{token.name}” created. Click it to copy its value.", "info")
+            return redirect(url_for("settings.api_tokens"))
+    return render_template("settings/new_token.html", form=form), 400
+
+
+@bp.get("/plugins-api/api/tokens/<token_id>")
+def token_detail(token_id: str) -> str:
+    company = current_user.company
+    token = personal_tokens.get_personal_token(company, path_id(token_id, "token"))
+    return render_template(
+        "settings/token_detail.html",
+        token=token,
+        value=personal_tokens.reveal(token),
+        scope_label=scopes.label(token.scope, company.teams),
+        status=personal_tokens.status(token),
+        form=ConfirmForm(),
+    )
+
+
+@bp.post("/plugins-api/api/tokens/<token_id>/revoke")
+def revoke_token(token_id: str) -> Response:
+    confirmed()
+    token = personal_tokens.get_personal_token(current_user.company, path_id(token_id, "token"))
+    revoked = revocation.revoke(token, actor=current_user, via=revocation.Via.SETTINGS)
+    db.session.commit()
+    if revoked:
+        flash(f"Access revoked for “{token.name}”.", "info")
+    else:
+        flash(f"“{token.name}” was already revoked.", "info")
+    return redirect(url_for("settings.api_tokens"))

@@ -1,0 +1,95 @@
+"""Company settings > Developers: the partner apps a company registers (name, redirect
+URIs, confidential or public), their secrets, and their deletion.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from oauth_server.errors import DomainError
+from oauth_server.models import OAuthClient
+from oauth_server.services import clients
+from oauth_server.services import revocation
+from oauth_server.settings.blueprints import bp
+from oauth_server.settings.blueprints import confirmed
+from oauth_server.settings.blueprints import path_id
+from oauth_server.settings.forms import ConfirmForm
+from oauth_server.settings.forms import NewAppForm
+
+
+def _uris(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _app(client_pk: str) -> OAuthClient:
+    """One of this company's apps: 400 for a malformed id, 404 for any other company's."""
+    return clients.company_client(current_user.company, path_id(client_pk, "partner app"))
+
+
+@bp.get("/developers")
+def developers() -> str:
+    return render_template(
+        "settings/developers.html", apps=clients.company_clients(current_user.company)
+    )
+
+
+@bp.route("/developers/new", methods=["GET", "POST"])
+def new_app() -> Any:
+    form = NewAppForm()
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                client, secret = clients.register_client(
+                    name=form.name.data or "",
+                    redirect_uris=_uris(form.redirect_uris.data or ""),
+                    public=form.client_type.data == "public",
+                    owner_company=current_user.company,
+                    actor=current_user,
+                )
+            except DomainError as error:
+                field = getattr(form, error.field or "name", form.name)
+                field.errors = [*field.errors, error.message]
+            else:
+                # The secret is shown in this response only; we keep its hash.
+                return render_template(
+                    "settings/app_detail.html", app=client, secret=secret, form=ConfirmForm()
+                )
+        return render_template("settings/new_app.html", form=form), 400
+    return render_template("settings/new_app.html", form=form)
+
+
+@bp.get("/developers/<client_pk>")
+def app_detail(client_pk: str) -> str:
+    return render_template(
+        "settings/app_detail.html", app=_app(client_pk), secret=None, form=ConfirmForm()
+    )
+
+
+@bp.post("/developers/<client_pk>/rotate-secret")
+def rotate_app_secret(client_pk: str) -> Any:
+    confirmed()
+    app = _app(client_pk)
+    try:
+        secret = clients.rotate_secret(app, actor=current_user)
+    except DomainError as error:
+        abort(400, error.message)
+    flash("New secret created. The old one no longer works.", "info")
+    return render_template("settings/app_detail.html", app=app, secret=secret, form=ConfirmForm())
+
+
+@bp.post("/developers/<client_pk>/delete")
+def delete_app(client_pk: str) -> Response:
+    confirmed()
+    app = _app(client_pk)
+    clients.delete_client(app, actor=current_user, via=revocation.Via.SETTINGS)
+    flash(f"App “{app.name}” deleted; every workspace's access through it is revoked.", "info")
+    return redirect(url_for("settings.developers"))
