@@ -222,7 +222,7 @@ def teammates(company: AnyCompany) -> Select[Any]:
 
 def get_teammate(company: AnyCompany, teammate_id: str | int) -> Teammate:
     number = parse_id(str(teammate_id))
-    teammate = (
+    teammate: Teammate | None = (
         db.session.scalar(teammates(company).where(Teammate.id == number)) if number else None
     )
     if teammate is None:
@@ -404,7 +404,9 @@ def teams(company: AnyCompany) -> Select[Any]:
 
 def get_team(company: AnyCompany, team_id: str | int) -> Team:
     number = parse_id(str(team_id))
-    team = db.session.scalar(teams(company).where(Team.id == number)) if number else None
+    team: Team | None = (
+        db.session.scalar(teams(company).where(Team.id == number)) if number else None
+    )
     if team is None:
         raise NotFound("No such group.")
     return team

@@ -33,7 +33,7 @@ def teams(principal: Principal) -> Select[Any]:
 
 
 def get_team(principal: Principal, team_id: int) -> Team:
-    team = db.session.scalar(teams(principal).where(Team.id == team_id))
+    team: Team | None = db.session.scalar(teams(principal).where(Team.id == team_id))
     if team is None:
         raise NotFound("No such team.")
     return team
