@@ -210,7 +210,7 @@ def _create_model(c: Collection) -> type[BaseModel]:
     }
     for name, option in c.options.items():
         fields[name] = (option.input, Field(default=option.default, description=option.description))
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         f"{c.label}Create",
         __config__=INPUT,
         __doc__=f"A new {c.singular}: owned by a team (team_id) or a teammate (owner_id).",
@@ -230,7 +230,7 @@ def _update_model(c: Collection) -> type[BaseModel]:
             option.input,
             Field(default=None, json_schema_extra=_without_default, description=option.description),
         )
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         f"{c.label}Update",
         __config__=INPUT,
         __doc__=f"Changes to one {c.singular}; fields left out stay as they are. "
@@ -253,7 +253,7 @@ def _output_model(c: Collection) -> type[BaseModel]:
     }
     for name, option in c.options.items():
         fields[name] = (option.output, Field(description=option.description))
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         c.label,
         __config__=OUTPUT,
         __doc__=f"A team or private {c.singular}.",
@@ -363,7 +363,7 @@ class RowDumper:
         self.fields = tuple(sorted(model.model_fields))
         types = {name: model.model_fields[name].annotation for name in self.fields}
         row = TypedDict(f"{model.__name__}Row", types)  # type: ignore[misc]
-        envelope = {"_pagination": _Next, "_results": list[row]}  # type: ignore[valid-type]
+        envelope = {"_pagination": _Next, "_results": list[row]}
         self._page: TypeAdapter[Any] = TypeAdapter(
             TypedDict(f"{model.__name__}Page", envelope)  # type: ignore[operator]
         )

@@ -1,7 +1,15 @@
 import logging
+from collections.abc import Iterable
+from typing import Any
+from typing import Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from alembic.operations.ops import MigrationScript
+from alembic.runtime.migration import MigrationContext
 from flask import current_app
+from sqlalchemy import Engine
+from sqlalchemy import MetaData
 
 from oauth_server.models.base import UTCDateTime
 
@@ -13,12 +21,13 @@ config = context.config
 logger = logging.getLogger("alembic.env")
 
 
-def get_engine():
+def get_engine() -> Engine:
     # Flask-SQLAlchemy 3: `db.get_engine()` is deprecated (removed in 3.2).
-    return current_app.extensions["migrate"].db.engine
+    engine: Engine = current_app.extensions["migrate"].db.engine
+    return engine
 
 
-def get_engine_url():
+def get_engine_url() -> str:
     try:
         return get_engine().url.render_as_string(hide_password=False).replace("%", "%%")
     except AttributeError:
@@ -38,13 +47,16 @@ target_db = current_app.extensions["migrate"].db
 # ... etc.
 
 
-def get_metadata():
+def get_metadata() -> MetaData:
+    metadata: MetaData
     if hasattr(target_db, "metadatas"):
-        return target_db.metadatas[None]
-    return target_db.metadata
+        metadata = target_db.metadatas[None]
+    else:
+        metadata = target_db.metadata
+    return metadata
 
 
-def run_migrations_offline():
+def run_migrations_offline() -> None:
     """Run migrations in 'offline' mode.
 
     This configures the context with just a URL
@@ -63,7 +75,7 @@ def run_migrations_offline():
         context.run_migrations()
 
 
-def run_migrations_online():
+def run_migrations_online() -> None:
     """Run migrations in 'online' mode.
 
     In this scenario we need to create an Engine
@@ -74,14 +86,19 @@ def run_migrations_online():
     # this callback is used to prevent an auto-migration from being generated
     # when there are no changes to the schema
     # reference: http://alembic.zzzcomputing.com/en/latest/cookbook.html
-    def process_revision_directives(context, revision, directives):
+    def process_revision_directives(
+        context: MigrationContext,
+        revision: str | Iterable[str | None] | Iterable[str],
+        directives: list[MigrationScript],
+    ) -> None:
         if getattr(config.cmd_opts, "autogenerate", False):
             script = directives[0]
+            assert script.upgrade_ops is not None  # autogenerate always fills it
             if script.upgrade_ops.is_empty():
                 directives[:] = []
                 logger.info("No changes in schema detected.")
 
-    def render_item(type_, obj, autogen_context):
+    def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
         # Our UTC wrapper is stored as a plain timezone-aware DateTime.
         if type_ == "type" and isinstance(obj, UTCDateTime):
             return "sa.DateTime(timezone=True)"

@@ -9,6 +9,7 @@ from oauth_server.models.company import Plan
 from oauth_server.models.grants import AuthorizationCode
 from oauth_server.models.grants import OAuthGrant
 from oauth_server.models.grants import OAuthToken
+from oauth_server.models.personal_tokens import PersonalToken
 from oauth_server.models.resources import RESOURCE_MODELS
 from oauth_server.models.resources import Channel
 from oauth_server.models.resources import Contact
@@ -23,7 +24,6 @@ from oauth_server.models.sessions import BrowserSession
 from oauth_server.models.team import Team
 from oauth_server.models.team import team_memberships
 from oauth_server.models.teammate import Teammate
-from oauth_server.models.personal_tokens import PersonalToken
 
 __all__ = [
     "AuthorizationCode",

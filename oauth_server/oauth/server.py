@@ -48,7 +48,7 @@ from oauth_server.services import oauth_tokens
 from oauth_server.services import revocation
 from oauth_server.services.oauth_tokens import ClaimedCode
 from oauth_server.services.oauth_tokens import ClaimedRefresh
-from oauth_server.services.oauth_tokens import PresentedToken
+from oauth_server.services.presented import PresentedToken
 
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 ALL_AUTH_METHODS = [*CONFIDENTIAL_AUTH_METHODS, "none"]

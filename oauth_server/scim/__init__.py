@@ -20,10 +20,10 @@ from oauth_server import ratelimits
 from oauth_server import scopes
 from oauth_server.errors import DomainError
 from oauth_server.extensions import db
-from oauth_server.scim import errors
-from oauth_server.services.principals import Principal
 from oauth_server.factory import DATABASE_ERRORS
 from oauth_server.factory import database_error
+from oauth_server.scim import errors
+from oauth_server.services.principals import Principal
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 

@@ -33,7 +33,7 @@ MAX_RESULTS = 200  # the largest page; a larger ``count`` is cut to it
 DEFAULT_COUNT = 100
 
 # Attribute -> the sub-attributes kept (None: a simple attribute).
-STORED: dict[type[User] | type[Group], dict[str, set[str] | None]] = {
+STORED: dict[type[User[Any]] | type[Group], dict[str, set[str] | None]] = {
     User: {
         "userName": None,
         "name": {"formatted", "givenName", "familyName"},
@@ -102,7 +102,7 @@ AMENDED: dict[tuple[str, str | None], dict[str, Any]] = {
 
 def _amended(attribute: Attribute, parent: str | None = None) -> Attribute:
     key = (parent, attribute.name) if parent else (str(attribute.name), None)
-    update = AMENDED.get(key)  # type: ignore[arg-type]
+    update = AMENDED.get(key)
     return attribute.model_copy(update=update) if update else attribute
 
 

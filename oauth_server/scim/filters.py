@@ -174,18 +174,19 @@ def _python_compare(actual: Any, expected: Any, op: Op, case_exact: bool) -> boo
             actual, expected = actual.lower(), expected.lower()
     elif op in (Op.co, Op.sw, Op.ew):
         return False
+    outcomes: dict[Op, Callable[[], bool]] = {
+        Op.eq: lambda: actual == expected,
+        Op.ne: lambda: actual != expected,
+        Op.co: lambda: expected in actual,
+        Op.sw: lambda: actual.startswith(expected),
+        Op.ew: lambda: actual.endswith(expected),
+        Op.gt: lambda: actual > expected,
+        Op.ge: lambda: actual >= expected,
+        Op.lt: lambda: actual < expected,
+        Op.le: lambda: actual <= expected,
+    }
     try:
-        return {
-            Op.eq: lambda: actual == expected,
-            Op.ne: lambda: actual != expected,
-            Op.co: lambda: expected in actual,
-            Op.sw: lambda: actual.startswith(expected),
-            Op.ew: lambda: actual.endswith(expected),
-            Op.gt: lambda: actual > expected,
-            Op.ge: lambda: actual >= expected,
-            Op.lt: lambda: actual < expected,
-            Op.le: lambda: actual <= expected,
-        }[op]()
+        return outcomes[op]()
     except TypeError:
         return False
 

@@ -86,7 +86,7 @@ def _email(entry: dict[str, Any]) -> Email:
     return Email.model_construct(**values)
 
 
-def to_user(teammate: Teammate, base_url: str) -> User:
+def to_user(teammate: Teammate, base_url: str) -> User[Any]:
     location = f"{base_url}/Users/{teammate.id}"
     name, display_name = _names_of(teammate)
     return User(
@@ -130,7 +130,7 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-def plain_emails(user: User) -> list[dict[str, Any]]:
+def plain_emails(user: User[Any]) -> list[dict[str, Any]]:
     """``emails`` as plain entries, in the order sent."""
     return [
         {
@@ -146,13 +146,13 @@ def is_admin(roles: list[Role] | None) -> bool:
     return any(str(role.value or "").strip().casefold() == ADMIN_ROLE for role in roles or [])
 
 
-def names(user: User) -> dict[str, Any]:
+def names(user: User[Any]) -> dict[str, Any]:
     """``name`` (its non-empty parts, by their SCIM names) and ``displayName``."""
     parts = user.name.model_dump(exclude_none=True, by_alias=True) if user.name else {}
     return {"name": parts or None, "displayName": user.display_name}
 
 
-def _patched_names(before: User, after: User) -> dict[str, Any] | None:
+def _patched_names(before: User[Any], after: User[Any]) -> dict[str, Any] | None:
     """The names after a PATCH, or None if unchanged.
 
     A part changed under an unchanged ``formatted`` makes that ``formatted`` stale: it
@@ -172,7 +172,7 @@ def _patched_names(before: User, after: User) -> dict[str, Any] | None:
     return new
 
 
-def user_fields(user: User) -> UserFields:
+def user_fields(user: User[Any]) -> UserFields:
     """A creation or replacement: every stored field from the resource.
 
     A replacement that leaves ``active`` or ``roles`` out keeps the teammate's state and
@@ -188,7 +188,7 @@ def user_fields(user: User) -> UserFields:
     )
 
 
-def patched_user_fields(before: User, after: User) -> UserFields:
+def patched_user_fields(before: User[Any], after: User[Any]) -> UserFields:
     """A PATCH: only what the operations changed, the changed name part deciding."""
     user_name = after.user_name if after.user_name != before.user_name else None
     emails = plain_emails(after)

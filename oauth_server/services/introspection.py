@@ -15,7 +15,7 @@ from oauth_server.models.base import utcnow
 from oauth_server.models.clients import AnyClient
 from oauth_server.services import consent
 from oauth_server.services import oauth_tokens
-from oauth_server.services.oauth_tokens import PresentedToken
+from oauth_server.services.presented import PresentedToken
 
 
 @dataclass

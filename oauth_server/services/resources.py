@@ -86,7 +86,7 @@ def _rows_of(model: type[Any], columns: tuple[str, ...]) -> Select[Any]:
 
 
 def get_item(principal: Principal, model: type[R], item_id: int) -> R:
-    item = db.session.scalar(items(principal, model).where(model.id == item_id))
+    item: R | None = db.session.scalar(items(principal, model).where(model.id == item_id))
     if item is None:
         raise NotFound(f"No such {_what(model)}.")
     return item

@@ -71,7 +71,7 @@ def shifts(principal: Principal) -> Select[Any]:
 
 
 def get_shift(principal: Principal, shift_id: int) -> Shift:
-    shift = db.session.scalar(shifts(principal).where(Shift.id == shift_id))
+    shift: Shift | None = db.session.scalar(shifts(principal).where(Shift.id == shift_id))
     if shift is None:
         raise NotFound("No such shift.")
     return shift
@@ -135,13 +135,13 @@ def delete_shift(principal: Principal, shift_id: int) -> None:
 def check_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ValidationFailed("is required", field="name")
-    name = name.strip()
-    if len(name) > NAME_MAX:
+    stripped: str = name.strip()
+    if len(stripped) > NAME_MAX:
         raise ValidationFailed(f"must be 1 to {NAME_MAX} characters", field="name")
-    broken = text.problem(name)
+    broken = text.problem(stripped)
     if broken:
         raise ValidationFailed(broken, field="name")
-    return name
+    return stripped
 
 
 # In the system's tz database but not zones: the server's own setting and a placeholder.

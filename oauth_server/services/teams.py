@@ -53,7 +53,7 @@ def of_company(company: AnyCompany) -> Select[Any]:
 
 def in_company(company: AnyCompany, team_id: int | None) -> Team:
     """The team of this id in ``company``; one of another company is not found either."""
-    team = (
+    team: Team | None = (
         db.session.scalar(of_company(company).where(Team.id == team_id))
         if team_id is not None
         else None
@@ -69,7 +69,7 @@ def visible_to(principal: Principal) -> Select[Any]:
 
 
 def visible(principal: Principal, team_id: int) -> Team:
-    team = db.session.scalar(visible_to(principal).where(Team.id == team_id))
+    team: Team | None = db.session.scalar(visible_to(principal).where(Team.id == team_id))
     if team is None:
         raise NotFound("No such team.")
     return team

@@ -10,7 +10,7 @@ from wtforms import RadioField
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms import TextAreaField
-from wtforms.fields import SelectChoice
+from wtforms.fields import SelectChoice  # type: ignore[attr-defined]  # WTForms 3.3; stubs 3.2
 from wtforms.validators import AnyOf
 from wtforms.validators import InputRequired
 from wtforms.validators import Length

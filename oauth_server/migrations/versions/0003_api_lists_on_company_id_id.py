@@ -20,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     with op.batch_alter_table("channels", schema=None) as batch_op:
         batch_op.create_index("ix_channels_company_id_id", ["company_id", "id"], unique=False)
         batch_op.drop_index(batch_op.f("ix_channels_company_id"))
@@ -64,7 +64,7 @@ def upgrade():
         batch_op.drop_index(batch_op.f("ix_teams_company_id"))
 
 
-def downgrade():
+def downgrade() -> None:
     with op.batch_alter_table("channels", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_channels_company_id"), ["company_id"], unique=False)
         batch_op.drop_index("ix_channels_company_id_id")

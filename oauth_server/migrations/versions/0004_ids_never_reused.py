@@ -55,7 +55,7 @@ def _rebuild(autoincrement: bool) -> None:
             pass
 
 
-def upgrade():
+def upgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
     _rebuild(autoincrement=True)
@@ -71,7 +71,7 @@ def upgrade():
         )
 
 
-def downgrade():
+def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
     _rebuild(autoincrement=False)

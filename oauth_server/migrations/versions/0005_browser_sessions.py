@@ -20,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     op.create_table(
         "browser_sessions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -50,7 +50,7 @@ def upgrade():
         batch_op.drop_column("session_version")
 
 
-def downgrade():
+def downgrade() -> None:
     with op.batch_alter_table(
         "teammates", schema=None, table_kwargs={"sqlite_autoincrement": True}
     ) as batch_op:

@@ -30,7 +30,7 @@ def _key(value: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).casefold())
 
 
-def upgrade():
+def upgrade() -> None:
     with op.batch_alter_table(
         "teammates", schema=None, table_kwargs={"sqlite_autoincrement": True}
     ) as batch_op:
@@ -76,7 +76,7 @@ def upgrade():
         )
 
 
-def downgrade():
+def downgrade() -> None:
     with op.batch_alter_table(
         "teams", schema=None, table_kwargs={"sqlite_autoincrement": True}
     ) as batch_op:
