@@ -44,7 +44,7 @@ _TEAM_INBOX = (
     ),
 )
 def add_team_member(team_id: int, teammate_id: int) -> Response:
-    memberships.add_team_member(current_principal(), team_id, teammate_id)
+    memberships.set_team_member(current_principal(), team_id, teammate_id, member=True)
     return Response(status=204)
 
 
@@ -62,7 +62,7 @@ def add_team_member(team_id: int, teammate_id: int) -> Response:
     ),
 )
 def remove_team_member(team_id: int, teammate_id: int) -> Response:
-    memberships.remove_team_member(current_principal(), team_id, teammate_id)
+    memberships.set_team_member(current_principal(), team_id, teammate_id, member=False)
     return Response(status=204)
 
 
@@ -98,7 +98,7 @@ def list_inbox_teammates(inbox_id: int) -> Response:
     description=f"{_IDEMPOTENT} {_TEAM_INBOX}",
 )
 def grant_inbox_access(inbox_id: int, teammate_id: int) -> Response:
-    memberships.grant_inbox_access(current_principal(), inbox_id, teammate_id)
+    memberships.set_inbox_access(current_principal(), inbox_id, teammate_id, allowed=True)
     return Response(status=204)
 
 
@@ -113,5 +113,5 @@ def grant_inbox_access(inbox_id: int, teammate_id: int) -> Response:
     description=f"{_IDEMPOTENT} {_TEAM_INBOX}",
 )
 def revoke_inbox_access(inbox_id: int, teammate_id: int) -> Response:
-    memberships.revoke_inbox_access(current_principal(), inbox_id, teammate_id)
+    memberships.set_inbox_access(current_principal(), inbox_id, teammate_id, allowed=False)
     return Response(status=204)

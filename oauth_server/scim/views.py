@@ -9,7 +9,9 @@ written back through ``services.teammates`` and ``services.teams``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
+from typing import TypeVar
 
 from flask import current_app
 from flask import request
@@ -171,6 +173,7 @@ def _search(
 
 
 VIA = Via.SCIM.value
+R = TypeVar("R")
 
 
 def _id(raw: str) -> int | None:
@@ -179,17 +182,19 @@ def _id(raw: str) -> int | None:
 
 
 def _user(user_id: str) -> Teammate:
-    try:
-        return teammates.in_company(current_principal().company, _id(user_id))
-    except DomainNotFound:
-        raise errors.not_found("user") from None
+    return _in_company(teammates.in_company, user_id, "user")
 
 
 def _group(group_id: str) -> Team:
+    return _in_company(teams.in_company, group_id, "group")
+
+
+def _in_company(find: Callable[[Any, int | None], R], raw_id: str, what: str) -> R:
+    """The caller's company's row of this id, or SCIM's 404 naming the resource type."""
     try:
-        return teams.in_company(current_principal().company, _id(group_id))
+        return find(current_principal().company, _id(raw_id))
     except DomainNotFound:
-        raise errors.not_found("group") from None
+        raise errors.not_found(what) from None
 
 
 # --- Users -------------------------------------------------------------------------------

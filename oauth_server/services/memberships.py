@@ -87,30 +87,46 @@ def _unlink(table: Table, owner_column: str, owner_id: int, teammate_id: int) ->
     return bool(getattr(result, "rowcount", 0))
 
 
-def add_team_member(principal: Principal, team_id: int, teammate_id: int) -> bool:
-    """Make a teammate a member of a team; True if they were not one yet."""
-    require_scope(principal, scopes.PROVISIONING)
-    team = _team(principal, team_id)
+def _set_link(
+    principal: Principal,
+    table: Table,
+    owner_column: str,
+    owner_id: int,
+    teammate_id: int,
+    *,
+    linked: bool,
+    event: str,
+) -> bool:
+    """Link the teammate to the owner (a team, an inbox) or unlink them; True when that
+    changed anything, which is then logged as ``event``."""
     teammate = _teammate(principal, teammate_id)
-    added = _link(team_memberships, "team_id", team.id, teammate.id)
-    if added:
-        log.info("team member added", extra=_audit(principal, team_id=team.id, teammate=teammate))
-    return added
+    changed = (_link if linked else _unlink)(table, owner_column, owner_id, teammate.id)
+    if changed:
+        log.info(
+            event,
+            extra={
+                "company_id": principal.company.id,
+                "token_kind": principal.kind,
+                "token_id": principal.token_id,
+                "teammate_id": teammate.id,
+                owner_column: owner_id,
+            },
+        )
+    return changed
 
 
-def remove_team_member(principal: Principal, team_id: int, teammate_id: int) -> bool:
-    """Take a teammate out of a team; True if they were a member.
+def set_team_member(principal: Principal, team_id: int, teammate_id: int, *, member: bool) -> bool:
+    """Make a teammate a member of a team, or take them out; True if that changed anything.
 
-    Partner grants that teammate authorized for ``team:<id>`` stop reaching the team on
+    Partner grants a removed member authorized for ``team:<id>`` stop reaching the team on
     their next request (``consent.delegable``).
     """
     require_scope(principal, scopes.PROVISIONING)
     team = _team(principal, team_id)
-    teammate = _teammate(principal, teammate_id)
-    removed = _unlink(team_memberships, "team_id", team.id, teammate.id)
-    if removed:
-        log.info("team member removed", extra=_audit(principal, team_id=team.id, teammate=teammate))
-    return removed
+    event = "team member added" if member else "team member removed"
+    return _set_link(
+        principal, team_memberships, "team_id", team.id, teammate_id, linked=member, event=event
+    )
 
 
 def inbox_teammates(principal: Principal, inbox_id: int) -> Select[Any]:
@@ -123,37 +139,14 @@ def inbox_teammates(principal: Principal, inbox_id: int) -> Select[Any]:
     )
 
 
-def grant_inbox_access(principal: Principal, inbox_id: int, teammate_id: int) -> bool:
-    """Give a teammate access to a team inbox; True if they had none yet."""
+def set_inbox_access(
+    principal: Principal, inbox_id: int, teammate_id: int, *, allowed: bool
+) -> bool:
+    """Give a teammate access to a team inbox, or take it away; True if that changed
+    anything."""
     require_scope(principal, scopes.PROVISIONING)
     inbox = _team_inbox(principal, inbox_id)
-    teammate = _teammate(principal, teammate_id)
-    added = _link(inbox_access, "inbox_id", inbox.id, teammate.id)
-    if added:
-        log.info(
-            "inbox access granted", extra=_audit(principal, inbox_id=inbox.id, teammate=teammate)
-        )
-    return added
-
-
-def revoke_inbox_access(principal: Principal, inbox_id: int, teammate_id: int) -> bool:
-    """Take a teammate's access to a team inbox away; True if they had it."""
-    require_scope(principal, scopes.PROVISIONING)
-    inbox = _team_inbox(principal, inbox_id)
-    teammate = _teammate(principal, teammate_id)
-    removed = _unlink(inbox_access, "inbox_id", inbox.id, teammate.id)
-    if removed:
-        log.info(
-            "inbox access removed", extra=_audit(principal, inbox_id=inbox.id, teammate=teammate)
-        )
-    return removed
-
-
-def _audit(principal: Principal, *, teammate: Teammate, **ids: int) -> dict[str, Any]:
-    return {
-        "company_id": principal.company.id,
-        "token_kind": principal.kind,
-        "token_id": principal.token_id,
-        "teammate_id": teammate.id,
-        **ids,
-    }
+    event = "inbox access granted" if allowed else "inbox access removed"
+    return _set_link(
+        principal, inbox_access, "inbox_id", inbox.id, teammate_id, linked=allowed, event=event
+    )

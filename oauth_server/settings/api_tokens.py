@@ -20,6 +20,8 @@ from werkzeug.wrappers import Response
 from oauth_server import scopes
 from oauth_server.errors import DomainError
 from oauth_server.extensions import db
+from oauth_server.models import OAuthGrant
+from oauth_server.models import PersonalToken
 from oauth_server.services import grants
 from oauth_server.services import personal_tokens
 from oauth_server.services import revocation
@@ -104,10 +106,13 @@ def token_detail(token_id: str) -> str:
 def revoke_token(token_id: str) -> Response:
     confirmed()
     token = personal_tokens.get_personal_token(current_user.company, path_id(token_id, "token"))
-    revoked = revocation.revoke(token, actor=current_user, via=revocation.Via.SETTINGS)
+    return revoke_access(token, token.name, nothing_left=f"“{token.name}” was already revoked.")
+
+
+def revoke_access(row: PersonalToken | OAuthGrant, name: str, *, nothing_left: str) -> Response:
+    """Either "Revoke access" button (a personal token, an app's grant): the revocation
+    service, one commit, then back to the list that shows both."""
+    revoked = revocation.revoke(row, actor=current_user, via=revocation.Via.SETTINGS)
     db.session.commit()
-    if revoked:
-        flash(f"Access revoked for “{token.name}”.", "info")
-    else:
-        flash(f"“{token.name}” was already revoked.", "info")
+    flash(f"Access revoked for “{name}”." if revoked else nothing_left, "info")
     return redirect(url_for("settings.api_tokens"))

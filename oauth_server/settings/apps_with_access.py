@@ -6,18 +6,14 @@ No OAuth token is ever created here: grants come only from the consent redirect.
 
 from __future__ import annotations
 
-from flask import flash
-from flask import redirect
 from flask import render_template
-from flask import url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from oauth_server import scopes
-from oauth_server.extensions import db
 from oauth_server.models import OAuthGrant
 from oauth_server.services import grants
-from oauth_server.services import revocation
+from oauth_server.settings.api_tokens import revoke_access
 from oauth_server.settings.blueprints import bp
 from oauth_server.settings.blueprints import confirmed
 from oauth_server.settings.blueprints import path_id
@@ -44,10 +40,5 @@ def grant_detail(grant_id: str) -> str:
 def revoke_grant(grant_id: str) -> Response:
     confirmed()
     grant = _grant(grant_id)
-    revoked = revocation.revoke(grant, actor=current_user, via=revocation.Via.SETTINGS)
-    db.session.commit()
-    if revoked:
-        flash(f"Access revoked for “{grant.client.name}”.", "info")
-    else:
-        flash(f"“{grant.client.name}” had no access left.", "info")
-    return redirect(url_for("settings.api_tokens"))
+    name = grant.client.name
+    return revoke_access(grant, name, nothing_left=f"“{name}” had no access left.")
