@@ -14,7 +14,7 @@ from typing import cast
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from oauth_server.api import bp
+from oauth_server.api.blueprint import bp
 from oauth_server.api.pagination import MAX_LIMIT
 from oauth_server.api.registry import OPERATIONS
 from oauth_server.api.registry import Operation

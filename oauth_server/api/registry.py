@@ -15,9 +15,9 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from oauth_server.api import PUBLIC_ENDPOINTS
-from oauth_server.api import bp
 from oauth_server.api import protect
+from oauth_server.api.blueprint import PUBLIC_ENDPOINTS
+from oauth_server.api.blueprint import bp
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -34,13 +34,13 @@ from oauth_server.errors import NotFound as DomainNotFound
 from oauth_server.errors import ValidationFailed
 from oauth_server.models import Team
 from oauth_server.models import Teammate
-from oauth_server.scim import bp
-from oauth_server.scim import current_principal
 from oauth_server.scim import discovery
 from oauth_server.scim import errors
 from oauth_server.scim import filters
 from oauth_server.scim import listing
 from oauth_server.scim import mapping
+from oauth_server.scim.blueprint import bp
+from oauth_server.scim.blueprint import current_principal
 from oauth_server.services import teammates
 from oauth_server.services import teams
 from oauth_server.services.revocation import Via
