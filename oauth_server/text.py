@@ -47,14 +47,21 @@ def check(value: str, what: str, *, field: str, multiline: bool = False) -> str:
 NAME_MAX = 200
 
 
-def name(value: str | None, what: str, *, field: str = "name", required: bool = True) -> str:
-    """A name as stored (a company's, a teammate's, a team's): trimmed, at most
-    ``NAME_MAX`` characters, on one line; ``what`` names it in the errors."""
+def name(
+    value: str | None,
+    what: str,
+    *,
+    field: str = "name",
+    required: bool = True,
+    limit: int = NAME_MAX,
+) -> str:
+    """A name as stored (a company's, a teammate's, a team's, a token's, an app's):
+    trimmed, at most ``limit`` characters, on one line; ``what`` names it in the errors."""
     value = (value or "").strip()
     if required and not value:
         raise ValidationFailed(f"{what} is required.", field=field)
-    if len(value) > NAME_MAX:
-        raise ValidationFailed(f"{what} must be at most {NAME_MAX} characters.", field=field)
+    if len(value) > limit:
+        raise ValidationFailed(f"{what} must be at most {limit} characters.", field=field)
     return check(value, what, field=field)
 
 

@@ -130,12 +130,7 @@ def register_client(
 
     The secret exists only in this return value: we keep its keyed hash.
     """
-    name = (name or "").strip()
-    if not name:
-        raise ValidationFailed("Name is required.", field="name")
-    if len(name) > NAME_MAX:
-        raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
-    text.check(name, "Name", field="name")
+    name = text.name(name, "Name", limit=NAME_MAX)
     uris = list(dict.fromkeys(validate_redirect_uri(u) for u in redirect_uris))
     if not uris:
         raise ValidationFailed("Register at least one redirect URI.", field="redirect_uris")

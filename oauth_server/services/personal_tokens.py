@@ -41,12 +41,7 @@ def issue_personal_token(
     """Create a personal token with one offered scope; return it and its value."""
     if not actor.is_admin or actor.company_id != company.id:
         raise NotAllowed("Only an admin of this company can create API tokens.")
-    name = (name or "").strip()
-    if not name:
-        raise ValidationFailed("Name is required.", field="name")
-    if len(name) > NAME_MAX:
-        raise ValidationFailed(f"Name must be at most {NAME_MAX} characters.", field="name")
-    text.check(name, "Name", field="name")
+    name = text.name(name, "Name", limit=NAME_MAX)
     if not scopes.is_offered(company, scope):
         raise ScopeNotOffered("This permission scope is not available.", field="scope")
     if expires_in_days not in EXPIRY_CHOICES:
