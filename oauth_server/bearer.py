@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import request
 
+from oauth_server import resource_indicators
 from oauth_server.services.principals import Principal
 from oauth_server.services.principals import authenticate_bearer
 
@@ -68,12 +69,18 @@ def token_value() -> str | None:
     return value
 
 
-def authenticate() -> Principal:
-    """The principal of the request's live bearer token, else ``Refused``."""
+def authenticate(resource: str) -> Principal:
+    """The principal of the request's live bearer token at ``resource`` (a key of
+    ``resource_indicators.PATHS``), else ``Refused``.
+
+    A partner token issued for other resources (RFC 8707) is no token here.
+    """
     value = token_value()
     if value is None:
         raise Refused(None)
     principal = authenticate_bearer(value)
     if principal is None:
         raise Refused(INVALID_TOKEN)
+    if not resource_indicators.allows(principal.audience, resource):
+        raise Refused(INVALID_TOKEN, "This token was issued for another resource.")
     return principal

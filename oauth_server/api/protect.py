@@ -12,7 +12,7 @@ from oauth_server.services.principals import Principal
 def authenticate() -> Principal:
     """Run before every API view: put the caller's principal on ``g``."""
     try:
-        principal = bearer.authenticate()
+        principal = bearer.authenticate("api")
     except bearer.Refused as refusal:
         raise errors.refused(refusal) from None
     g.principal = principal

@@ -145,6 +145,8 @@ class AuthorizationCode(Base, CodeRules):
     scope: Mapped[str] = mapped_column(String(1000))
     code_challenge: Mapped[str] = mapped_column(String(128))
     code_challenge_method: Mapped[str] = mapped_column(String(10))
+    # RFC 8707: the resources named at /oauth/authorize, space-separated; None: unbound.
+    resource: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
@@ -247,6 +249,9 @@ class OAuthToken(Base, PairRules):
     refresh_used_at: Mapped[datetime | None]
     access_revoked_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # RFC 8707: the resources the access token is good at, space-separated; None: every
+    # resource its scopes reach (a token issued without ``resource``).
+    audience: Mapped[str | None] = mapped_column(String(1000))
 
     grant: Mapped[OAuthGrant] = relationship()
     client: Mapped[OAuthClient] = relationship()

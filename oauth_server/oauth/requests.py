@@ -20,6 +20,8 @@ PARAM_MAX = 4096
 PARAMS_MAX = 30
 NAME_MAX = 100
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Parameters a request may repeat: RFC 8707 §2 names one resource per ``resource``.
+REPEATABLE = frozenset({"resource"})
 
 
 def body() -> bytes:
@@ -30,8 +32,8 @@ def body() -> bytes:
 
 def query_problem() -> str | None:
     """What is wrong with the query string of an authorization request, if anything."""
-    for key in request.args:
-        if len(request.args[key]) > PARAM_MAX:
+    for values in request.args.listvalues():  # a repeated key's every value too
+        if any(len(value) > PARAM_MAX for value in values):
             return "A parameter is too long."
     return None
 
@@ -59,7 +61,7 @@ def form_problem() -> str | None:
             return "A parameter is too long."
         if CONTROL.search(key) or CONTROL.search(value):
             return "Parameters must not contain control characters."
-        if key in seen:
+        if key in seen and key not in REPEATABLE:
             return f"Parameter {key[:40]!r} appears more than once."  # RFC 6749 §3.1
         seen.add(key)
     return None

@@ -30,9 +30,11 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoi
 from authlib.oauth2.rfc9207 import IssuerParameter as _IssuerParameter
 from flask import Flask
 from flask import current_app
+from flask import request as flask_request
 
 from oauth_server import logs
 from oauth_server import ratelimits
+from oauth_server import resource_indicators
 from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server.errors import ValidationFailed
@@ -111,7 +113,11 @@ class AuthorizationServer(FlaskAuthorizationServer):
         # The company's budget at the token endpoint, known only now; a breach raises
         # before anything is committed (the claim of the code or refresh token included).
         ratelimits.spend_token_issue(claimed.company_id)
-        token_id = oauth_tokens.store_claimed(token, client_pk=request.client.id, claimed=claimed)
+        bound = claimed.resource if isinstance(claimed, ClaimedCode) else claimed.audience
+        audience = resource_indicators.narrowed(bound, asked_resources(request))
+        token_id = oauth_tokens.store_claimed(
+            token, client_pk=request.client.id, claimed=claimed, audience=audience
+        )
         logs.annotate(company_id=claimed.company_id, token_id=token_id)  # the view commits
 
     def get_authorization_grant(self, request: OAuth2Request) -> Any:
@@ -163,6 +169,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
     #: Set by the consent view: what the teammate actually granted.
     granted_scope: str | None = None
+    #: Set by the consent view: the resources the request named (RFC 8707), stored form.
+    resources: str | None = None
+
+    def validate_token_request(self) -> None:
+        asked = asked_resources(self.request)  # malformed: refused before the claim
+        super().validate_token_request()
+        # Within what the authorization named; the code is spent either way.
+        resource_indicators.narrowed(self.request.authorization_code.resource, asked)
 
     @staticmethod
     def validate_authorization_redirect_uri(request: OAuth2Request, client: AnyClient) -> str:
@@ -191,6 +205,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             scope=self.granted_scope or "",
             code_challenge=data["code_challenge"],
             code_challenge_method=data["code_challenge_method"],
+            resource=self.resources,
         )
 
     def query_authorization_code(self, code: str, client: AnyClient) -> ClaimedCode | None:
@@ -221,10 +236,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         # than the token has) must not spend the refresh token, or the client's next,
         # correct refresh would count as reuse and revoke the grant. Without a scope there
         # is nothing to check, and the claim is the only read.
-        if self.request.payload.scope:
+        asked = asked_resources(self.request)
+        if self.request.payload.scope or asked:
             unspent = oauth_tokens.peek_refresh(value, client)
             if unspent is not None:
                 self._validate_token_scope(unspent)
+                resource_indicators.narrowed(unspent.audience, asked)
         token = self.authenticate_refresh_token(value)
         if token is None or not token.check_client(client):
             raise InvalidGrantError("Invalid, expired, used or revoked refresh token.")
@@ -248,6 +265,15 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def revoke_old_credential(self, refresh_token: ClaimedRefresh) -> None:
         """Already marked used when claimed; the old access token stays until it expires."""
+
+
+def asked_resources(request: OAuth2Request) -> list[str]:
+    """The resources a token request names (RFC 8707), checked; read once per request."""
+    asked: list[str] | None = getattr(request, "resources_asked", None)
+    if asked is None:
+        asked = resource_indicators.requested(flask_request.form.getlist("resource"))
+        request.resources_asked = asked
+    return asked
 
 
 def _require_token_parameter(request: OAuth2Request) -> None:

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 from oauth_server import bearer
 from oauth_server import conflicts
 from oauth_server import logs
+from oauth_server import resource_indicators
 from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server import urls
@@ -131,6 +132,14 @@ def authorize() -> Any:
         return _redirect_error(error)
     if user is None:
         return _sign_in_first()
+    try:
+        resources = resource_indicators.requested(
+            request.args.getlist("resource"), state=grant.request.payload.state
+        )
+    except OAuth2Error as error:
+        error.redirect_uri = grant.redirect_uri
+        return _redirect_error(error)
+    grant.resources = resource_indicators.stored(resources)
     try:
         decision = consent.evaluate(user.company, user, grant.request.payload.scope)
     except ScopeNotOffered as problem:

@@ -49,7 +49,7 @@ def _authenticate() -> None:
 
 def _authenticated() -> Principal:
     try:
-        return bearer.authenticate()  # the API's rules: header only, one token
+        return bearer.authenticate("scim")  # the API's rules: header only, one token
     except bearer.Refused as refusal:
         raise errors.refused(refusal) from None
 

@@ -90,6 +90,7 @@ def store_code(
     scope: str,
     code_challenge: str,
     code_challenge_method: str,
+    resource: str | None = None,
 ) -> AuthorizationCode:
     ttl = timedelta(seconds=current_app.config["AUTHORIZATION_CODE_TTL"])
     now = utcnow()
@@ -102,6 +103,7 @@ def store_code(
         scope=scope,
         code_challenge=code_challenge,
         code_challenge_method=code_challenge_method,
+        resource=resource,
         created_at=now,
         expires_at=now + ttl,
     )

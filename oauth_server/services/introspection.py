@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from oauth_server import resource_indicators
 from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server.extensions import db
@@ -81,6 +82,8 @@ def _fields(token: PresentedPersonal | PresentedToken, issuer: str) -> dict[str,
         "token_type": "Bearer" if token.part == "access_token" else None,
         "scope": " ".join(scopes.effective(grant.company, granted)),
         "client_id": pair.client.client_id,
+        # RFC 8707 / RFC 7662 §2.2: the resources its access token is good at.
+        "aud": resource_indicators.audience(pair.audience),
         "iat": _ts(pair.issued_at),
         "exp": _ts(token.expires_at),
         "sub": str(teammate.id) if teammate else None,

@@ -77,6 +77,7 @@ class ClaimedCode(CodeRules):
     scope: str
     code_challenge: str
     code_challenge_method: str
+    resource: str | None  # RFC 8707: the resources named at /oauth/authorize
     teammate_active: bool | None  # the teammate's, read by the claim (None: no such row)
 
 
@@ -93,6 +94,7 @@ class ClaimedRefresh(PairRules):
     company_id: int
     client_pk: int
     scope: str
+    audience: str | None  # RFC 8707: the resources the spent pair was bound to
     teammate_id: int
 
 
@@ -124,6 +126,7 @@ _CLAIM_CODE = (
         _CODES.c.scope,
         _CODES.c.code_challenge,
         _CODES.c.code_challenge_method,
+        _CODES.c.resource,
         select(_TEAMMATES.c.active)
         .where(_TEAMMATES.c.id == _CODES.c.teammate_id)
         .correlate(_CODES)
@@ -166,6 +169,7 @@ _CLAIM_REFRESH = (
         _TOKENS.c.company_id,
         _TOKENS.c.client_pk,
         _TOKENS.c.scope,
+        _TOKENS.c.audience,
         select(_GRANTS.c.teammate_id)
         .where(_GRANTS.c.id == _TOKENS.c.grant_id)
         .correlate(_TOKENS)
@@ -268,7 +272,13 @@ def _grant_values(
 
 
 def _pair_values(
-    token: dict[str, Any], *, client_pk: int, grant_id: int, company_id: int, now: datetime
+    token: dict[str, Any],
+    *,
+    client_pk: int,
+    grant_id: int,
+    company_id: int,
+    audience: str | None,
+    now: datetime,
 ) -> dict[str, Any]:
     refresh_ttl = current_app.config["REFRESH_TOKEN_TTL"]
     return {
@@ -283,14 +293,19 @@ def _pair_values(
         "issued_at": now,
         "access_expires_at": now + timedelta(seconds=int(token["expires_in"])),
         "refresh_expires_at": now + timedelta(seconds=refresh_ttl) if refresh_ttl else None,
+        "audience": audience,
     }
 
 
 def store_claimed(
-    token: dict[str, Any], *, client_pk: int, claimed: ClaimedCode | ClaimedRefresh
+    token: dict[str, Any],
+    *,
+    client_pk: int,
+    claimed: ClaimedCode | ClaimedRefresh,
+    audience: str | None = None,
 ) -> int:
     """Save a pair issued for a claimed code (under a new grant) or a spent refresh token
-    (under its grant); return the pair's id.
+    (under its grant), good at ``audience`` (RFC 8707; None: unbound); return its id.
 
     Inserts only, in the request's transaction: the token endpoint commits once per exchange.
     """
@@ -312,7 +327,12 @@ def store_claimed(
     pair_id: int = db.session.execute(
         _INSERT_PAIR,
         _pair_values(
-            token, client_pk=client_pk, grant_id=grant_id, company_id=claimed.company_id, now=now
+            token,
+            client_pk=client_pk,
+            grant_id=grant_id,
+            company_id=claimed.company_id,
+            audience=audience,
+            now=now,
         ),
     ).scalar_one()
     return pair_id

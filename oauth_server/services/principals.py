@@ -101,6 +101,9 @@ class Principal:
     # A partner token granted by a non-admin reaches only that teammate's private items:
     # their consent is their allowance.
     private_owner_id: int | None = None
+    # RFC 8707: the resources a partner token was issued for, space-separated; None for a
+    # token bound to none (and every personal token): good wherever its scopes reach.
+    audience: str | None = None
     scopes: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -185,6 +188,7 @@ PARTNER_LOOKUP = (
         _pairs.c.revoked_at,
         _pairs.c.access_revoked_at,
         _pairs.c.access_expires_at,
+        _pairs.c.audience,
         _grants.c.id.label("grant_id"),
         _grants.c.revoked_at.label("grant_revoked_at"),
         _grants.c.last_used_at.label("grant_last_used_at"),
@@ -261,6 +265,7 @@ def _oauth_principal(value: str) -> Principal | None:
         teammate=teammate,
         app=AppRef(row.client_id, row.client_name),
         private_owner_id=None if teammate.is_admin else teammate.id,
+        audience=row.audience,
     )
 
 
