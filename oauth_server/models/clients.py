@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from oauth_server.models.company import Company
 
 GRANT_TYPES = ("authorization_code", "refresh_token")
+# Loopback hosts whose http redirect URIs match on any port (RFC 8252 §7.3), as written.
+ANY_PORT_HOSTS = ("127.0.0.1", "[::1]", "localhost")
+_AUTHORITY_ENDS = ("/", "?", "#")
 
 
 def _secret_key() -> bytes:
@@ -43,6 +46,45 @@ def secret_matches(client: ClientRules, secret: str) -> bool:
     if tokens.kind_of(secret) is not tokens.Kind.CLIENT_SECRET:
         return False  # a personal token (or anything else) is never a client secret
     return hmac.compare_digest(client.secret_hash, hash_secret(secret))
+
+
+def _is_port(text: str) -> bool:
+    """A port a browser can be sent to: 1 to 65535 in ASCII digits."""
+    return 0 < len(text) <= 5 and text.isascii() and text.isdigit() and 0 < int(text) <= 65535
+
+
+def _loopback_place(uri: str) -> tuple[str, str] | None:
+    """``(host, everything after the port)`` of an http URI on a loopback host; None for
+    any other URI, or one with a user name or an invalid port.
+
+    The host is compared as written: ``LOCALHOST`` or ``0x7f.1`` are not loopback here.
+    """
+    prefix = "http://"
+    if not uri.startswith(prefix):
+        return None
+    ends = [i for i in (uri.find(ch, len(prefix)) for ch in _AUTHORITY_ENDS) if i >= 0]
+    end = min(ends, default=len(uri))
+    authority, rest = uri[len(prefix) : end], uri[end:]
+    for host in ANY_PORT_HOSTS:
+        if authority == host:
+            return host, rest
+        if authority.startswith(host + ":"):
+            return (host, rest) if _is_port(authority[len(host) + 1 :]) else None
+    return None
+
+
+def redirect_uri_matches(registered: str, presented: str) -> bool:
+    """Whether an authorization request's redirect URI is the registered one.
+
+    Exact string match (RFC 9700 §4.1.3), except the port of an http URI on 127.0.0.1,
+    [::1] or localhost: a native app listens on whichever port the system gives it, so
+    any valid port matches (RFC 8252 §7.3). The host, path, query and everything else
+    still match exactly, and the three loopback hosts never stand in for one another.
+    """
+    if presented == registered:
+        return True
+    place = _loopback_place(presented)
+    return place is not None and place == _loopback_place(registered)
 
 
 class ClientRules:
@@ -68,7 +110,7 @@ class ClientRules:
         return scope or ""
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in self.redirect_uris  # exact string match (RFC 9700 §4.1.3)
+        return any(redirect_uri_matches(uri, redirect_uri) for uri in self.redirect_uris)
 
     def check_client_secret(self, client_secret: str) -> bool:
         return secret_matches(self, client_secret)

@@ -5,7 +5,8 @@ What we change from Authlib's defaults, and why (RFC 9700):
 - A code is redeemed with one conditional UPDATE (not read-then-delete), so a replay or
   a concurrent second redemption fails and revokes what the code issued; a failed
   verifier check burns the code.
-- No default redirect URI: the authorization request must name one, matched exactly.
+- No default redirect URI: the authorization request must name one, matched exactly but
+  for the port of an http loopback URI (RFC 8252 §7.3); the token request repeats it.
 - Only ``authorization_code`` and ``refresh_token`` grants exist; refresh tokens rotate.
 """
 
@@ -180,8 +181,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     @staticmethod
     def validate_authorization_redirect_uri(request: OAuth2Request, client: AnyClient) -> str:
-        """Exact match of a URI the request must name; the error never quotes it (a quote
-        or non-ASCII character in an error_description is a 500 in Authlib)."""
+        """A registered URI the request must name (``redirect_uri_matches``: exact, but for
+        a loopback port); the error never quotes it (a quote or non-ASCII character in an
+        error_description is a 500 in Authlib)."""
         uri = request.payload.redirect_uri
         if not uri:
             raise InvalidRequestError("Missing 'redirect_uri'.", state=request.payload.state)

@@ -74,7 +74,9 @@ def validate_redirect_uri(uri: str) -> str:
     place: no fragment, no user name or password, no wildcard, a valid port, no parameter
     the authorization response adds (RFC 6749 §3.1.2, RFC 9700 §4.1).
 
-    The one check of every door that stores redirect URIs (Developers page, CLI, demo).
+    A loopback http URI may name a port or not: any port matches it at authorization
+    (``models.clients.redirect_uri_matches``). The one check of every door that stores
+    redirect URIs (Developers page, CLI, demo).
     """
     uri = (uri or "").strip()
     if not uri:

@@ -221,7 +221,7 @@ def test_pkce_is_required_of_every_client_kind(client, workspace, public):
 
 NEAR_MISSES = [
     REDIRECT_URI + "/",
-    "http://127.0.0.1:8766/callback",
+    "http://[::1]:8765/callback",
     REDIRECT_URI + "?extra=1",
     REDIRECT_URI + "#fragment",
     "http://localhost:8765/callback",
