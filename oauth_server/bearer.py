@@ -1,7 +1,8 @@
 """Bearer tokens of a request (RFC 6750): read, looked up and refused in one place.
 
 The API and SCIM both authenticate through ``authenticate``; each surface translates a
-``Refused`` into its own error format, with a ``challenge`` of its own realm.
+``Refused`` into its own error format, with a ``challenge`` of its own realm that names
+its RFC 9728 metadata document.
 """
 
 from __future__ import annotations
@@ -21,8 +22,13 @@ def challenge(
     realm: str | None = None,
     description: str | None = None,
     scope: str | None = None,
+    resource_metadata: str | None = None,
 ) -> str:
-    """A ``WWW-Authenticate: Bearer`` value (RFC 6750 §3)."""
+    """A ``WWW-Authenticate: Bearer`` value (RFC 6750 §3).
+
+    ``resource_metadata`` (RFC 9728 §5.1) lets a client that holds no token yet find the
+    resource's metadata, and from it the authorization server to ask.
+    """
     params = []
     if realm:
         params.append(f'realm="{realm}"')
@@ -32,6 +38,8 @@ def challenge(
         params.append(f'error_description="{description}"')
     if scope:
         params.append(f'scope="{scope}"')
+    if resource_metadata:
+        params.append(f'resource_metadata="{resource_metadata}"')
     return "Bearer " + ", ".join(params)
 
 

@@ -62,7 +62,7 @@ def current_principal() -> Principal:
 def _render(error: errors.ScimError) -> Response:
     from oauth_server.scim.views import respond
 
-    return respond(error.document(), error.status, error.headers)
+    return respond(error.document(), error.status, error.response_headers())
 
 
 @bp.errorhandler(errors.ScimError)
