@@ -1,7 +1,8 @@
 """Bearer tokens of a request (RFC 6750): read, looked up and refused in one place.
 
 The API and SCIM both authenticate through ``authenticate``; each surface translates a
-``Refused`` into its own error format, with a ``challenge`` of its own realm.
+``Refused`` into its own error format, with a ``challenge`` of its own realm that names
+its RFC 9728 metadata document.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from flask import request
 
 from oauth_server import resource_indicators
+from oauth_server.protected_resources import ProtectedResource
 from oauth_server.services.principals import Principal
 from oauth_server.services.principals import authenticate_bearer
 
@@ -22,8 +24,13 @@ def challenge(
     realm: str | None = None,
     description: str | None = None,
     scope: str | None = None,
+    resource_metadata: str | None = None,
 ) -> str:
-    """A ``WWW-Authenticate: Bearer`` value (RFC 6750 §3)."""
+    """A ``WWW-Authenticate: Bearer`` value (RFC 6750 §3).
+
+    ``resource_metadata`` (RFC 9728 §5.1) lets a client that holds no token yet find the
+    resource's metadata, and from it the authorization server to ask.
+    """
     params = []
     if realm:
         params.append(f'realm="{realm}"')
@@ -33,6 +40,8 @@ def challenge(
         params.append(f'error_description="{description}"')
     if scope:
         params.append(f'scope="{scope}"')
+    if resource_metadata:
+        params.append(f'resource_metadata="{resource_metadata}"')
     return "Bearer " + ", ".join(params)
 
 
@@ -69,9 +78,8 @@ def token_value() -> str | None:
     return value
 
 
-def authenticate(resource: str) -> Principal:
-    """The principal of the request's live bearer token at ``resource`` (a key of
-    ``resource_indicators.PATHS``), else ``Refused``.
+def authenticate(resource: ProtectedResource) -> Principal:
+    """The principal of the request's live bearer token at ``resource``, else ``Refused``.
 
     A partner token issued for other resources (RFC 8707) is no token here.
     """

@@ -18,10 +18,8 @@ from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Error
 
-from oauth_server import urls
-
-#: Our protected resources: their names in the code, and their paths under the issuer.
-PATHS = {"api": "/api/v1", "scim": "/scim/v2"}
+from oauth_server.protected_resources import RESOURCES
+from oauth_server.protected_resources import ProtectedResource
 
 
 class InvalidTargetError(OAuth2Error):  # type: ignore[misc]
@@ -30,13 +28,8 @@ class InvalidTargetError(OAuth2Error):  # type: ignore[misc]
     error = "invalid_target"
 
 
-def url(resource: str) -> str:
-    """The URL of one of ``PATHS``: what a token's audience names."""
-    return urls.issuer() + PATHS[resource]
-
-
 def all_urls() -> list[str]:
-    return [url(name) for name in PATHS]
+    return [resource.url() for resource in RESOURCES]
 
 
 def requested(values: Iterable[str], *, state: str | None = None) -> list[str]:
@@ -81,7 +74,6 @@ def audience(stored_value: str | None) -> list[str]:
     return stored_value.split() if stored_value else all_urls()
 
 
-def allows(stored_value: str | None, resource: str) -> bool:
-    """Whether a token of this stored audience may be used at ``resource`` (a key of
-    ``PATHS``)."""
-    return stored_value is None or url(resource) in stored_value.split()
+def allows(stored_value: str | None, resource: ProtectedResource) -> bool:
+    """Whether a token of this stored audience may be used at ``resource``."""
+    return stored_value is None or resource.url() in stored_value.split()

@@ -1,4 +1,7 @@
-"""JSON error bodies of the API and the RFC 6750 bearer challenges."""
+"""JSON error bodies of the API and the RFC 6750 bearer challenges.
+
+Every challenge names the API's RFC 9728 metadata, and every 401 and 403 carries one.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from flask import jsonify
 from werkzeug.wrappers import Response
 
 from oauth_server import bearer
+from oauth_server import protected_resources
 from oauth_server.errors import Conflict
 from oauth_server.errors import DomainError
 from oauth_server.errors import NotAllowed
@@ -16,6 +20,21 @@ from oauth_server.errors import ScopeNotOffered
 from oauth_server.errors import ScopeRequired
 
 REALM = "api"
+#: The statuses whose answer always carries a challenge, bare when no other is given.
+CHALLENGED = frozenset({401, 403})
+
+
+def challenge(
+    error: str | None = None, *, description: str | None = None, scope: str | None = None
+) -> str:
+    """The API's ``WWW-Authenticate`` value: its realm and its metadata URL, always."""
+    return bearer.challenge(
+        error,
+        realm=REALM,
+        description=description,
+        scope=scope,
+        resource_metadata=protected_resources.API.metadata_url(),
+    )
 
 
 class ApiError(Exception):
@@ -59,6 +78,8 @@ def error_response(
     fields: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    """The API's one error answer; a 401 or 403 without a challenge gets the bare one, so
+    that a refusal for any reason still leads the client to the metadata."""
     body: dict[str, Any] = {
         "status": status,
         "title": title or TITLES.get(status, "Error"),
@@ -70,6 +91,8 @@ def error_response(
     response.status_code = status
     for key, value in (headers or {}).items():
         response.headers[key] = value
+    if status in CHALLENGED and "WWW-Authenticate" not in response.headers:
+        response.headers["WWW-Authenticate"] = challenge()
     return response
 
 
@@ -78,7 +101,7 @@ def no_token() -> ApiError:
     return ApiError(
         401,
         "Send an API token as 'Authorization: Bearer <token>'.",
-        headers={"WWW-Authenticate": bearer.challenge(realm=REALM)},
+        headers={"WWW-Authenticate": challenge()},
     )
 
 
@@ -87,15 +110,15 @@ def invalid_token() -> ApiError:
         401,
         "The API token is unknown, malformed, expired or revoked.",
         headers={
-            "WWW-Authenticate": bearer.challenge(
-                "invalid_token", realm=REALM, description="The access token is not valid"
+            "WWW-Authenticate": challenge(
+                "invalid_token", description="The access token is not valid"
             )
         },
     )
 
 
 def invalid_request(message: str) -> ApiError:
-    value = bearer.challenge("invalid_request", realm=REALM, description=message)
+    value = challenge("invalid_request", description=message)
     return ApiError(400, message, headers={"WWW-Authenticate": value})
 
 
@@ -105,9 +128,7 @@ def insufficient_scope(scope: str, message: str | None = None) -> ApiError:
         403,
         message,
         headers={
-            "WWW-Authenticate": bearer.challenge(
-                "insufficient_scope", realm=REALM, description=message, scope=scope
-            )
+            "WWW-Authenticate": challenge("insufficient_scope", description=message, scope=scope)
         },
     )
 

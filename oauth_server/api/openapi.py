@@ -216,7 +216,8 @@ def _responses(op: Operation, refs: dict[type[BaseModel], dict[str, Any]]) -> di
         if code in (401, 403):
             entry["headers"] = {
                 "WWW-Authenticate": {
-                    "description": "The RFC 6750 bearer challenge.",
+                    "description": "The RFC 6750 bearer challenge; its `resource_metadata` "
+                    "(RFC 9728) is the URL of this API's protected resource metadata.",
                     "schema": {"type": "string"},
                 }
             }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import g
 
 from oauth_server import bearer
+from oauth_server import protected_resources
 from oauth_server.api import errors
 from oauth_server.services.principals import Principal
 
@@ -12,7 +13,7 @@ from oauth_server.services.principals import Principal
 def authenticate() -> Principal:
     """Run before every API view: put the caller's principal on ``g``."""
     try:
-        principal = bearer.authenticate("api")
+        principal = bearer.authenticate(protected_resources.API)
     except bearer.Refused as refusal:
         raise errors.refused(refusal) from None
     g.principal = principal

@@ -1,4 +1,5 @@
-"""Routes of the protocol: ``/oauth/*`` and ``/.well-known/oauth-authorization-server``."""
+"""Routes of the protocol: ``/oauth/*``, ``/.well-known/oauth-authorization-server`` and
+the protected resources' ``/.well-known/oauth-protected-resource/...``."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from werkzeug.wrappers import Response
 from oauth_server import bearer
 from oauth_server import conflicts
 from oauth_server import logs
+from oauth_server import protected_resources
 from oauth_server import resource_indicators
 from oauth_server import scopes
 from oauth_server import tokens
@@ -325,4 +327,25 @@ def metadata() -> Response:
         }
     )
     response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+DISCOVERY_CACHE = "public, max-age=3600"
+
+
+@wellknown_bp.get(protected_resources.METADATA_PATH, defaults={"path": ""})
+@wellknown_bp.get(protected_resources.METADATA_PATH + "/<path:path>")
+def resource_metadata(path: str) -> Response:
+    """RFC 9728 metadata of the API or of SCIM, at the path of the resource's URL.
+
+    Any other path names no resource of ours: a JSON 404 (§3.1), so that a client probing
+    for metadata reads an answer it can parse.
+    """
+    resource = protected_resources.by_path("/" + path)
+    if resource is None:
+        response = jsonify({"error": "not_found", "error_description": "No such resource."})
+        response.status_code = 404
+        return response
+    response = jsonify(resource.metadata())
+    response.headers["Cache-Control"] = DISCOVERY_CACHE
     return response

@@ -13,6 +13,7 @@ from werkzeug.exceptions import default_exceptions
 from werkzeug.wrappers import Response
 
 from oauth_server import bearer
+from oauth_server import protected_resources
 from oauth_server import ratelimits
 from oauth_server import scopes
 from oauth_server.errors import DomainError
@@ -49,7 +50,8 @@ def _authenticate() -> None:
 
 def _authenticated() -> Principal:
     try:
-        return bearer.authenticate("scim")  # the API's rules: header only, one token
+        # The API's rules: header only, one token.
+        return bearer.authenticate(protected_resources.SCIM)
     except bearer.Refused as refusal:
         raise errors.refused(refusal) from None
 
@@ -62,7 +64,7 @@ def current_principal() -> Principal:
 def _render(error: errors.ScimError) -> Response:
     from oauth_server.scim.views import respond
 
-    return respond(error.document(), error.status, error.headers)
+    return respond(error.document(), error.status, error.response_headers())
 
 
 @bp.errorhandler(errors.ScimError)

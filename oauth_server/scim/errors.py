@@ -1,4 +1,7 @@
-"""SCIM error documents (RFC 7644 §3.12): every refusal of ``/scim/v2`` is one of them."""
+"""SCIM error documents (RFC 7644 §3.12): every refusal of ``/scim/v2`` is one of them.
+
+Every bearer challenge names SCIM's RFC 9728 metadata, and every 401 and 403 carries one.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from scim2_models import SCIMException
 from werkzeug.exceptions import HTTPException
 
 from oauth_server import bearer
+from oauth_server import protected_resources
 from oauth_server.errors import Conflict
 from oauth_server.errors import DomainError
 from oauth_server.errors import NotAllowed
@@ -21,6 +25,18 @@ from oauth_server.errors import ScopeNotOffered
 
 REALM = "scim"
 DETAIL_MAX = 500
+#: The statuses whose answer always carries a challenge, bare when no other is given.
+CHALLENGED = frozenset({401, 403})
+
+
+def challenge(error: str | None = None, *, scope: str | None = None) -> str:
+    """SCIM's ``WWW-Authenticate`` value: its realm and its metadata URL, always."""
+    return bearer.challenge(
+        error,
+        realm=REALM,
+        scope=scope,
+        resource_metadata=protected_resources.SCIM.metadata_url(),
+    )
 
 
 class ScimError(Exception):
@@ -40,6 +56,13 @@ class ScimError(Exception):
         self.scim_type = scim_type
         self.headers = headers or {}
 
+    def response_headers(self) -> dict[str, str]:
+        """The headers to answer with; a 401 or 403 without a challenge gets the bare one,
+        so that a refusal for any reason still leads the client to the metadata."""
+        if self.status in CHALLENGED and "WWW-Authenticate" not in self.headers:
+            return {**self.headers, "WWW-Authenticate": challenge()}
+        return self.headers
+
     def document(self) -> dict[str, Any]:
         error = Error(status=self.status, scim_type=self.scim_type, detail=_clean(self.detail))
         return error.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
@@ -57,7 +80,7 @@ def no_token() -> ScimError:
     return ScimError(
         401,
         "Send a token with the scim scope as 'Authorization: Bearer <token>'.",
-        headers={"WWW-Authenticate": bearer.challenge(realm=REALM)},
+        headers={"WWW-Authenticate": challenge()},
     )
 
 
@@ -65,12 +88,12 @@ def invalid_token() -> ScimError:
     return ScimError(
         401,
         "The token is unknown, malformed, expired or revoked.",
-        headers={"WWW-Authenticate": bearer.challenge("invalid_token", realm=REALM)},
+        headers={"WWW-Authenticate": challenge("invalid_token")},
     )
 
 
 def forbidden(detail: str, scope: str) -> ScimError:
-    value = bearer.challenge("insufficient_scope", realm=REALM, scope=scope)
+    value = challenge("insufficient_scope", scope=scope)
     return ScimError(403, detail, headers={"WWW-Authenticate": value})
 
 
@@ -83,7 +106,7 @@ def refused(refusal: bearer.Refused) -> ScimError:
     return ScimError(
         400,
         refusal.message,
-        headers={"WWW-Authenticate": bearer.challenge("invalid_request", realm=REALM)},
+        headers={"WWW-Authenticate": challenge("invalid_request")},
     )
 
 

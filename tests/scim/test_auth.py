@@ -23,6 +23,10 @@ from tests.scim.conftest import Scim
 from tests.scim.conftest import assert_scim_error
 from tests.scim.conftest import patch_op
 
+BARE_CHALLENGE = (
+    'Bearer realm="scim", '
+    'resource_metadata="http://localhost/.well-known/oauth-protected-resource/scim/v2"'
+)
 ENDPOINTS = [
     ("GET", "/Users"),
     ("POST", "/Users"),
@@ -48,7 +52,7 @@ def test_no_token_is_401_with_a_bare_challenge(
 ) -> None:
     response = scim.client.open("/scim/v2" + path, method=method)
     assert_scim_error(response, 401)
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="scim"'
+    assert response.headers["WWW-Authenticate"] == BARE_CHALLENGE
 
 
 @pytest.mark.parametrize(
@@ -69,7 +73,7 @@ def test_a_bad_token_is_401_invalid_token(scim: Scim, header: str) -> None:
 def test_another_scheme_is_no_token(scim: Scim) -> None:
     response = scim.client.get("/scim/v2/Users", headers={"Authorization": "Basic YTpi"})
     assert_scim_error(response, 401)
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="scim"'
+    assert response.headers["WWW-Authenticate"] == BARE_CHALLENGE
 
 
 def test_a_token_in_the_query_string_is_refused(scim: Scim, acme: Acme) -> None:
