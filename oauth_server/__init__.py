@@ -25,6 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     factory.sessions(app)
     factory.extensions(app)
     factory.security_headers(app)
+    factory.cors(app)
     factory.blueprints(app)
     factory.error_pages(app)
     return app

@@ -10,8 +10,8 @@ from flask import abort
 from flask import current_app
 from flask import request
 from flask_login import current_user
-from flask_login import login_required
 from werkzeug import exceptions as http
+from werkzeug.wrappers import Response
 
 from oauth_server import ids
 from oauth_server.errors import NotFound
@@ -25,10 +25,15 @@ FORM_EXPIRED = "The form expired. Reload the page and try again."
 
 
 @bp.before_request
-@login_required
-def _admins_only() -> None:
+def _admins_only() -> Response | None:
+    # Not Flask-Login's login_required: it lets every OPTIONS request through, and an
+    # anonymous visitor's OPTIONS would then reach the admin check.
+    if not current_user.is_authenticated:
+        unauthorized: Response = current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+        return unauthorized
     if not current_user.is_admin:
         abort(403, "Only company admins can open Company settings.")
+    return None
 
 
 @bp.errorhandler(NotFound)
