@@ -151,7 +151,14 @@ def _redirect_uris(value: Any) -> list[str]:
 def _spend_fetch(host: str) -> None:
     item = parse(_fetch_limit())
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "")
-    if not limiter.limiter.hit(item, prefix, "client-metadata-host", host.lower()):
+    try:
+        allowed = limiter.limiter.hit(item, prefix, "client-metadata-host", host.lower())
+    except Exception:
+        # The rate-limit storage is down: no budget can be counted, so nothing is fetched
+        # (closed, like every refusal here: an error page that asks to try again).
+        log.warning("client metadata fetch limit unavailable", exc_info=True)
+        allowed = False
+    if not allowed:
         raise MetadataRefused(f"Too many metadata documents fetched from {host}: try again later.")
 
 

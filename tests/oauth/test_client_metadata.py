@@ -446,3 +446,39 @@ def test_fetches_per_host_are_limited(
         refused(signed_in, docs.url, "status 500")
     refused(signed_in, docs.url, "Too many metadata documents fetched from 127.0.0.1")
     assert docs.fetches == 2
+
+
+@pytest.mark.usefixtures("loopback")
+def test_the_token_endpoint_uses_the_stored_document_and_fetches_nothing(
+    signed_in: FlaskClient, docs: DocumentServer, clock: Any
+) -> None:
+    verifier, challenge = pkce()
+    port = random.randint(20000, 60000)
+    url = authorize_url(docs.url, challenge, port)
+    html = signed_in.get(url).get_data(as_text=True)
+    answer = signed_in.post(url, data={"csrf_token": csrf_from(html), "decision": "allow"})
+    redirect_uri = f"http://127.0.0.1:{port}/callback"
+    code = redirect_params(answer, redirect_uri)["code"]
+    token = signed_in.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+            "client_id": docs.url,
+        },
+    )
+    assert token.status_code == 200, token.get_json()
+    docs.behaviour.status = 500
+    clock.advance(2 * 24 * 3600)
+    refreshed = signed_in.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": token.get_json()["refresh_token"],
+            "client_id": docs.url,
+        },
+    )
+    assert refreshed.status_code == 200, refreshed.get_json()
+    assert docs.fetches == 1
