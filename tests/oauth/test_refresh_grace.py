@@ -320,3 +320,17 @@ def test_another_companys_admin_cannot_change_it(app, workspace):
 
     assert response.status_code == 404
     assert _stored_grace(partner.row.id) == 0
+
+
+def test_a_teammate_who_is_no_admin_cannot_change_it(app, workspace):
+    partner = register(name="Agent", owner_company=workspace.company)
+    browser = isolated_client(app)
+    login(browser, workspace.teammate.email)
+    csrf = csrf_from(browser.get("/preferences").get_data(as_text=True))
+
+    response = browser.post(
+        _grace_url(partner.row.id), data={"refresh_grace_seconds": "60", "csrf_token": csrf}
+    )
+
+    assert response.status_code == 403
+    assert _stored_grace(partner.row.id) == 0
