@@ -313,15 +313,33 @@ def clients() -> None:
 @click.option(
     "--introspection", is_flag=True, help="May call the introspection endpoint for any token."
 )
+@click.option(
+    "--refresh-grace",
+    "refresh_grace",
+    type=int,
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="0 to 120: how long a just-spent refresh token may be presented again for the same"
+    " new pair (several processes refreshing at once).",
+)
 @in_app
 def clients_create(
-    name: str, redirect_uris: tuple[str, ...], public: bool, introspection: bool
+    name: str,
+    redirect_uris: tuple[str, ...],
+    public: bool,
+    introspection: bool,
+    refresh_grace: int,
 ) -> None:
     """Register a partner app; a confidential app's secret is printed once, here."""
     from oauth_server.services import clients as clients_service
 
     client, secret = clients_service.register_client(
-        name=name, redirect_uris=list(redirect_uris), public=public, introspection=introspection
+        name=name,
+        redirect_uris=list(redirect_uris),
+        public=public,
+        introspection=introspection,
+        refresh_grace_seconds=refresh_grace,
     )
     data = {
         "id": client.id,
@@ -330,6 +348,7 @@ def clients_create(
         "redirect_uris": client.redirect_uris,
         "public": client.is_public,
         "introspection": client.introspection,
+        "refresh_grace_seconds": client.refresh_grace_seconds,
     }
     if secret is not None:
         data["client_secret"] = secret

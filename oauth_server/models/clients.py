@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 CLIENT_ID_MAX = 255
 GRANT_TYPES = ("authorization_code", "refresh_token")
+# A per-app refresh grace period, in seconds: 0 (none) to REFRESH_GRACE_MAX.
+REFRESH_GRACE_MAX = 120
 # Loopback hosts whose http redirect URIs match on any port (RFC 8252 §7.3), as written.
 ANY_PORT_HOSTS = ("127.0.0.1", "[::1]", "localhost")
 _AUTHORITY_ENDS = ("/", "?", "#")
@@ -156,6 +158,7 @@ class ActiveClient(ClientRules):
     redirect_uris: Sequence[str]
     introspection: bool
     deleted_at: datetime | None
+    refresh_grace_seconds: int
     metadata_expires_at: datetime | None = None
 
 
@@ -182,6 +185,9 @@ class OAuthClient(Base, ClientRules):
     is_public: Mapped[bool] = mapped_column(default=False)
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     introspection: Mapped[bool] = mapped_column(default=False)
+    # How long a just-spent refresh token may be presented again for the same successor
+    # pair (several processes of one agent refreshing at once); 0: never, any reuse revokes.
+    refresh_grace_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     secret_rotated_at: Mapped[datetime | None]
     # Deleted apps are kept (their grants are history) but can do nothing.

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy import ForeignKey
 from sqlalchemy import FromClause
 from sqlalchemy import Index
+from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import and_
 from sqlalchemy import or_
@@ -252,6 +253,13 @@ class OAuthToken(Base, PairRules):
     # RFC 8707: the resources the access token is good at, space-separated; None: every
     # resource its scopes reach (a token issued without ``resource``).
     audience: Mapped[str | None] = mapped_column(String(1000))
+    # Refresh grace (OAuthClient.refresh_grace_seconds): the pair whose refresh token was
+    # spent for this one, and this pair's token response encrypted with TOKEN_ENCRYPTION_KEY
+    # (only for an app with a grace period), so that the spent refresh token presented
+    # again within the window answers with this same pair. The sealed response is erased
+    # when this pair's refresh token is spent in its turn or its grant is revoked.
+    predecessor_id: Mapped[int | None] = mapped_column(ForeignKey("oauth_tokens.id"), index=True)
+    sealed_response: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     grant: Mapped[OAuthGrant] = relationship()
     client: Mapped[OAuthClient] = relationship()

@@ -8,6 +8,8 @@ What we change from Authlib's defaults, and why (RFC 9700):
 - No default redirect URI: the authorization request must name one, matched exactly but
   for the port of an http loopback URI (RFC 8252 §7.3); the token request repeats it.
 - Only ``authorization_code`` and ``refresh_token`` grants exist; refresh tokens rotate.
+  An app may have a refresh grace period: its just-spent refresh token presented again
+  within it answers with the same new pair instead of revoking the grant.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from oauth_server.services import oauth_tokens
 from oauth_server.services import revocation
 from oauth_server.services.oauth_tokens import ClaimedCode
 from oauth_server.services.oauth_tokens import ClaimedRefresh
+from oauth_server.services.oauth_tokens import GraceReplay
 from oauth_server.services.presented import PresentedToken
 
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -134,7 +137,11 @@ class AuthorizationServer(FlaskAuthorizationServer):
         bound = claimed.resource if isinstance(claimed, ClaimedCode) else claimed.audience
         audience = resource_indicators.narrowed(bound, asked_resources(request))
         token_id = oauth_tokens.store_claimed(
-            token, client_pk=request.client.id, claimed=claimed, audience=audience
+            token,
+            client_pk=request.client.id,
+            claimed=claimed,
+            audience=audience,
+            grace_seconds=request.client.refresh_grace_seconds,
         )
         logs.annotate(company_id=claimed.company_id, token_id=token_id)  # the view commits
 
@@ -266,8 +273,19 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("Invalid, expired, used or revoked refresh token.")
         self.request.refresh_token = token
 
-    def authenticate_refresh_token(self, refresh_token: str) -> ClaimedRefresh | None:
+    def authenticate_refresh_token(self, refresh_token: str) -> ClaimedRefresh | GraceReplay | None:
         return oauth_tokens.claim_refresh(refresh_token, self.request.client)
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
+        """Authlib's rotation, but for a grace replay: the spent refresh token presented
+        again within its app's grace period gets the very response its first use got (the
+        same pair, scope and audience), and nothing is generated or stored."""
+        replay = self.request.refresh_token
+        if isinstance(replay, GraceReplay):
+            logs.annotate(company_id=replay.company_id, token_id=replay.successor_id)
+            return 200, dict(replay.response), self.TOKEN_RESPONSE_HEADER
+        status, body, headers = super().create_token_response()
+        return status, body, headers
 
     def _validate_token_scope(self, token: OAuthToken) -> None:
         super()._validate_token_scope(token)  # never wider than the grant

@@ -197,6 +197,7 @@ def _active(row: OAuthClient) -> ActiveClient:
         redirect_uris=tuple(row.redirect_uris),
         introspection=row.introspection,
         deleted_at=row.deleted_at,
+        refresh_grace_seconds=row.refresh_grace_seconds,
         metadata_expires_at=row.metadata_expires_at,
     )
 

@@ -23,6 +23,7 @@ from oauth_server.models import Company
 from oauth_server.models import OAuthClient
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
+from oauth_server.models.clients import REFRESH_GRACE_MAX
 from oauth_server.models.clients import ActiveClient
 from oauth_server.models.clients import AnyClient
 from oauth_server.models.clients import hash_secret
@@ -119,12 +120,31 @@ def validate_redirect_uri(uri: str) -> str:
     return uri
 
 
+def check_refresh_grace(seconds: object) -> int:
+    """A refresh grace period as stored: whole seconds from 0 to REFRESH_GRACE_MAX.
+
+    The one check of every door that sets it (Developers page, CLI): a longer window would
+    keep a spent refresh token useful long after an agent's processes raced on it.
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        raise ValidationFailed(_GRACE_MESSAGE, field="refresh_grace_seconds")
+    if not 0 <= seconds <= REFRESH_GRACE_MAX:
+        raise ValidationFailed(_GRACE_MESSAGE, field="refresh_grace_seconds")
+    return seconds
+
+
+_GRACE_MESSAGE = (
+    f"Refresh grace period must be a whole number of seconds from 0 to {REFRESH_GRACE_MAX}."
+)
+
+
 def register_client(
     *,
     name: str,
     redirect_uris: list[str],
     public: bool = False,
     introspection: bool = False,
+    refresh_grace_seconds: int = 0,
     owner_company: Company | None = None,
     actor: Teammate | None = None,
 ) -> tuple[OAuthClient, str | None]:
@@ -132,6 +152,7 @@ def register_client(
 
     The secret exists only in this return value: we keep its keyed hash.
     """
+    grace = check_refresh_grace(refresh_grace_seconds)
     name = text.name(name, "Name", limit=NAME_MAX)
     uris = list(dict.fromkeys(validate_redirect_uri(u) for u in redirect_uris))
     if not uris:
@@ -153,6 +174,7 @@ def register_client(
         is_public=public,
         redirect_uris=uris,
         introspection=introspection,
+        refresh_grace_seconds=grace,
     )
     db.session.add(client)
     db.session.commit()
@@ -247,6 +269,24 @@ def rotate_secret(client: OAuthClient, *, actor: Teammate | None) -> str:
         extra={"client_id": client.client_id, "actor_id": actor.id if actor else None},
     )
     return secret
+
+
+def set_refresh_grace(client: OAuthClient, seconds: object, *, actor: Teammate | None) -> None:
+    """Change an app's refresh grace period; the next refresh reads it.
+
+    A shorter period (0 included) applies at once to refresh tokens already spent: the
+    window is always measured with the app's current value.
+    """
+    client.refresh_grace_seconds = check_refresh_grace(seconds)
+    db.session.commit()
+    log.info(
+        "client refresh grace changed",
+        extra={
+            "client_id": client.client_id,
+            "actor_id": actor.id if actor else None,
+            "refresh_grace_seconds": client.refresh_grace_seconds,
+        },
+    )
 
 
 def delete_client(client: OAuthClient, *, actor: Teammate | None, via: Via) -> None:

@@ -5,10 +5,26 @@ redemptions of one code or one refresh token give exactly one winner on every ba
 the loser is treated as a replay and revokes the grant. The claim returns (RETURNING) what
 the rest of the exchange needs, and the new rows are plain inserts: on success, a code
 exchange is the claim and three writes, a refresh the claim and one.
+
+Refresh grace (``OAuthClient.refresh_grace_seconds``): an agent's several processes may
+refresh one token at once. For an app with a grace period, the new pair's row keeps its
+token response encrypted (``sealed_response``) and names the pair it replaced
+(``predecessor_id``); within the window, the just-spent refresh token presented again by
+the same app answers with that same pair (``GraceReplay``) and revokes nothing. After the
+window, or for any older refresh token (its successor was spent in turn), reuse revokes
+the grant as without a grace period.
+
+A concurrent duplicate never sees a spent token without its successor: the claim and the
+new pair are one transaction. On PostgreSQL the loser's claim waits on the winner's locks
+(the grant's, then the token's) until the winner commits, then matches no row; the read
+that follows is a new statement, which sees the committed successor. SQLite has one
+writer at a time, so the loser's claim runs after the winner's commit. Either way the
+duplicate finds the sealed successor, with no retry to make.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +54,7 @@ from oauth_server.models.grants import PairRules
 from oauth_server.services import revocation
 from oauth_server.services.presented import PRESENTED
 from oauth_server.services.presented import PresentedToken
+from oauth_server.services.vault import vault
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -162,7 +179,8 @@ _CLAIM_REFRESH = (
         .with_for_update(of=_GRANTS, key_share=True)
         .exists(),
     )
-    .values(refresh_used_at=bindparam("claimed_at"))
+    # Spent: a response sealed for its predecessor's grace period can never be replayed.
+    .values(refresh_used_at=bindparam("claimed_at"), sealed_response=None)
     .returning(
         _TOKENS.c.id,
         _TOKENS.c.grant_id,
@@ -175,6 +193,30 @@ _CLAIM_REFRESH = (
         .correlate(_TOKENS)
         .scalar_subquery(),
     )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GraceReplay:
+    """A just-spent refresh token presented again by its app within the app's grace
+    period: the token response of the pair it was spent for, to answer again as it is."""
+
+    response: dict[str, Any]
+    successor_id: int
+    grant_id: int
+    company_id: int
+    client_pk: int
+
+    def check_client(self, client: AnyClient) -> bool:
+        return self.client_pk == client.id
+
+
+# The pair a spent refresh token was rotated into, while it is the grant's newest: its
+# refresh token unspent (an older refresh token is no immediate predecessor) and the
+# pair unrevoked.
+_SUCCESSOR = select(_TOKENS.c.id, _TOKENS.c.sealed_response).where(
+    _TOKENS.c.predecessor_id == bindparam("spent"),
+    PairRules.refresh_live_in(_TOKENS, bindparam("now")),
 )
 
 _INSERT_GRANT = insert(_GRANTS).returning(_GRANTS.c.id)
@@ -232,8 +274,9 @@ def peek_refresh(value: str, client: AnyClient) -> OAuthToken | None:
     )
 
 
-def claim_refresh(value: str, client: AnyClient) -> ClaimedRefresh | None:
-    """Rotate: mark this refresh token used, once. Reuse revokes its whole grant."""
+def claim_refresh(value: str, client: AnyClient) -> ClaimedRefresh | GraceReplay | None:
+    """Rotate: mark this refresh token used, once. Reuse revokes its whole grant, but
+    for the same app's immediate predecessor within its grace period (``GraceReplay``)."""
     if tokens.kind_of(value) is not tokens.Kind.REFRESH:
         return None  # never a personal token, an access token or a code
     refresh_hash = tokens.lookup_hash(value)
@@ -253,9 +296,48 @@ def claim_refresh(value: str, client: AnyClient) -> ClaimedRefresh | None:
         .execution_options(populate_existing=True)
     )
     if row is not None and row.client_pk == client.id and row.refresh_used_at is not None:
+        replay = _grace_replay(row, client, now)
+        if replay is not None:
+            log.info(
+                "refresh token replayed within its grace period",
+                extra={"grant_id": row.grant_id, "token_id": replay.successor_id},
+            )
+            return replay
         log.warning("refresh token reused", extra={"grant_id": row.grant_id})
         revocation.revoke(row.grant, actor=None, via=revocation.Via.REFRESH_REUSE)
     return None
+
+
+def _grace_replay(spent: OAuthToken, client: AnyClient, now: datetime) -> GraceReplay | None:
+    """The successor of ``spent`` to answer with again, if the app's grace period allows
+    it: the same app (the caller checked), within the window from the moment the token
+    was spent, its grant in force, and the successor still the grant's newest pair."""
+    grace = client.refresh_grace_seconds
+    if not grace or spent.refresh_used_at is None or spent.revoked_at is not None:
+        return None
+    if now > spent.refresh_used_at + timedelta(seconds=grace) or not spent.grant.is_live():
+        return None
+    successor = db.session.execute(_SUCCESSOR, {"spent": spent.id, "now": now}).first()
+    if successor is None or successor.sealed_response is None:
+        return None  # an older refresh token, or one spent before the app had a grace period
+    response = unseal(successor.sealed_response)
+    if response is None:
+        return None
+    return GraceReplay(response, successor.id, spent.grant_id, spent.company_id, client.id)
+
+
+def seal(response: dict[str, Any]) -> bytes:
+    """A token response as kept for the grace period: encrypted, never in the clear."""
+    return vault().encrypt(json.dumps(response, sort_keys=True))
+
+
+def unseal(sealed: bytes) -> dict[str, Any] | None:
+    """A sealed token response; None if no key of TOKEN_ENCRYPTION_KEY opens it."""
+    opened = vault().decrypt(sealed)
+    if opened is None:
+        return None
+    response: dict[str, Any] = json.loads(opened)
+    return response
 
 
 def _grant_values(
@@ -279,6 +361,8 @@ def _pair_values(
     company_id: int,
     audience: str | None,
     now: datetime,
+    predecessor_id: int | None = None,
+    grace_seconds: int = 0,
 ) -> dict[str, Any]:
     refresh_ttl = current_app.config["REFRESH_TOKEN_TTL"]
     return {
@@ -294,6 +378,9 @@ def _pair_values(
         "access_expires_at": now + timedelta(seconds=int(token["expires_in"])),
         "refresh_expires_at": now + timedelta(seconds=refresh_ttl) if refresh_ttl else None,
         "audience": audience,
+        "predecessor_id": predecessor_id,
+        # Kept only when the app may be answered with it again.
+        "sealed_response": seal(token) if predecessor_id is not None and grace_seconds else None,
     }
 
 
@@ -303,13 +390,17 @@ def store_claimed(
     client_pk: int,
     claimed: ClaimedCode | ClaimedRefresh,
     audience: str | None = None,
+    grace_seconds: int = 0,
 ) -> int:
     """Save a pair issued for a claimed code (under a new grant) or a spent refresh token
     (under its grant), good at ``audience`` (RFC 8707; None: unbound); return its id.
+    After a refresh, with the app's ``grace_seconds``, the pair keeps its own token
+    response sealed for the spent token presented again (``GraceReplay``).
 
     Inserts only, in the request's transaction: the token endpoint commits once per exchange.
     """
     now = utcnow()
+    predecessor_id: int | None = None
     if isinstance(claimed, ClaimedCode):
         grant_id: int = db.session.execute(
             _INSERT_GRANT,
@@ -323,7 +414,7 @@ def store_claimed(
         ).scalar_one()
         db.session.execute(_LINK_CODE, {"code_id": claimed.id, "new_grant_id": grant_id})
     else:
-        grant_id = claimed.grant_id
+        grant_id, predecessor_id = claimed.grant_id, claimed.id
     pair_id: int = db.session.execute(
         _INSERT_PAIR,
         _pair_values(
@@ -333,6 +424,8 @@ def store_claimed(
             company_id=claimed.company_id,
             audience=audience,
             now=now,
+            predecessor_id=predecessor_id,
+            grace_seconds=grace_seconds,
         ),
     ).scalar_one()
     return pair_id

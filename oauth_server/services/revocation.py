@@ -215,11 +215,17 @@ def revoke_access_token(value: str, client_pk: int) -> PresentedToken | None:
     return token
 
 
+def _pair_revoked(now: Any) -> dict[str, Any]:
+    """The stamps of a pair revoked with its grant: a response sealed for the refresh
+    grace period is erased too, since nothing may replay it any more."""
+    return {"revoked_at": now, "sealed_response": None}
+
+
 def _revoke_grant(grant: OAuthGrant, now: Any, *, actor: Teammate | None, via: Via) -> bool:
     """The grant, its tokens (even if it was revoked already), its teammate's pending
     codes for its app."""
     stamped = _execute(_GRANTS, _revoked_by(now, actor, via), match={"id": grant.id})
-    _execute(_TOKENS, {"revoked_at": now}, within=("grant_id", [grant.id]))
+    _execute(_TOKENS, _pair_revoked(now), within=("grant_id", [grant.id]))
     # Codes the same teammate approved for the same app but the app has not redeemed yet.
     _execute(
         _CODES,
@@ -268,7 +274,7 @@ def revoke_all_for(owner: Owner, *, actor: Teammate | None, via: Via) -> int:
     for grant in sorted(grants):
         _queue(OAuthGrant.kind, grant.id, grant.company_id, actor, via)
     if grants:
-        _execute(_TOKENS, {"revoked_at": now}, within=("grant_id", [g.id for g in grants]))
+        _execute(_TOKENS, _pair_revoked(now), within=("grant_id", [g.id for g in grants]))
     _execute(_CODES, {"revoked_at": now}, match={column: owner.id})
     return len(grants)
 

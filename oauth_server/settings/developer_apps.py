@@ -24,6 +24,8 @@ from oauth_server.settings.blueprints import confirmed
 from oauth_server.settings.blueprints import path_id
 from oauth_server.settings.forms import ConfirmForm
 from oauth_server.settings.forms import NewAppForm
+from oauth_server.settings.forms import RefreshGraceForm
+from oauth_server.settings.forms import grace_seconds
 
 
 def _uris(text: str) -> list[str]:
@@ -52,6 +54,7 @@ def new_app() -> Any:
                     name=form.name.data or "",
                     redirect_uris=_uris(form.redirect_uris.data or ""),
                     public=form.client_type.data == "public",
+                    refresh_grace_seconds=grace_seconds(form.refresh_grace_seconds),
                     owner_company=current_user.company,
                     actor=current_user,
                 )
@@ -60,18 +63,43 @@ def new_app() -> Any:
                 field.errors = [*field.errors, error.message]
             else:
                 # The secret is shown in this response only; we keep its hash.
-                return render_template(
-                    "settings/app_detail.html", app=client, secret=secret, form=ConfirmForm()
-                )
+                return _detail(client, secret=secret)
         return render_template("settings/new_app.html", form=form), 400
     return render_template("settings/new_app.html", form=form)
 
 
+def _detail(
+    app: OAuthClient, *, secret: str | None = None, grace: RefreshGraceForm | None = None
+) -> str:
+    """An app's page: its settings, and its secret when one was just created."""
+    if grace is None:
+        grace = RefreshGraceForm(refresh_grace_seconds=str(app.refresh_grace_seconds))
+    return render_template(
+        "settings/app_detail.html", app=app, secret=secret, form=ConfirmForm(), grace_form=grace
+    )
+
+
 @bp.get("/developers/<client_pk>")
 def app_detail(client_pk: str) -> str:
-    return render_template(
-        "settings/app_detail.html", app=_app(client_pk), secret=None, form=ConfirmForm()
-    )
+    return _detail(_app(client_pk))
+
+
+@bp.post("/developers/<client_pk>/refresh-grace")
+def set_refresh_grace(client_pk: str) -> Any:
+    """Set how long a just-spent refresh token of the app answers again with its new pair."""
+    app = _app(client_pk)
+    form = RefreshGraceForm()
+    if not form.validate_on_submit():
+        return _detail(app, grace=form), 400
+    try:
+        clients.set_refresh_grace(
+            app, grace_seconds(form.refresh_grace_seconds), actor=current_user
+        )
+    except DomainError as error:
+        form.refresh_grace_seconds.errors = [error.message]
+        return _detail(app, grace=form), 400
+    flash(f"Refresh grace period set to {app.refresh_grace_seconds} seconds.", "info")
+    return redirect(url_for("settings.app_detail", client_pk=app.id))
 
 
 @bp.post("/developers/<client_pk>/rotate-secret")
@@ -83,7 +111,7 @@ def rotate_app_secret(client_pk: str) -> Any:
     except DomainError as error:
         abort(400, error.message)
     flash("New secret created. The old one no longer works.", "info")
-    return render_template("settings/app_detail.html", app=app, secret=secret, form=ConfirmForm())
+    return _detail(app, secret=secret)
 
 
 @bp.post("/developers/<client_pk>/delete")

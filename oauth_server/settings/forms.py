@@ -17,6 +17,7 @@ from wtforms.validators import Length
 from wtforms.validators import StopValidation
 
 from oauth_server import text
+from oauth_server.errors import ValidationFailed
 from oauth_server.models import Company
 from oauth_server.scopes import offered
 from oauth_server.services import clients
@@ -90,6 +91,34 @@ class ConfirmForm(FlaskForm):
     """A bare form: its CSRF token is the whole point."""
 
 
+def _grace_field() -> StringField:
+    return StringField(
+        "Refresh grace period (seconds)",
+        filters=[_strip],
+        default="0",
+        validators=[_grace_in_range],
+    )
+
+
+def _grace_in_range(form: Form, field: Field) -> None:
+    """Whole seconds, checked by the service's rule so that every door says the same;
+    left empty (or not sent, by a client that predates the field): 0."""
+    raw = field.data or "0"
+    try:
+        clients.check_refresh_grace(int(raw) if raw.isascii() and raw.isdigit() else None)
+    except ValidationFailed as problem:
+        raise StopValidation(problem.message) from None
+
+
+def grace_seconds(field: Field) -> int:
+    """A validated grace field's value."""
+    return int(field.data or "0")
+
+
+class RefreshGraceForm(FlaskForm):
+    refresh_grace_seconds = _grace_field()
+
+
 class NewAppForm(FlaskForm):
     name = StringField(
         "Name",
@@ -119,3 +148,4 @@ class NewAppForm(FlaskForm):
         default="confidential",
         validators=[InputRequired()],
     )
+    refresh_grace_seconds = _grace_field()

@@ -341,6 +341,7 @@ SETTINGS_POSTS = {
     "/settings/developers/new",
     "/settings/developers/<client_pk>/rotate-secret",
     "/settings/developers/<client_pk>/delete",
+    "/settings/developers/<client_pk>/refresh-grace",
 }
 
 
