@@ -4,7 +4,8 @@ Every claim is a conditional UPDATE (``... WHERE used_at IS NULL``), so two conc
 redemptions of one code or one refresh token give exactly one winner on every backend;
 the loser is treated as a replay and revokes the grant. The claim returns (RETURNING) what
 the rest of the exchange needs, and the new rows are plain inserts: on success, a code
-exchange is the claim and three writes, a refresh the claim and one.
+exchange is the claim, a read of the teammate's grant for the app and up to three writes,
+a refresh the claim and one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from oauth_server import tokens
 from oauth_server.extensions import db
@@ -178,6 +180,25 @@ _CLAIM_REFRESH = (
 )
 
 _INSERT_GRANT = insert(_GRANTS).returning(_GRANTS.c.id)
+
+# The teammate's unrevoked grant for this app, the one a new authorization joins: the
+# partial unique index (``uq_oauth_grants_one_live``) keeps it to one row. Unrevoked is
+# live here: the code's teammate is active and its app authenticated (not deleted). The
+# lock keeps the token endpoint's order, grant first, and makes a concurrent join wait
+# to add its scopes to the union this one writes.
+_LIVE_GRANT = (
+    select(_GRANTS.c.id, _GRANTS.c.scope)
+    .where(
+        _GRANTS.c.company_id == bindparam("company_id"),
+        _GRANTS.c.client_pk == bindparam("client_pk"),
+        _GRANTS.c.teammate_id == bindparam("teammate_id"),
+        _GRANTS.c.revoked_at.is_(None),
+    )
+    .with_for_update(of=_GRANTS, key_share=True)
+)
+_WIDEN_GRANT = (
+    update(_GRANTS).where(_GRANTS.c.id == bindparam("grant_id")).values(scope=bindparam("union"))
+)
 _LINK_CODE = (
     update(_CODES)
     .where(_CODES.c.id == bindparam("code_id"))
@@ -297,6 +318,72 @@ def _pair_values(
     }
 
 
+def union_scope(granted: str, added: str) -> str:
+    """The scopes of both strings, each once: those granted first, in their order, then
+    the new ones in theirs (a stable order, so the grant's scope reads the same each time)."""
+    merged = dict.fromkeys(granted.split())
+    merged.update(dict.fromkeys(added.split()))
+    return " ".join(merged)
+
+
+def _join_live_grant(claimed: ClaimedCode, client_pk: int) -> tuple[int, str] | None:
+    """Add the code's scopes to the teammate's live grant for this app, if there is one;
+    its id and its scope now (the union)."""
+    row = db.session.execute(
+        _LIVE_GRANT,
+        {
+            "company_id": claimed.company_id,
+            "client_pk": client_pk,
+            "teammate_id": claimed.teammate_id,
+        },
+    ).first()
+    if row is None:
+        return None
+    grant_id, granted = row
+    union = union_scope(granted, claimed.scope)
+    if union != granted:
+        db.session.execute(_WIDEN_GRANT, {"grant_id": grant_id, "union": union})
+    return grant_id, union
+
+
+def _new_grant(claimed: ClaimedCode, client_pk: int, now: datetime) -> int | None:
+    """Insert the teammate's grant for this app; None if a concurrent exchange inserted
+    it first (the unique index refused this one; the savepoint keeps the code's claim)."""
+    values = _grant_values(
+        client_pk=client_pk,
+        company_id=claimed.company_id,
+        teammate_id=claimed.teammate_id,
+        scope=claimed.scope,
+        now=now,
+    )
+    try:
+        with db.session.begin_nested():
+            grant_id: int = db.session.execute(_INSERT_GRANT, values).scalar_one()
+    except IntegrityError:
+        return None
+    return grant_id
+
+
+def _grant_for_code(claimed: ClaimedCode, client_pk: int, now: datetime) -> tuple[int, str]:
+    """The grant a redeemed code's pair belongs to, and the pair's scope.
+
+    One grant per teammate and app: the code joins the live grant (whose scope becomes the
+    union, which the new pair gets too: the teammate approved the new scopes just now and
+    the others before, for the same app) or starts one. Losing the race to start it, the
+    code joins the winner's.
+    """
+    joined = _join_live_grant(claimed, client_pk)
+    if joined is None:
+        grant_id = _new_grant(claimed, client_pk, now)
+        joined = (grant_id, claimed.scope) if grant_id is not None else None
+    if joined is None:
+        joined = _join_live_grant(claimed, client_pk)
+    if joined is None:  # pragma: no cover - the unique violation names a live grant
+        raise RuntimeError("no live grant to join after a unique violation")
+    db.session.execute(_LINK_CODE, {"code_id": claimed.id, "new_grant_id": joined[0]})
+    return joined
+
+
 def store_claimed(
     token: dict[str, Any],
     *,
@@ -304,24 +391,17 @@ def store_claimed(
     claimed: ClaimedCode | ClaimedRefresh,
     audience: str | None = None,
 ) -> int:
-    """Save a pair issued for a claimed code (under a new grant) or a spent refresh token
-    (under its grant), good at ``audience`` (RFC 8707; None: unbound); return its id.
+    """Save a pair issued for a claimed code (under the teammate's grant for the app, joined
+    or new) or a spent refresh token (under its grant), good at ``audience`` (RFC 8707;
+    None: unbound); return its id.
 
-    Inserts only, in the request's transaction: the token endpoint commits once per exchange.
+    A joined grant may give the pair more scopes than the code named: ``token["scope"]``
+    (the response) says so. In the request's transaction: the token endpoint commits once
+    per exchange.
     """
     now = utcnow()
     if isinstance(claimed, ClaimedCode):
-        grant_id: int = db.session.execute(
-            _INSERT_GRANT,
-            _grant_values(
-                client_pk=client_pk,
-                company_id=claimed.company_id,
-                teammate_id=claimed.teammate_id,
-                scope=claimed.scope,
-                now=now,
-            ),
-        ).scalar_one()
-        db.session.execute(_LINK_CODE, {"code_id": claimed.id, "new_grant_id": grant_id})
+        grant_id, token["scope"] = _grant_for_code(claimed, client_pk, now)
     else:
         grant_id = claimed.grant_id
     pair_id: int = db.session.execute(
