@@ -91,8 +91,10 @@ def get_code(
 ) -> tuple[str, str]:
     """Sign in as ``email`` (None: signed in already), consent, and return (code, verifier).
 
-    ``extra``: more authorization parameters (``prompt="consent"`` shows the page to a
-    confidential app asking again for what it holds, which would otherwise skip it)."""
+    ``extra``: more authorization parameters. ``prompt=consent`` unless told otherwise: the
+    page shows even to a confidential app asking again for what it holds, which would
+    skip it (tests/oauth/test_incremental_consent.py tests that)."""
+    extra.setdefault("prompt", "consent")
     verifier, challenge = pkce()
     if email is not None:
         login(client, email)

@@ -4,8 +4,9 @@ Every claim is a conditional UPDATE (``... WHERE used_at IS NULL``), so two conc
 redemptions of one code or one refresh token give exactly one winner on every backend;
 the loser is treated as a replay and revokes the grant. The claim returns (RETURNING) what
 the rest of the exchange needs, and the new rows are plain inserts: on success, a code
-exchange is the claim, a read of the teammate's grant for the app and up to three writes,
-a refresh the claim and one.
+exchange is the claim and three writes (the teammate's first grant for the app; joining
+the grant they hold adds its read and the write of its widened scope), a refresh the
+claim and one.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 
 from oauth_server import tokens
 from oauth_server.extensions import db
@@ -179,7 +181,26 @@ _CLAIM_REFRESH = (
     )
 )
 
-_INSERT_GRANT = insert(_GRANTS).returning(_GRANTS.c.id)
+
+def _insert_first_grant(dialect: Any) -> Any:
+    """INSERT the teammate's grant for an app unless they hold one (the partial unique
+    index ``uq_oauth_grants_one_live``): no row returned then, and no error, so that the
+    code's claim in the same transaction stands. PostgreSQL waits for a concurrent
+    insert of the same key to commit or roll back before it decides."""
+    return (
+        dialect.insert(_GRANTS)
+        .on_conflict_do_nothing(
+            index_elements=[_GRANTS.c.company_id, _GRANTS.c.client_pk, _GRANTS.c.teammate_id],
+            index_where=_GRANTS.c.revoked_at.is_(None),
+        )
+        .returning(_GRANTS.c.id)
+    )
+
+
+_INSERT_GRANT = {
+    "postgresql": _insert_first_grant(postgresql),
+    "sqlite": _insert_first_grant(sqlite),
+}
 
 # The teammate's unrevoked grant for this app, the one a new authorization joins: the
 # partial unique index (``uq_oauth_grants_one_live``) keeps it to one row. Unrevoked is
@@ -346,9 +367,9 @@ def _join_live_grant(claimed: ClaimedCode, client_pk: int) -> tuple[int, str] | 
     return grant_id, union
 
 
-def _new_grant(claimed: ClaimedCode, client_pk: int, now: datetime) -> int | None:
-    """Insert the teammate's grant for this app; None if a concurrent exchange inserted
-    it first (the unique index refused this one; the savepoint keeps the code's claim)."""
+def _first_grant(claimed: ClaimedCode, client_pk: int, now: datetime) -> int | None:
+    """Insert the teammate's grant for this app; None if they hold one already."""
+    statement = _INSERT_GRANT[db.session.get_bind().dialect.name]
     values = _grant_values(
         client_pk=client_pk,
         company_id=claimed.company_id,
@@ -356,32 +377,27 @@ def _new_grant(claimed: ClaimedCode, client_pk: int, now: datetime) -> int | Non
         scope=claimed.scope,
         now=now,
     )
-    try:
-        with db.session.begin_nested():
-            grant_id: int = db.session.execute(_INSERT_GRANT, values).scalar_one()
-    except IntegrityError:
-        return None
+    grant_id: int | None = db.session.execute(statement, values).scalar_one_or_none()
     return grant_id
 
 
 def _grant_for_code(claimed: ClaimedCode, client_pk: int, now: datetime) -> tuple[int, str]:
     """The grant a redeemed code's pair belongs to, and the pair's scope.
 
-    One grant per teammate and app: the code joins the live grant (whose scope becomes the
-    union, which the new pair gets too: the teammate approved the new scopes just now and
-    the others before, for the same app) or starts one. Losing the race to start it, the
-    code joins the winner's.
+    One grant per teammate and app: the code starts the teammate's grant for the app or,
+    when they hold one, joins it. Its scope becomes the union, which the new pair gets
+    too: the teammate approved the new scopes just now and the others before, for the
+    same app. A grant revoked between the refused insert and the join is no longer in
+    the way: the insert is tried once more.
     """
-    joined = _join_live_grant(claimed, client_pk)
-    if joined is None:
-        grant_id = _new_grant(claimed, client_pk, now)
+    for _attempt in range(2):
+        grant_id = _first_grant(claimed, client_pk, now)
         joined = (grant_id, claimed.scope) if grant_id is not None else None
-    if joined is None:
-        joined = _join_live_grant(claimed, client_pk)
-    if joined is None:  # pragma: no cover - the unique violation names a live grant
-        raise RuntimeError("no live grant to join after a unique violation")
-    db.session.execute(_LINK_CODE, {"code_id": claimed.id, "new_grant_id": joined[0]})
-    return joined
+        joined = joined or _join_live_grant(claimed, client_pk)
+        if joined is not None:
+            db.session.execute(_LINK_CODE, {"code_id": claimed.id, "new_grant_id": joined[0]})
+            return joined
+    raise RuntimeError("the teammate's grant for the app was refused and not found twice")
 
 
 def store_claimed(

@@ -185,7 +185,7 @@ def test_revoke_access_revokes_access_and_refresh_tokens_at_once(
     mate = make_teammate(company, email="mo@acme.test", name="Mo Mate")
     issued = partner_tokens(app, partner, mate, "private")
     rotated = refresh(client, partner, issued["refresh_token"]).get_json()  # two pairs now
-    pending = get_code(isolated_client(app), partner, mate.email, "private", prompt="consent")
+    pending = get_code(isolated_client(app), partner, mate.email, "private")
     grant = the_grant()
     assert me_status(client, rotated["access_token"]) == 200
 
