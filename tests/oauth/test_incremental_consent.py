@@ -231,3 +231,34 @@ def test_two_exchanges_at_once_make_one_grant(client, live_server, workspace, pa
     assert sorted(grant.scope.split()) == ["private", "shared"]
     for answer in answers:
         assert me_status(client, answer.json()["access_token"]) == 200
+
+
+def test_a_grant_revoked_during_the_join_leaves_room_for_a_new_one(
+    client, workspace, partner, monkeypatch
+):
+    """The insert was refused for a grant that is revoked before the join reads it: the
+    exchange tries the insert again and starts a grant of its own."""
+    from oauth_server.extensions import db
+    from oauth_server.services import oauth_tokens
+    from oauth_server.services import revocation
+
+    first = issue(client, partner, workspace.admin.email, "shared")
+    [old] = rows(OAuthGrant)
+    join = oauth_tokens._join_live_grant
+    calls: list[int] = []
+
+    def revoked_meanwhile(claimed, client_pk):
+        calls.append(client_pk)
+        if len(calls) == 1:
+            grant = db.session.get_one(OAuthGrant, old.id)
+            revocation.revoke(grant, actor=None, via=revocation.Via.SETTINGS)
+        return join(claimed, client_pk)
+
+    monkeypatch.setattr(oauth_tokens, "_join_live_grant", revoked_meanwhile)
+    code, verifier = get_code(client, partner, None, "private")
+    second = exchange(client, partner, code, verifier).get_json()
+
+    [grant] = live_grants()
+    assert grant.id != old.id and (grant.scope, second["scope"]) == ("private", "private")
+    assert me_status(client, first["access_token"]) == 401
+    assert me_status(client, second["access_token"]) == 200
