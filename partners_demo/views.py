@@ -67,7 +67,10 @@ def init_app(app: Flask) -> None:
         # The scope goes in the authorization request only: on a refresh, Authlib would send
         # a client-wide scope too, and asking for more than was granted (a teammate cannot
         # grant "shared") is refused with invalid_scope.
-        authorize_params={"scope": app.config["SCOPE"]},
+        # prompt=consent: Connect is a person's explicit choice, and several demo users may
+        # connect through one server login; without it the server skips the page for a
+        # confidential app asking again for what the teammate already granted.
+        authorize_params={"scope": app.config["SCOPE"], "prompt": "consent"},
         client_kwargs={"code_challenge_method": "S256", "default_timeout": HTTP_TIMEOUT},
         update_token=_save_refreshed_token,
     )

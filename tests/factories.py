@@ -112,7 +112,8 @@ def register(public: bool = False, introspection: bool = False, **kwargs: Any) -
 def make_grant(
     company: Company, partner: Partner, teammate: Teammate, scope: str = "shared"
 ) -> OAuthGrant:
-    """A grant row as the consent flow leaves it (for listing tests that need many)."""
+    """A grant row as the consent flow leaves it (for listing tests that need many: one
+    live grant per teammate and app, so many need as many apps or teammates)."""
     grant = OAuthGrant(
         company_id=company.id, client_pk=partner.row.id, teammate_id=teammate.id, scope=scope
     )

@@ -83,13 +83,22 @@ def redirect_params(response: Any, redirect_uri: str = REDIRECT_URI) -> dict[str
 
 
 def get_code(
-    client: FlaskClient, partner: Partner, email: str | None, scope: str = "shared"
+    client: FlaskClient,
+    partner: Partner,
+    email: str | None,
+    scope: str = "shared",
+    **extra: Any,
 ) -> tuple[str, str]:
-    """Sign in as ``email`` (None: signed in already), consent, and return (code, verifier)."""
+    """Sign in as ``email`` (None: signed in already), consent, and return (code, verifier).
+
+    ``extra``: more authorization parameters. ``prompt=consent`` unless told otherwise: the
+    page shows even to a confidential app asking again for what it holds, which would
+    skip it (tests/oauth/test_incremental_consent.py tests that)."""
+    extra.setdefault("prompt", "consent")
     verifier, challenge = pkce()
     if email is not None:
         login(client, email)
-    params = redirect_params(consent(client, authorize_url(partner, scope, challenge)))
+    params = redirect_params(consent(client, authorize_url(partner, scope, challenge, **extra)))
     assert "code" in params, params
     return params["code"], verifier
 

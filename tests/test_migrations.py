@@ -25,6 +25,7 @@ from flask_migrate import downgrade
 from flask_migrate import upgrade
 from sqlalchemy import delete
 from sqlalchemy import inspect
+from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.schema import CreateTable
 
@@ -215,3 +216,76 @@ def test_0006_keeps_teammates_and_gives_them_their_keys(empty_database: Flask) -
     assert tuple(row) == ("josé@acme.test", "josé@acme.test", None, "josé@acme.test")
     # The decomposed spelling finds the row through its key.
     assert teammates.by_email("JOSE\u0301@acme.test").id == 7
+
+
+def test_0010_merges_duplicate_live_grants_and_keeps_every_token(empty_database: Flask) -> None:
+    """Before 0010 each authorization made a grant: a teammate's live grants for one app are
+    merged into the oldest (union of scopes, its tokens and codes with it); revoked ones,
+    other teammates' and other apps' stay as they were."""
+    from datetime import timedelta
+
+    from oauth_server.models import AuthorizationCode
+    from oauth_server.models import OAuthGrant
+    from oauth_server.models import OAuthToken
+    from oauth_server.models.base import utcnow
+    from tests.factories import make_admin
+    from tests.factories import make_grant
+    from tests.factories import register
+
+    upgrade(revision="0009")
+    company = companies.create_company("Acme")
+    ada, bo = make_admin(company), make_admin(company)
+    partner, other_app = register(), register(name="Other")
+    revoked = make_grant(company, partner, ada, "shared")
+    revoked.revoked_at = utcnow()
+    first = make_grant(company, partner, ada, "shared")
+    second = make_grant(company, partner, ada, "private shared")
+    apart = [make_grant(company, partner, bo), make_grant(company, other_app, ada)]
+    now = utcnow()
+    for n, grant in enumerate([first, second, second]):
+        db.session.add(
+            OAuthToken(
+                grant_id=grant.id,
+                client_pk=partner.row.id,
+                company_id=company.id,
+                scope=grant.scope,
+                access_hash=f"{n:064d}",
+                access_expires_at=now + timedelta(hours=1),
+            )
+        )
+    db.session.add(
+        AuthorizationCode(
+            code_hash="c" * 64,
+            client_pk=partner.row.id,
+            company_id=company.id,
+            teammate_id=ada.id,
+            redirect_uri="https://partner.example/cb",
+            scope="private",
+            code_challenge="x",
+            code_challenge_method="S256",
+            expires_at=now,
+            used_at=now,
+            grant_id=second.id,
+        )
+    )
+    db.session.commit()
+    ids = {"revoked": revoked.id, "first": first.id, "second": second.id}
+    apart_ids = sorted(g.id for g in apart)
+    db.session.remove()
+
+    upgrade()
+
+    kept, merged = (
+        db.session.get_one(OAuthGrant, ids["first"]),
+        db.session.get_one(OAuthGrant, ids["second"]),
+    )
+    assert (kept.scope, kept.revoked_at) == ("shared private", None)
+    assert merged.revoked_at is not None and merged.revoked_via == "merged"
+    assert db.session.get_one(OAuthGrant, ids["revoked"]).scope == "shared"
+    pairs = db.session.scalars(select(OAuthToken)).all()
+    assert [p.grant_id for p in pairs] == [ids["first"]] * 3
+    assert [p.scope for p in pairs] == ["shared", "private shared", "private shared"]
+    assert db.session.scalars(select(AuthorizationCode.grant_id)).all() == [ids["first"]]
+    live = db.session.scalars(select(OAuthGrant).where(OAuthGrant.revoked_at.is_(None))).all()
+    assert sorted(g.id for g in live) == sorted([ids["first"], *apart_ids])
+    assert schema_differences() == []

@@ -139,6 +139,14 @@ class ClientRules:
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code"
 
+    @property
+    def skips_repeat_consent(self) -> bool:
+        """A request for scopes already granted may skip the consent page: only for an app
+        that authenticates with a secret, so that an app pretending to be it (anyone can
+        send its client_id and a redirect it registered) still cannot redeem the code.
+        A public app (SPA, native, a client metadata document) always shows the page."""
+        return not self.is_public and self.secret_hash is not None and self.deleted_at is None
+
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in GRANT_TYPES
 

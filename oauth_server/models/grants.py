@@ -14,6 +14,7 @@ from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import and_
 from sqlalchemy import or_
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -82,10 +83,27 @@ class GrantRules:
 
 
 class OAuthGrant(UsedAndRevocable, Base, GrantRules):
-    """One consent: listed under "Apps with Access", revoked as a whole."""
+    """One consent: listed under "Apps with Access", revoked as a whole.
+
+    A teammate has at most one unrevoked grant per app: authorizing the app again joins it
+    (``oauth_tokens.store_claimed``), so the list shows one row per teammate and app, and
+    its "Revoke access" ends every token the app holds for them. The partial unique index
+    holds that against two code exchanges at once.
+    """
 
     __tablename__ = "oauth_grants"
-    __table_args__ = (Index("ix_oauth_grants_company_id_id", "company_id", "id"),)
+    __table_args__ = (
+        Index("ix_oauth_grants_company_id_id", "company_id", "id"),
+        Index(
+            "uq_oauth_grants_one_live",
+            "company_id",
+            "client_pk",
+            "teammate_id",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"))

@@ -35,12 +35,14 @@ from oauth_server.extensions import db
 from oauth_server.extensions import limiter
 from oauth_server.extensions import read_without_transaction
 from oauth_server.models import PersonalToken
+from oauth_server.models.clients import AnyClient
 from oauth_server.oauth import requests
 from oauth_server.oauth.server import ALL_AUTH_METHODS
 from oauth_server.oauth.server import CONFIDENTIAL_AUTH_METHODS
 from oauth_server.oauth.server import server
 from oauth_server.services import clients
 from oauth_server.services import consent
+from oauth_server.services import grants
 from oauth_server.services import revocation
 from oauth_server.urls import external_url
 
@@ -117,6 +119,14 @@ def _sign_in_first() -> Response:
     return redirect(url_for("auth.login", next=request.full_path))
 
 
+def _consented_before(client: AnyClient, decision: consent.ConsentDecision) -> bool:
+    """The teammate approved every requested scope for this app before, and the app may
+    skip the page (``ClientRules.skips_repeat_consent``) unless it asks to show it with
+    ``prompt=consent``. Other prompt values are not supported and are ignored."""
+    prompts = (request.args.get("prompt") or "").split()
+    return client.skips_repeat_consent and decision.asks_nothing_new and "consent" not in prompts
+
+
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
     too_long = requests.query_problem()
@@ -143,7 +153,12 @@ def authorize() -> Any:
         return _redirect_error(error)
     grant.resources = resource_indicators.stored(resources)
     try:
-        decision = consent.evaluate(user.company, user, grant.request.payload.scope)
+        decision = consent.evaluate(
+            user.company,
+            user,
+            grant.request.payload.scope,
+            granted=grants.live_scope(user, grant.client.id),
+        )
     except ScopeNotOffered as problem:
         return _redirect_error(
             InvalidScopeError(
@@ -152,6 +167,9 @@ def authorize() -> Any:
                 state=grant.request.payload.state,
             )
         )
+    if request.method == "GET" and _consented_before(grant.client, decision):
+        grant.granted_scope = decision.scope
+        return server.create_authorization_response(grant=grant, grant_user=user)
     if request.method == "GET":
         return render_template(
             "oauth/consent.html",

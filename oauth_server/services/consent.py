@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Set
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import timedelta
 from typing import Protocol
 
@@ -27,15 +28,28 @@ SCOPE_STRING_MAX = 1000
 
 @dataclass(frozen=True)
 class ConsentDecision:
-    """A parsed authorization request: what the teammate may grant and what they may not."""
+    """A parsed authorization request: what the teammate may grant and what they may not,
+    and what their live grant for the app holds already (which Allow keeps: the grant and
+    the new token get the union)."""
 
     requested: list[str]
     grantable: list[str]
     unavailable: list[str]
+    already_granted: list[str] = field(default_factory=list)
 
     @property
     def scope(self) -> str:
         return " ".join(self.grantable)
+
+    @property
+    def new(self) -> list[str]:
+        """The grantable scopes the live grant does not hold yet."""
+        return [s for s in self.grantable if s not in self.already_granted]
+
+    @property
+    def asks_nothing_new(self) -> bool:
+        """Everything requested is in the live grant: nothing unavailable, nothing new."""
+        return bool(self.already_granted) and not self.unavailable and not self.new
 
 
 class Delegating(Protocol):
@@ -64,8 +78,14 @@ def delegable(teammate: Delegating, granted: list[str]) -> list[str]:
     return [s for s in granted if may_delegate(teammate, s)]
 
 
-def evaluate(company: Company, teammate: Teammate, scope_string: str | None) -> ConsentDecision:
-    """Split a requested scope string; raise ScopeNotOffered if any scope is not offered."""
+def evaluate(
+    company: Company, teammate: Teammate, scope_string: str | None, granted: str | None = None
+) -> ConsentDecision:
+    """Split a requested scope string; raise ScopeNotOffered if any scope is not offered.
+
+    ``granted``: the scope of the teammate's live grant for the app, if any; of it, what
+    they may still delegate is shown as already granted.
+    """
     if scope_string is not None and len(scope_string) > SCOPE_STRING_MAX:
         raise ScopeNotOffered("The scope parameter is too long.")
     requested = scopes.parse(scope_string)
@@ -78,7 +98,12 @@ def evaluate(company: Company, teammate: Teammate, scope_string: str | None) -> 
         )
     grantable = [s for s in requested if may_delegate(teammate, s)]
     unavailable = [s for s in requested if s not in grantable]
-    return ConsentDecision(requested=requested, grantable=grantable, unavailable=unavailable)
+    return ConsentDecision(
+        requested=requested,
+        grantable=grantable,
+        unavailable=unavailable,
+        already_granted=delegable(teammate, granted.split()) if granted else [],
+    )
 
 
 def store_code(

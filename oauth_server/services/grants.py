@@ -53,3 +53,20 @@ def company_grant(company: Company, grant_id: int) -> OAuthGrant:
     if grant is None:
         raise NotFound("No such app grant.")
     return grant
+
+
+def live_scope(teammate: Teammate, client_pk: int) -> str | None:
+    """The scope of ``teammate``'s live grant for this app (``GrantRules``), None without
+    one: what a new authorization of the app would join."""
+    scope: str | None = db.session.scalar(
+        select(OAuthGrant.scope)
+        .join(OAuthGrant.client)
+        .join(OAuthGrant.teammate)
+        .where(
+            OAuthGrant.company_id == teammate.company_id,
+            OAuthGrant.client_pk == client_pk,
+            OAuthGrant.teammate_id == teammate.id,
+            OAuthGrant.live_in(OAuthGrant.__table__, OAuthClient.__table__, Teammate.__table__),
+        )
+    )
+    return scope

@@ -4,7 +4,9 @@ Every claim is a conditional UPDATE (``... WHERE used_at IS NULL``), so two conc
 redemptions of one code or one refresh token give exactly one winner on every backend;
 the loser is treated as a replay and revokes the grant. The claim returns (RETURNING) what
 the rest of the exchange needs, and the new rows are plain inserts: on success, a code
-exchange is the claim and three writes, a refresh the claim and one.
+exchange is the claim and three writes (the teammate's first grant for the app; joining
+the grant they hold adds its read and the write of its widened scope), a refresh the
+claim and one.
 
 Refresh grace (``OAuthClient.refresh_grace_seconds``): an agent's several processes may
 refresh one token at once. For an app with a grace period, the new pair's row keeps its
@@ -38,6 +40,8 @@ from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 
 from oauth_server import tokens
 from oauth_server.extensions import db
@@ -219,7 +223,44 @@ _SUCCESSOR = select(_TOKENS.c.id, _TOKENS.c.sealed_response).where(
     PairRules.refresh_live_in(_TOKENS, bindparam("now")),
 )
 
-_INSERT_GRANT = insert(_GRANTS).returning(_GRANTS.c.id)
+def _insert_first_grant(dialect: Any) -> Any:
+    """INSERT the teammate's grant for an app unless they hold one (the partial unique
+    index ``uq_oauth_grants_one_live``): no row returned then, and no error, so that the
+    code's claim in the same transaction stands. PostgreSQL waits for a concurrent
+    insert of the same key to commit or roll back before it decides."""
+    return (
+        dialect.insert(_GRANTS)
+        .on_conflict_do_nothing(
+            index_elements=[_GRANTS.c.company_id, _GRANTS.c.client_pk, _GRANTS.c.teammate_id],
+            index_where=_GRANTS.c.revoked_at.is_(None),
+        )
+        .returning(_GRANTS.c.id)
+    )
+
+
+_INSERT_GRANT = {
+    "postgresql": _insert_first_grant(postgresql),
+    "sqlite": _insert_first_grant(sqlite),
+}
+
+# The teammate's unrevoked grant for this app, the one a new authorization joins: the
+# partial unique index (``uq_oauth_grants_one_live``) keeps it to one row. Unrevoked is
+# live here: the code's teammate is active and its app authenticated (not deleted). The
+# lock keeps the token endpoint's order, grant first, and makes a concurrent join wait
+# to add its scopes to the union this one writes.
+_LIVE_GRANT = (
+    select(_GRANTS.c.id, _GRANTS.c.scope)
+    .where(
+        _GRANTS.c.company_id == bindparam("company_id"),
+        _GRANTS.c.client_pk == bindparam("client_pk"),
+        _GRANTS.c.teammate_id == bindparam("teammate_id"),
+        _GRANTS.c.revoked_at.is_(None),
+    )
+    .with_for_update(of=_GRANTS, key_share=True)
+)
+_WIDEN_GRANT = (
+    update(_GRANTS).where(_GRANTS.c.id == bindparam("grant_id")).values(scope=bindparam("union"))
+)
 _LINK_CODE = (
     update(_CODES)
     .where(_CODES.c.id == bindparam("code_id"))
@@ -384,6 +425,67 @@ def _pair_values(
     }
 
 
+def union_scope(granted: str, added: str) -> str:
+    """The scopes of both strings, each once: those granted first, in their order, then
+    the new ones in theirs (a stable order, so the grant's scope reads the same each time)."""
+    merged = dict.fromkeys(granted.split())
+    merged.update(dict.fromkeys(added.split()))
+    return " ".join(merged)
+
+
+def _join_live_grant(claimed: ClaimedCode, client_pk: int) -> tuple[int, str] | None:
+    """Add the code's scopes to the teammate's live grant for this app, if there is one;
+    its id and its scope now (the union)."""
+    row = db.session.execute(
+        _LIVE_GRANT,
+        {
+            "company_id": claimed.company_id,
+            "client_pk": client_pk,
+            "teammate_id": claimed.teammate_id,
+        },
+    ).first()
+    if row is None:
+        return None
+    grant_id, granted = row
+    union = union_scope(granted, claimed.scope)
+    if union != granted:
+        db.session.execute(_WIDEN_GRANT, {"grant_id": grant_id, "union": union})
+    return grant_id, union
+
+
+def _first_grant(claimed: ClaimedCode, client_pk: int, now: datetime) -> int | None:
+    """Insert the teammate's grant for this app; None if they hold one already."""
+    statement = _INSERT_GRANT[db.session.get_bind().dialect.name]
+    values = _grant_values(
+        client_pk=client_pk,
+        company_id=claimed.company_id,
+        teammate_id=claimed.teammate_id,
+        scope=claimed.scope,
+        now=now,
+    )
+    grant_id: int | None = db.session.execute(statement, values).scalar_one_or_none()
+    return grant_id
+
+
+def _grant_for_code(claimed: ClaimedCode, client_pk: int, now: datetime) -> tuple[int, str]:
+    """The grant a redeemed code's pair belongs to, and the pair's scope.
+
+    One grant per teammate and app: the code starts the teammate's grant for the app or,
+    when they hold one, joins it. Its scope becomes the union, which the new pair gets
+    too: the teammate approved the new scopes just now and the others before, for the
+    same app. A grant revoked between the refused insert and the join is no longer in
+    the way: the insert is tried once more.
+    """
+    for _attempt in range(2):
+        grant_id = _first_grant(claimed, client_pk, now)
+        joined = (grant_id, claimed.scope) if grant_id is not None else None
+        joined = joined or _join_live_grant(claimed, client_pk)
+        if joined is not None:
+            db.session.execute(_LINK_CODE, {"code_id": claimed.id, "new_grant_id": joined[0]})
+            return joined
+    raise RuntimeError("the teammate's grant for the app was refused and not found twice")
+
+
 def store_claimed(
     token: dict[str, Any],
     *,
@@ -392,27 +494,20 @@ def store_claimed(
     audience: str | None = None,
     grace_seconds: int = 0,
 ) -> int:
-    """Save a pair issued for a claimed code (under a new grant) or a spent refresh token
-    (under its grant), good at ``audience`` (RFC 8707; None: unbound); return its id.
-    After a refresh, with the app's ``grace_seconds``, the pair keeps its own token
-    response sealed for the spent token presented again (``GraceReplay``).
+    """Save a pair issued for a claimed code (under the teammate's grant for the app, joined
+    or new) or a spent refresh token (under its grant), good at ``audience`` (RFC 8707;
+    None: unbound); return its id. After a refresh, with the app's ``grace_seconds``, the
+    pair keeps its own token response sealed for the spent token presented again
+    (``GraceReplay``).
 
-    Inserts only, in the request's transaction: the token endpoint commits once per exchange.
+    A joined grant may give the pair more scopes than the code named: ``token["scope"]``
+    (the response) says so. In the request's transaction: the token endpoint commits once
+    per exchange.
     """
     now = utcnow()
     predecessor_id: int | None = None
     if isinstance(claimed, ClaimedCode):
-        grant_id: int = db.session.execute(
-            _INSERT_GRANT,
-            _grant_values(
-                client_pk=client_pk,
-                company_id=claimed.company_id,
-                teammate_id=claimed.teammate_id,
-                scope=claimed.scope,
-                now=now,
-            ),
-        ).scalar_one()
-        db.session.execute(_LINK_CODE, {"code_id": claimed.id, "new_grant_id": grant_id})
+        grant_id, token["scope"] = _grant_for_code(claimed, client_pk, now)
     else:
         grant_id, predecessor_id = claimed.grant_id, claimed.id
     pair_id: int = db.session.execute(

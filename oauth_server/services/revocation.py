@@ -65,6 +65,7 @@ class Via(StrEnum):
     CODE_REPLAY = "code_replay"
     REFRESH_REUSE = "refresh_reuse"
     SCIM = "scim"
+    MERGED = "merged"  # a duplicate grant folded into its twin (migration 0010)
 
 
 class Revocable(Protocol):

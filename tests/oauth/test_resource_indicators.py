@@ -36,7 +36,7 @@ def _code(client: Any, partner: Any, email: str | None, resources: list[str]) ->
     verifier, challenge = pkce()
     if email is not None:
         login(client, email)
-    url = authorize_url(partner, SCOPES, challenge)
+    url = authorize_url(partner, SCOPES, challenge, prompt="consent")  # the page every time
     if resources:
         url += "&" + urlencode([("resource", r) for r in resources])
     params = redirect_params(consent(client, url))

@@ -288,7 +288,8 @@ def _pending_code(client, partner, email=None, scope="shared"):
     verifier, challenge = pkce()
     if email:
         login(client, email)
-    params = redirect_params(consent(client, authorize_url(partner, scope, challenge)))
+    url = authorize_url(partner, scope, challenge, prompt="consent")  # the page every time
+    params = redirect_params(consent(client, url))
     return params["code"], verifier
 
 

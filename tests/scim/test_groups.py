@@ -285,10 +285,10 @@ def test_deleting_a_team_ends_what_its_scope_reached(scim: Scim, acme: Acme, cli
     team_scope = f"team:{team_id}"
     token_row, token = make_personal_token(acme.company, team_scope, actor=acme.admin)
     _, shared_token = make_personal_token(acme.company, "shared", actor=acme.admin)
-    partner = register()
+    partner, other_app = register(), register(name="Other App")  # a grant of each
     both = issue(client, partner, acme.admin.email, f"shared {team_scope}")
-    code, verifier = get_code(client, partner, None, team_scope)  # signed in already
-    only = exchange(client, partner, code, verifier).get_json()
+    code, verifier = get_code(client, other_app, None, team_scope)  # signed in already
+    only = exchange(client, other_app, code, verifier).get_json()
 
     assert scim.delete(f"/Groups/{team_id}").status_code == 204
 
@@ -306,4 +306,4 @@ def test_deleting_a_team_ends_what_its_scope_reached(scim: Scim, acme: Acme, cli
     assert renewed.status_code == 200, renewed.get_json()
     assert renewed.get_json()["scope"] == "shared"
     assert me_status(client, only["access_token"]) == 401
-    assert refresh(client, partner, only["refresh_token"]).status_code == 400
+    assert refresh(client, other_app, only["refresh_token"]).status_code == 400

@@ -166,10 +166,10 @@ def test_empty_list_says_so(admin_client):
 
 
 def test_only_this_companys_live_grants_are_listed(app, admin_client, company, admin, partner):
-    ours = make_grant(company, partner, admin)
     revoked = make_grant(company, partner, admin)
     revoked.revoked_at = revoked.created_at
     db.session.commit()
+    ours = make_grant(company, partner, admin)  # one live grant per teammate and app
     other = make_company("Globex")
     make_grant(other, partner, make_admin(other))
 
@@ -404,7 +404,7 @@ def test_apps_with_access_is_paged_with_an_apps_before_cursor(
     app, admin_client, company, admin, partner
 ):
     app.config["TOKEN_LIST_PAGE_SIZE"] = 2
-    grants = [make_grant(company, partner, admin) for _ in range(5)]
+    grants = [make_grant(company, register(name="Partner App"), admin) for _ in range(5)]
     ids = [g.id for g in reversed(grants)]  # newest first
 
     seen: list[int] = []
@@ -426,14 +426,15 @@ def test_apps_with_access_is_paged_with_an_apps_before_cursor(
 def test_a_full_last_page_of_apps_has_no_older_link(app, admin_client, company, admin, partner):
     app.config["TOKEN_LIST_PAGE_SIZE"] = 2
     for _ in range(2):
-        make_grant(company, partner, admin)
+        make_grant(company, register(name="Partner App"), admin)
     assert "Older apps" not in apps_section(admin_client)
 
 
 def test_apps_paging_leaves_the_token_list_alone(app, admin_client, company, admin, partner):
     app.config["TOKEN_LIST_PAGE_SIZE"] = 1
     make_personal_token(company, name="Zapier", actor=admin)
-    first, second = make_grant(company, partner, admin), make_grant(company, partner, admin)
+    first = make_grant(company, partner, admin)
+    second = make_grant(company, register(name="Partner App"), admin)
 
     html = htmllib.unescape(
         admin_client.get(f"{API_PAGE}?apps_before={second.id}").get_data(as_text=True)

@@ -56,14 +56,14 @@ def test_the_page_counts_nothing_and_its_queries_do_not_grow_with_the_rows(
     make_personal_token(company, actor=admin)
     few = statements(lambda: admin_client.get(API_PAGE))
 
-    partner = register(name="Partner App")
+    partners = [register(name=f"Partner App {n}") for n in range(20)]
     others = [make_admin(company) for _ in range(3)]
-    for i in range(60):
+    for i in range(60):  # one live grant per teammate and app: 20 apps for 3 teammates
         make_personal_token(company, actor=others[i % 3])
         db.session.add(
             OAuthGrant(
                 company_id=company.id,
-                client_pk=partner.row.id,
+                client_pk=partners[i // 3].row.id,
                 teammate_id=others[i % 3].id,
                 scope="shared",
             )
