@@ -42,6 +42,7 @@ ENVIRONMENT = (
     "RATELIMIT_TOKEN",
     "RATELIMIT_TOKEN_COMPANY",
     "LOG_LEVEL",
+    "OUTBOUND_ALLOW_LOOPBACK",
 )
 
 
@@ -120,6 +121,12 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         # (per-address limits); 0 trusts none.
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        # Outbound requests (oauth_server/outbound.py) may reach http://127.0.0.1 and
+        # localhost: development and tests only. Off, every private, loopback and
+        # link-local address is refused.
+        "OUTBOUND_ALLOW_LOOPBACK": env.get("OUTBOUND_ALLOW_LOOPBACK", "false").lower() == "true",
+        # Client ID Metadata Documents fetched from one host (services/client_metadata).
+        "OUTBOUND_FETCHES_PER_HOST": "10 per minute",
     }
     config["SESSION_COOKIE_SECURE"] = config["OAUTH_ISSUER"].startswith("https://")
     from_env = {

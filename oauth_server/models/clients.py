@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Union
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import JSON
@@ -25,6 +26,7 @@ from oauth_server.models.base import utcnow
 if TYPE_CHECKING:
     from oauth_server.models.company import Company
 
+CLIENT_ID_MAX = 255
 GRANT_TYPES = ("authorization_code", "refresh_token")
 # Loopback hosts whose http redirect URIs match on any port (RFC 8252 §7.3), as written.
 ANY_PORT_HOSTS = ("127.0.0.1", "[::1]", "localhost")
@@ -97,6 +99,16 @@ class ClientRules:
         is_public: bool
         redirect_uris: Sequence[str]
         deleted_at: datetime | None
+        metadata_expires_at: datetime | None
+
+    @property
+    def metadata_host(self) -> str | None:
+        """The host of a client_id that is a metadata document URL (the one part of such an
+        app a person can trust: its name is whatever the document says); None for an app
+        registered here."""
+        if self.metadata_expires_at is None:
+            return None
+        return urlsplit(self.client_id).hostname or None
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -144,6 +156,7 @@ class ActiveClient(ClientRules):
     redirect_uris: Sequence[str]
     introspection: bool
     deleted_at: datetime | None
+    metadata_expires_at: datetime | None = None
 
 
 # Either form of an app, where only its columns and rules are read.
@@ -159,7 +172,8 @@ class OAuthClient(Base, ClientRules):
     __tablename__ = "oauth_clients"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # A generated id, or the https URL of the app's metadata document.
+    client_id: Mapped[str] = mapped_column(String(CLIENT_ID_MAX), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     # The company whose admin registered it under Developers; None for operator-made apps.
     owner_company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
@@ -172,6 +186,9 @@ class OAuthClient(Base, ClientRules):
     secret_rotated_at: Mapped[datetime | None]
     # Deleted apps are kept (their grants are history) but can do nothing.
     deleted_at: Mapped[datetime | None]
+    # Set for an app known by its Client ID Metadata Document (services/client_metadata):
+    # until then the stored copy of the document is used, after it is fetched again.
+    metadata_expires_at: Mapped[datetime | None]
 
     owner_company: Mapped[Company | None] = relationship()
 

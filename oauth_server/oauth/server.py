@@ -45,6 +45,7 @@ from oauth_server.models import OAuthToken
 from oauth_server.models.clients import ActiveClient
 from oauth_server.models.clients import AnyClient
 from oauth_server.models.teammate import TeammateRules
+from oauth_server.services import client_metadata
 from oauth_server.services import clients
 from oauth_server.services import consent
 from oauth_server.services import oauth_tokens
@@ -89,7 +90,23 @@ def _basic_client_id(headers: Any) -> str | None:
 
 class AuthorizationServer(FlaskAuthorizationServer):
     def query_client(self, client_id: str) -> ActiveClient | None:
-        return clients.find_active(client_id)
+        """A registered app, or one known by its Client ID Metadata Document (a URL).
+
+        Only the authorization endpoint fetches a document; a document that cannot be used
+        is an InvalidClientError that says why, which the endpoint shows as an error page
+        (the app's redirect URIs are not known, so nothing is sent back to them).
+        """
+        if not client_metadata.looks_like_url(client_id):
+            return clients.find_active(client_id)
+        at_authorization = flask_request.endpoint == "oauth.authorize"
+        try:
+            return client_metadata.resolve(client_id, fetch_if_needed=at_authorization)
+        except client_metadata.MetadataRefused as problem:
+            if not at_authorization:
+                return None
+            raise InvalidClientError(
+                description="The app's metadata document could not be used: " + problem.message
+            ) from None
 
     def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
         # Every form endpoint (token, revocation, introspection) authenticates here first.

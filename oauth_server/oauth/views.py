@@ -324,6 +324,7 @@ def metadata() -> Response:
             "revocation_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
             "introspection_endpoint_auth_methods_supported": CONFIDENTIAL_AUTH_METHODS,
             "authorization_response_iss_parameter_supported": True,
+            "client_id_metadata_document_supported": True,
         }
     )
     response.headers["Cache-Control"] = "public, max-age=3600"
