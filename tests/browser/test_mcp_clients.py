@@ -237,6 +237,7 @@ class Agent:
         self.document_url = document_url
         self.callback = callback
         self.authorizations: list[str] = []
+        self.token_answers: list[tuple[str, int, dict[str, Any]]] = []
         self.to_browser: queue.Queue[str] = queue.Queue()
         self.provider: Any = None
         self.client: Any = None
@@ -282,7 +283,17 @@ class Agent:
         )
         # The SDK takes only an https document URL; the server reads http on loopback.
         self.provider.context.client_metadata_url = self.document_url
-        self.client = httpx2.AsyncClient(auth=self.provider, timeout=30)
+        self.client = httpx2.AsyncClient(
+            auth=self.provider, timeout=30, event_hooks={"response": [self._seen]}
+        )
+
+    async def _seen(self, response: Any) -> None:
+        if response.request.url.path == "/oauth/token":
+            await response.aread()
+            form = parse_qs(response.request.content.decode())
+            self.token_answers.append(
+                (form["grant_type"][0], response.status_code, response.json())
+            )
 
     async def _redirect(self, url: str) -> None:
         self.authorizations.append(url)
@@ -359,6 +370,8 @@ def test_python_sdk_discovers_consents_refreshes_and_is_revoked(
         _, tokens = grant_and_tokens()
         assert len(tokens) == 2 and tokens[0].refresh_used_at is not None
         assert me(issuer, second.access_token).status_code == 200
+        grants = [(grant_type, status) for grant_type, status, _ in agent.token_answers]
+        assert grants == [("authorization_code", 200), ("refresh_token", 200)]
 
         # Revoked under Apps with Access: the token is refused, the refresh too, and the
         # SDK's attempt to start over is refused by the agent (no second consent).
@@ -368,6 +381,8 @@ def test_python_sdk_discovers_consents_refreshes_and_is_revoked(
         with pytest.raises(RuntimeError, match="second authorization"):
             agent.get("/me")
         assert len(agent.authorizations) == 2
+        grant_type, status, body = agent.token_answers[-1]
+        assert (grant_type, status, body["error"]) == ("refresh_token", 400, "invalid_grant")
         grant, _ = grant_and_tokens()
         assert grant.revoked_at is not None
         assert page.problems == []
