@@ -23,7 +23,7 @@ run: install
 	@mkdir -p "$(OAUTH_SERVER_INSTANCE)"
 	$(BIN)/oauth-server db upgrade
 	@$(BIN)/oauth-server demo seed > "$(OAUTH_SERVER_INSTANCE)/demo.json"
-	@$(BIN)/python -m oauth_server.devrun "$(OAUTH_SERVER_INSTANCE)/demo.json" $(OAUTH_SERVER_PORT) $(PARTNERS_DEMO_PORT)
+	@OUTBOUND_ALLOW_LOOPBACK=$${OUTBOUND_ALLOW_LOOPBACK:-true} $(BIN)/python -m oauth_server.devrun "$(OAUTH_SERVER_INSTANCE)/demo.json" $(OAUTH_SERVER_PORT) $(PARTNERS_DEMO_PORT)
 
 test: install
 	$(MAKE) test-sqlite
