@@ -98,7 +98,6 @@ def big_and_other(company, admin) -> Iterator[tuple[Any, Any]]:
     """``company`` owns the oldest tenth of ROWS tokens and grants, another the rest."""
     other = make_company("Newer")
     other_admin = make_admin(other)
-    partner = register(name="Partner App")
     blob = vault().encrypt(tokens.generate(tokens.Kind.PERSONAL))
     owner = "CASE WHEN i <= :big THEN :company ELSE :other END"
     by = "CASE WHEN i <= :big THEN :admin ELSE :other_admin END"
@@ -121,13 +120,24 @@ def big_and_other(company, admin) -> Iterator[tuple[Any, Any]]:
             ),
             {**values, "blob": blob},
         )
+        # One live grant per teammate and app: each filler grant has an app of its own.
+        conn.execute(
+            text(
+                "INSERT INTO oauth_clients (client_id, name, is_public, redirect_uris, "
+                "introspection, refresh_grace_seconds, created_at) "
+                "SELECT 'wsp_app_filler_' || i, 'Filler app ' || i, true, '[]', false, 0, now() "
+                "FROM generate_series(1, :rows) AS i ORDER BY i"
+            ),
+            values,
+        )
         conn.execute(
             text(
                 "INSERT INTO oauth_grants (company_id, client_pk, teammate_id, scope, created_at) "
-                f"SELECT {owner}, :client, {by}, 'shared private', now() "
-                "FROM generate_series(1, :rows) AS i ORDER BY i"
+                f"SELECT {owner}, apps.id, {by}, 'shared private', now() "
+                "FROM generate_series(1, :rows) AS i "
+                "JOIN oauth_clients AS apps ON apps.client_id = 'wsp_app_filler_' || i ORDER BY i"
             ),
-            {**values, "client": partner.row.id},
+            values,
         )
         conn.execute(text("ANALYZE"))  # statistics as autovacuum keeps them
     yield company, other
@@ -135,6 +145,7 @@ def big_and_other(company, admin) -> Iterator[tuple[Any, Any]]:
     with db.engine.begin() as conn:
         conn.execute(text("DELETE FROM personal_tokens"))
         conn.execute(text("DELETE FROM oauth_grants"))
+        conn.execute(text("DELETE FROM oauth_clients WHERE client_id LIKE 'wsp_app_filler_%'"))
         conn.execute(text("ANALYZE personal_tokens"))
         conn.execute(text("ANALYZE oauth_grants"))
 
