@@ -344,13 +344,8 @@ def get_group(group_id: str) -> Response:
     return answer(mapping.to_group(team, base_url()), params, Context.RESOURCE_QUERY_RESPONSE)
 
 
-@bp.put("/Groups/<group_id>")
-def replace_group(group_id: str) -> Response:
-    params = response_parameters(Group)
-    team = _group(group_id)
-    group = _validated(Group, read_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
-    group.replace(mapping.to_group(team, base_url()))
-    fields = _group_fields(group)
+def _update_group(team: Team, fields: mapping.GroupFields) -> None:
+    """Write what a PUT or PATCH of a group changes (None leaves a field)."""
     teams.update_team(
         team,
         name=fields.name,
@@ -358,6 +353,15 @@ def replace_group(group_id: str) -> Response:
         external_id=fields.external_id,
         via=VIA,
     )
+
+
+@bp.put("/Groups/<group_id>")
+def replace_group(group_id: str) -> Response:
+    params = response_parameters(Group)
+    team = _group(group_id)
+    group = _validated(Group, read_body(), Context.RESOURCE_REPLACEMENT_REQUEST)
+    group.replace(mapping.to_group(team, base_url()))
+    _update_group(team, _group_fields(group))
     return answer(mapping.to_group(team, base_url()), params, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
@@ -369,14 +373,7 @@ def patch_group(group_id: str) -> Response:
     before = mapping.to_group(team, base_url())
     after = before.model_copy(deep=True)
     if patch.patch(after, scim_policy=POLICY):
-        fields = _group_fields(after, before)
-        teams.update_team(
-            team,
-            name=fields.name,
-            members=_members(fields.member_ids),
-            external_id=fields.external_id,
-            via=VIA,
-        )
+        _update_group(team, _group_fields(after, before))
     return answer(mapping.to_group(team, base_url()), params, Context.RESOURCE_PATCH_RESPONSE)
 
 

@@ -223,6 +223,7 @@ _SUCCESSOR = select(_TOKENS.c.id, _TOKENS.c.sealed_response).where(
     PairRules.refresh_live_in(_TOKENS, bindparam("now")),
 )
 
+
 def _insert_first_grant(dialect: Any) -> Any:
     """INSERT the teammate's grant for an app unless they hold one (the partial unique
     index ``uq_oauth_grants_one_live``): no row returned then, and no error, so that the

@@ -158,7 +158,9 @@ def of_company(company: AnyCompany) -> Select[Any]:
 def in_company(company: AnyCompany, teammate_id: int | None) -> Teammate:
     """The teammate of this id in ``company``; one of another company is not found either."""
     teammate: Teammate | None = (
-        db.session.scalar(of_company(company).where(Teammate.id == teammate_id))
+        db.session.scalar(
+            select(Teammate).where(Teammate.company_id == company.id, Teammate.id == teammate_id)
+        )
         if teammate_id is not None
         else None
     )

@@ -54,7 +54,7 @@ def of_company(company: AnyCompany) -> Select[Any]:
 def in_company(company: AnyCompany, team_id: int | None) -> Team:
     """The team of this id in ``company``; one of another company is not found either."""
     team: Team | None = (
-        db.session.scalar(of_company(company).where(Team.id == team_id))
+        db.session.scalar(select(Team).where(Team.company_id == company.id, Team.id == team_id))
         if team_id is not None
         else None
     )

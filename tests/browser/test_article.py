@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from oauth_server.extensions import db
 from oauth_server.models import PersonalToken
-from tests.factories import PASSWORD
+from tests.browser.pages import log_in_form
+from tests.browser.pages import open_api_settings
 from tests.factories import make_teammate
 from tests.settings.conftest import SCOPE_CASES
 from tests.settings.conftest import offer
@@ -20,9 +21,7 @@ pytestmark = pytest.mark.browser
 
 def log_in(page, email: str) -> None:
     page.goto("/login")
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in", exact=True).click()
+    log_in_form(page, email)
     page.wait_for_url(re.compile(r"/$"))
 
 
@@ -38,12 +37,7 @@ def test_create_copy_use_and_revoke_a_token(page, live_server, artifacts, compan
     log_in(page, admin.email)
 
     # Create a new token, steps 1 to 5.
-    page.get_by_role("link", name="Company settings", exact=True).click()
-    menu = page.get_by_role("navigation", name="Company settings")
-    menu.get_by_role("link", name="Plugins & API", exact=True).click()
-    page.get_by_role("navigation", name="Plugins & API").get_by_role(
-        "link", name="API", exact=True
-    ).click()
+    open_api_settings(page)
     page.get_by_role("link", name="New Token", exact=True).click()
     page.get_by_label("Name", exact=True).fill(f"{case} integration")
     choice = page.get_by_role("radio", name=label, exact=True)

@@ -45,7 +45,8 @@ from oauth_server.extensions import db
 from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
-from tests.factories import PASSWORD
+from tests.browser.pages import log_in_form
+from tests.browser.pages import open_api_settings
 
 pytestmark = pytest.mark.browser
 
@@ -153,9 +154,7 @@ def sign_in_and_allow(page: Any, url: str, email: str, redirect_prefix: str) -> 
     """What the person does: open the authorization URL, sign in, press Allow."""
     page.goto(url)
     assert urlsplit(page.url).path == "/login", page.content()
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in", exact=True).click()
+    log_in_form(page, email)
     page.wait_for_load_state()
     # The app is known by its document only: the heading names the document's host.
     heading = page.get_by_role("heading", name=f"{APP_NAME} from 127.0.0.1 wants access to Acme")
@@ -168,12 +167,7 @@ def sign_in_and_allow(page: Any, url: str, email: str, redirect_prefix: str) -> 
 def revoke_under_apps_with_access(page: Any) -> None:
     """An admin (signed in already) revokes the agent's grant in Company settings."""
     page.goto("/")
-    page.get_by_role("link", name="Company settings", exact=True).click()
-    menu = page.get_by_role("navigation", name="Company settings")
-    menu.get_by_role("link", name="Plugins & API", exact=True).click()
-    page.get_by_role("navigation", name="Plugins & API").get_by_role(
-        "link", name="API", exact=True
-    ).click()
+    open_api_settings(page)
     apps = page.locator("#apps-with-access")
     apps.get_by_role("heading", name="Apps with Access").wait_for()
     # Known by its document: listed with the document's host after the name.

@@ -30,7 +30,8 @@ from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.services import clients
 from oauth_server.services import companies
-from tests.factories import PASSWORD
+from tests.browser.pages import log_in_form
+from tests.browser.pages import open_api_settings
 from tests.factories import make_team
 from tests.factories import make_teammate
 
@@ -85,13 +86,6 @@ def oauth_session(partner, callback, scope: str) -> OAuth2Session:
         scope=scope,
         code_challenge_method="S256",
     )
-
-
-def log_in_form(page, email: str) -> None:
-    """Fill the login form this page shows: "Email", "Password", "Log in"."""
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in", exact=True).click()
 
 
 def query(url: str) -> dict[str, str]:
@@ -170,12 +164,7 @@ def test_sign_in_consent_allow_then_revoke_under_apps_with_access(
     page.get_by_role("button", name="Log out", exact=True).click()
     page.goto("/login")
     log_in_form(page, admin.email)
-    page.get_by_role("link", name="Company settings", exact=True).click()
-    menu = page.get_by_role("navigation", name="Company settings")
-    menu.get_by_role("link", name="Plugins & API", exact=True).click()
-    page.get_by_role("navigation", name="Plugins & API").get_by_role(
-        "link", name="API", exact=True
-    ).click()
+    open_api_settings(page)
     apps = page.locator("#apps-with-access")
     apps.get_by_role("heading", name="Apps with Access").wait_for()
     row = apps.get_by_role("row").filter(has_text=APP_NAME)

@@ -147,6 +147,29 @@ def signed_in(client: FlaskClient, workspace: Any) -> FlaskClient:
     return client
 
 
+def _allow_and_redeem(
+    client: FlaskClient, docs: DocumentServer, url: str, html: str, port: int, verifier: str
+) -> dict[str, Any]:
+    """Press Allow on the consent page ``html`` of ``url``, then redeem the code as the
+    public app the document describes (no secret, PKCE); the token response."""
+    answer = client.post(url, data={"csrf_token": csrf_from(html), "decision": "allow"})
+    redirect_uri = f"http://127.0.0.1:{port}/callback"
+    code = redirect_params(answer, redirect_uri)["code"]
+    token = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+            "client_id": docs.url,
+        },
+    )
+    assert token.status_code == 200, token.get_json()
+    result: dict[str, Any] = token.get_json()
+    return result
+
+
 # --- the whole flow ---------------------------------------------------------------------------
 
 
@@ -166,22 +189,7 @@ def test_an_app_known_by_its_document_connects_and_is_revoked_like_any_other(
     assert "from 127.0.0.1</span>" in html
     assert f"<strong>127.0.0.1:{port}</strong>" in html  # where the browser goes
 
-    answer = client.post(url, data={"csrf_token": csrf_from(html), "decision": "allow"})
-    redirect_uri = f"http://127.0.0.1:{port}/callback"
-    code = redirect_params(answer, redirect_uri)["code"]
-
-    token = client.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "code_verifier": verifier,
-            "client_id": docs.url,
-        },
-    )
-    assert token.status_code == 200, token.get_json()
-    access = token.get_json()["access_token"]
+    access = _allow_and_redeem(client, docs, url, html, port, verifier)["access_token"]
     assert client.get("/api/v1/me", headers=bearer(access)).status_code == 200
     assert docs.fetches == 1
 
@@ -462,27 +470,14 @@ def test_the_token_endpoint_uses_the_stored_document_and_fetches_nothing(
     port = random.randint(20000, 60000)
     url = authorize_url(docs.url, challenge, port)
     html = signed_in.get(url).get_data(as_text=True)
-    answer = signed_in.post(url, data={"csrf_token": csrf_from(html), "decision": "allow"})
-    redirect_uri = f"http://127.0.0.1:{port}/callback"
-    code = redirect_params(answer, redirect_uri)["code"]
-    token = signed_in.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "code_verifier": verifier,
-            "client_id": docs.url,
-        },
-    )
-    assert token.status_code == 200, token.get_json()
+    token = _allow_and_redeem(signed_in, docs, url, html, port, verifier)
     docs.behaviour.status = 500
     clock.advance(2 * 24 * 3600)
     refreshed = signed_in.post(
         "/oauth/token",
         data={
             "grant_type": "refresh_token",
-            "refresh_token": token.get_json()["refresh_token"],
+            "refresh_token": token["refresh_token"],
             "client_id": docs.url,
         },
     )

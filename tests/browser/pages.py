@@ -1,0 +1,24 @@
+"""What a person does on the server's pages, written once for every browser test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.factories import PASSWORD
+
+
+def log_in_form(page: Any, email: str) -> None:
+    """Fill the login form this page shows: "Email", "Password", "Log in"."""
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in", exact=True).click()
+
+
+def open_api_settings(page: Any) -> None:
+    """From any signed-in page: Company settings > Plugins & API > API."""
+    page.get_by_role("link", name="Company settings", exact=True).click()
+    menu = page.get_by_role("navigation", name="Company settings")
+    menu.get_by_role("link", name="Plugins & API", exact=True).click()
+    page.get_by_role("navigation", name="Plugins & API").get_by_role(
+        "link", name="API", exact=True
+    ).click()
