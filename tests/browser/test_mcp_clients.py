@@ -482,6 +482,7 @@ def test_typescript_sdk_discovers_consents_refreshes_and_is_revoked(
         grant, tokens = grant_and_tokens()
         assert len(tokens) == 1 and tokens[0].audience == f"{issuer}/api/v1"
 
+        script.send({"next": "refresh"})
         refreshed = script.next()
         assert refreshed["me"]["status"] == 200, refreshed
         assert refreshed["access_token"] != first["access_token"]

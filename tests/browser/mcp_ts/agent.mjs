@@ -5,6 +5,7 @@
 // Writes one JSON object per line on stdout and reads one on stdin:
 //   out {"authorize": url}             the browser is to open it (sign in, Allow)
 //   out {"me", "access_token", "discovery"} after the code was redeemed
+//   in  {"next": "refresh"}            the test has looked at the first token
 //   out {"me", "access_token"}         after a refresh
 //   in  {"after": "revoke"}            the grant was revoked under Apps with Access
 //   out {"me", "auth", "refresh", "authorizations"} then exits 0
@@ -149,6 +150,10 @@ say({
     client_id_metadata_document_supported: asMetadata.client_id_metadata_document_supported,
   },
 });
+
+// The test looks at the stored token before the refresh replaces it.
+const go = await hear();
+if (go.next !== "refresh") throw new Error(`unexpected ${JSON.stringify(go)}`);
 
 // With a refresh token stored, auth() refreshes (what the SDK's transports do on a 401).
 if ((await auth(provider, options)) !== "AUTHORIZED") throw new Error("no refresh");
