@@ -105,3 +105,25 @@ def live_scope(teammate: Teammate, client_pk: int) -> str | None:
         )
     )
     return scope
+
+
+def apps_with_live_grants(company: Company) -> list[OAuthClient]:
+    """The apps holding a live grant in the company, by name: the filter's app choices."""
+    return list(
+        db.session.scalars(
+            select(OAuthClient)
+            .where(
+                select(OAuthGrant.id)
+                .join(OAuthGrant.teammate)
+                .where(
+                    OAuthGrant.company_id == company.id,
+                    OAuthGrant.client_pk == OAuthClient.id,
+                    OAuthGrant.live_in(
+                        OAuthGrant.__table__, OAuthClient.__table__, Teammate.__table__
+                    ),
+                )
+                .exists()
+            )
+            .order_by(OAuthClient.name, OAuthClient.id)
+        )
+    )
