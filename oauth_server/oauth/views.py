@@ -38,6 +38,7 @@ from oauth_server.extensions import db
 from oauth_server.extensions import limiter
 from oauth_server.extensions import read_without_transaction
 from oauth_server.models import PersonalToken
+from oauth_server.models.app_policy import Approval
 from oauth_server.models.clients import AnyClient
 from oauth_server.oauth import requests
 from oauth_server.oauth.server import ALL_AUTH_METHODS
@@ -214,12 +215,17 @@ def _policy_answer(decision: app_policy.Decision, grant: Any) -> Any:
         company=current_user.company,
         authorize_path=request.full_path,
     )
-    return page, 403
+    # The "Request approval" page is one to act on (200); a declined or untrusted app, 403.
+    waiting = decision.verdict is app_policy.Verdict.NEEDS_APPROVAL and decision.approval in (
+        None,
+        Approval.PENDING,
+    )
+    return page, 200 if waiting else 403
 
 
 @bp.post("/authorize/approval")
 def request_approval() -> Any:
-    """"Request approval": the company's pending request for the app (idempotent), then a
+    """ "Request approval": the company's pending request for the app (idempotent), then a
     page saying so. The form carries the client_id and the authorization request to
     start again from once an admin approved."""
     if not current_user.is_authenticated:
