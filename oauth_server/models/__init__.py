@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from oauth_server.models.app_policy import AppApproval
+from oauth_server.models.app_policy import AppBlock
+from oauth_server.models.app_policy import AppPolicy
 from oauth_server.models.base import Base
 from oauth_server.models.clients import OAuthClient
 from oauth_server.models.company import Company
@@ -26,6 +29,9 @@ from oauth_server.models.team import team_memberships
 from oauth_server.models.teammate import Teammate
 
 __all__ = [
+    "AppApproval",
+    "AppBlock",
+    "AppPolicy",
     "AuthorizationCode",
     "OAuthClient",
     "OAuthGrant",

@@ -8,6 +8,7 @@ from typing import Any
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import AccessDeniedError
 from authlib.oauth2.rfc6749 import InvalidScopeError
 from flask import Blueprint
 from flask import current_app
@@ -29,17 +30,21 @@ from oauth_server import resource_indicators
 from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server import urls
+from oauth_server.errors import DomainError
+from oauth_server.errors import NotFound
 from oauth_server.errors import ScopeNotOffered
 from oauth_server.extensions import csrf
 from oauth_server.extensions import db
 from oauth_server.extensions import limiter
 from oauth_server.extensions import read_without_transaction
 from oauth_server.models import PersonalToken
+from oauth_server.models.app_policy import Approval
 from oauth_server.models.clients import AnyClient
 from oauth_server.oauth import requests
 from oauth_server.oauth.server import ALL_AUTH_METHODS
 from oauth_server.oauth.server import CONFIDENTIAL_AUTH_METHODS
 from oauth_server.oauth.server import server
+from oauth_server.services import app_policy
 from oauth_server.services import clients
 from oauth_server.services import consent
 from oauth_server.services import grants
@@ -144,6 +149,10 @@ def authorize() -> Any:
         return _redirect_error(error)
     if user is None:
         return _sign_in_first()
+    # The company's third-party app policy, on every method: the consent page's POST too.
+    verdict = app_policy.decide(user.company_id, grant.client)
+    if verdict.verdict is not app_policy.Verdict.ALLOWED:
+        return _policy_answer(verdict, grant)
     try:
         resources = resource_indicators.requested(
             request.args.getlist("resource"), state=grant.request.payload.state
@@ -184,6 +193,62 @@ def authorize() -> Any:
     allowed = request.form.get("decision") == "allow" and bool(decision.grantable)
     grant.granted_scope = decision.scope
     return server.create_authorization_response(grant=grant, grant_user=user if allowed else None)
+
+
+def _policy_answer(decision: app_policy.Decision, grant: Any) -> Any:
+    """What the policy says instead of the consent page: an untrusted app gets an error
+    page (nothing goes back to its host), a refused one ``access_denied`` at its redirect
+    URI, one waiting for an admin the "Request approval" page. No code is issued."""
+    if decision.verdict is app_policy.Verdict.REFUSED:
+        return _redirect_error(
+            AccessDeniedError(
+                decision.reason,
+                redirect_uri=grant.redirect_uri,
+                state=grant.request.payload.state,
+            )
+        )
+    page = render_template(
+        "oauth/app_policy.html",
+        decision=decision,
+        Verdict=app_policy.Verdict,
+        client=grant.client,
+        company=current_user.company,
+        authorize_path=request.full_path,
+    )
+    # The "Request approval" page is one to act on (200); a declined or untrusted app, 403.
+    waiting = decision.verdict is app_policy.Verdict.NEEDS_APPROVAL and decision.approval in (
+        None,
+        Approval.PENDING,
+    )
+    return page, 200 if waiting else 403
+
+
+@bp.post("/authorize/approval")
+def request_approval() -> Any:
+    """ "Request approval": the company's pending request for the app (idempotent), then a
+    page saying so. The form carries the client_id and the authorization request to
+    start again from once an admin approved."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    again = request.form.get("next", "")
+    if not again.startswith(url_for("oauth.authorize") + "?") or len(again) > 4000:
+        again = ""
+    client_id = request.form.get("client_id", "")
+    try:
+        approval = app_policy.request_approval(current_user, client_id)
+    except DomainError as problem:
+        status = 404 if isinstance(problem, NotFound) else 403
+        page = render_template(
+            "oauth/approval_requested.html", problem=problem.message, again=again
+        )
+        return page, status
+    return render_template(
+        "oauth/approval_requested.html",
+        problem=None,
+        client=approval.client,
+        company=current_user.company,
+        again=again,
+    )
 
 
 # --- token, revocation and introspection endpoints ---------------------------------------------

@@ -2,7 +2,8 @@
 app, teammate and team deletion).
 
 Every revocation is a conditional UPDATE built by ``_statement`` (once per shape): the
-single form (``revoke``, ``revoke_access_token``) and the bulk form (``revoke_all_for``).
+single form (``revoke``, ``revoke_access_token``) and the bulk form (``revoke_all_for``,
+``revoke_app_in_company``, ``revoke_partner_access``).
 Rows are stamped revoked, never deleted, so the history stays. Each UPDATE is
 conditional on not being revoked yet: two concurrent revocations record one actor.
 
@@ -66,6 +67,8 @@ class Via(StrEnum):
     REFRESH_REUSE = "refresh_reuse"
     SCIM = "scim"
     MERGED = "merged"  # a duplicate grant folded into its twin (migration 0010)
+    APP_BLOCKED = "app_blocked"  # "Block app" under Apps with Access
+    ALL_APPS = "all_apps"  # "Revoke all third-party access"
 
 
 class Revocable(Protocol):
@@ -265,10 +268,35 @@ def revoke_all_for(owner: Owner, *, actor: Teammate | None, via: Via) -> int:
     else:
         column = "company_id"
         _revoke_personal({"company_id": owner.id}, now, actor=actor, via=via)
+    return _revoke_grants({column: owner.id}, now, actor=actor, via=via)
+
+
+def revoke_app_in_company(
+    company_id: int, client_pk: int, *, actor: Teammate | None, via: Via
+) -> int:
+    """ "Block app": every grant of one app in one company, with their tokens and pending
+    codes; the app's grants elsewhere live on. The bulk form's few statements, in the
+    caller's transaction. Returns the number of grants revoked."""
+    db.session.flush()
+    match = {"company_id": company_id, "client_pk": client_pk}
+    return _revoke_grants(match, utcnow(), actor=actor, via=via)
+
+
+def revoke_partner_access(company_id: int, *, actor: Teammate | None, via: Via) -> int:
+    """ "Revoke all third-party access": every partner grant of the company, with their
+    tokens and pending codes; personal tokens are not touched (``revoke_all_for`` on a
+    company takes those too). Returns the number of grants revoked."""
+    db.session.flush()
+    return _revoke_grants({"company_id": company_id}, utcnow(), actor=actor, via=via)
+
+
+def _revoke_grants(match: dict[str, Any], now: Any, *, actor: Teammate | None, via: Via) -> int:
+    """The live grants whose columns equal ``match`` (columns grants and codes share),
+    their tokens and the pending codes: one UPDATE per table, whatever the count."""
     grants = _execute(
         _GRANTS,
         _revoked_by(now, actor, via),
-        match={column: owner.id},
+        match=match,
         locked_in_order=True,
         returning=("id", "company_id"),
     ).all()
@@ -276,7 +304,7 @@ def revoke_all_for(owner: Owner, *, actor: Teammate | None, via: Via) -> int:
         _queue(OAuthGrant.kind, grant.id, grant.company_id, actor, via)
     if grants:
         _execute(_TOKENS, _pair_revoked(now), within=("grant_id", [g.id for g in grants]))
-    _execute(_CODES, {"revoked_at": now}, match={column: owner.id})
+    _execute(_CODES, {"revoked_at": now}, match=match)
     return len(grants)
 
 

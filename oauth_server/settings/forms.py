@@ -20,6 +20,7 @@ from oauth_server import text
 from oauth_server.errors import ValidationFailed
 from oauth_server.models import Company
 from oauth_server.scopes import offered
+from oauth_server.services import app_policy
 from oauth_server.services import clients
 from oauth_server.services.personal_tokens import NAME_MAX
 
@@ -149,3 +150,19 @@ class NewAppForm(FlaskForm):
         validators=[InputRequired()],
     )
     refresh_grace_seconds = _grace_field()
+
+
+class PolicyForm(FlaskForm):
+    """Apps with Access: "Third-party apps"."""
+
+    third_party_apps = RadioField(
+        "Third-party apps",
+        choices=[SelectChoice(c.value, label) for c, label in app_policy.POLICY_LABELS.items()],
+        validate_choice=False,  # the service says which values exist
+    )
+
+
+class TrustedDomainsForm(FlaskForm):
+    """Apps with Access: trusted domains of metadata-document apps, one per line."""
+
+    trusted_domains = TextAreaField("Trusted domains")

@@ -342,6 +342,12 @@ SETTINGS_POSTS = {
     "/settings/developers/<client_pk>/rotate-secret",
     "/settings/developers/<client_pk>/delete",
     "/settings/developers/<client_pk>/refresh-grace",
+    "/settings/plugins-api/api/apps/policy",
+    "/settings/plugins-api/api/apps/trusted-domains",
+    "/settings/plugins-api/api/apps/requests/<approval_id>/<answer>",
+    "/settings/plugins-api/api/apps/blocked/<client_pk>",
+    "/settings/plugins-api/api/apps/blocked/<client_pk>/unblock",
+    "/settings/plugins-api/api/apps/revoke-all",
 }
 
 
@@ -369,6 +375,7 @@ def test_no_settings_route_creates_an_oauth_grant_code_or_token(
     before = {model: count(model) for model in (OAuthGrant, OAuthToken, AuthorizationCode)}
     ids = {"token_id": token.id, "grant_id": grant.id, "client_pk": own_app.row.id}
     ids["teammate_id"] = admin.id
+    ids |= {"approval_id": 1, "answer": "approve"}
     csrf = csrf_from(admin_client.get(API_PAGE).get_data(as_text=True))
     # Everything a form could smuggle: the settings forms' fields and OAuth's.
     data = {
