@@ -152,10 +152,10 @@ def offered(company: Company) -> list[ScopeChoice]:
         *_with_read_only(SHARED, LABELS[SHARED], DESCRIPTIONS[SHARED]),
         *_with_read_only(PRIVATE, LABELS[PRIVATE], DESCRIPTIONS[PRIVATE]),
         ScopeChoice(PROVISIONING, LABELS[PROVISIONING], DESCRIPTIONS[PROVISIONING]),
+        ScopeChoice(TOKENS, LABELS[TOKENS], DESCRIPTIONS[TOKENS]),
     ]
     if company.on_scale_plan:
         choices.append(ScopeChoice(SCIM, LABELS[SCIM], DESCRIPTIONS[SCIM]))
-    choices.append(ScopeChoice(TOKENS, LABELS[TOKENS], DESCRIPTIONS[TOKENS]))
     if company.teams_feature:
         for team in company.teams:
             choices.extend(

@@ -73,7 +73,9 @@ def check_scope(company: Company, scope: str) -> str:
     primary, extra = (items[0], items[1:]) if items else ("", [])
     if primary == scopes.MESSAGES_SEND or not scopes.is_offered(company, primary):
         raise ScopeNotOffered("This permission scope is not available.", field="scope")
-    if extra and (extra != [scopes.MESSAGES_SEND] or not scopes.is_read_only(primary)):
+    if extra and extra != [scopes.MESSAGES_SEND]:
+        raise ScopeNotOffered("This permission scope is not available.", field="scope")
+    if extra and not scopes.is_read_only(primary):
         raise ScopeNotOffered(
             "Send messages goes only with a read-only resource scope.", field="send_messages"
         )

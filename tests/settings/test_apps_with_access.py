@@ -342,6 +342,7 @@ SETTINGS_POSTS = {
     "/settings/developers/<client_pk>/rotate-secret",
     "/settings/developers/<client_pk>/delete",
     "/settings/developers/<client_pk>/refresh-grace",
+    "/settings/developers/<client_pk>/max-scope",
 }
 
 
