@@ -224,14 +224,13 @@ def test_0010_merges_duplicate_live_grants_and_keeps_every_token(empty_database:
     merged into the oldest (union of scopes, its tokens and codes with it); revoked ones,
     other teammates' and other apps' stay as they were."""
     from datetime import timedelta
+    from types import SimpleNamespace
 
     from oauth_server.models import AuthorizationCode
+    from oauth_server.models import OAuthClient
     from oauth_server.models import OAuthGrant
     from oauth_server.models import OAuthToken
     from oauth_server.models.base import utcnow
-    from types import SimpleNamespace
-
-    from oauth_server.models import OAuthClient
     from tests.factories import make_admin
     from tests.factories import make_grant
 
