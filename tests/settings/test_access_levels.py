@@ -90,7 +90,8 @@ def test_token_inventory_is_offered_on_every_plan_and_works(client, admin_client
 def test_a_read_only_team_choice_is_offered_and_labelled(admin_client, company):
     companies.update_company(company, teams_feature=True)
     team = make_team(company, "Sales")
-    assert create(admin_client, name="Sales reader", scope=f"team:{team.id}:read").status_code == 302
+    response = create(admin_client, name="Sales reader", scope=f"team:{team.id}:read")
+    assert response.status_code == 302
     assert "Team: Sales (read only)" in token_row_html(admin_client, "Sales reader")
 
 
