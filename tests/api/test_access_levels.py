@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import pytest
 
+from oauth_server.extensions import db
 from oauth_server.models import Message
+from oauth_server.models import OAuthGrant
+from oauth_server.models import PersonalToken
+from oauth_server.services import revocation
 from tests.api.conftest import COLLECTIONS
 from tests.api.conftest import TITLE
 from tests.api.conftest import assert_insufficient_scope
 from tests.api.conftest import snapshot
+from tests.api.conftest import stored
 from tests.conftest import bearer
+from tests.factories import make_grant
 from tests.factories import make_personal_token
 from tests.factories import register
 from tests.flows import issue
@@ -160,3 +166,19 @@ def test_the_openapi_document_lists_the_levels_with_their_labels(client):
     assert {"bearer": ["shared:read"]} not in doc["paths"]["/inboxes"]["post"]["security"]
     assert doc["paths"]["/tokens"]["get"]["security"] == [{"bearer": ["tokens"]}]
     assert doc["paths"]["/tokens/{token_id}"]["delete"]["security"] == [{"bearer": ["tokens"]}]
+
+
+def test_a_team_going_ends_its_read_only_scopes_too(world):
+    team = world.team_a
+    read = f"team:{team.id}:read"
+    reader, _ = make_personal_token(world.company, read, actor=world.admin)
+    sender, _ = make_personal_token(world.company, f"{read} messages:send", actor=world.admin)
+    partner = register()
+    kept = make_grant(world.company, partner, world.admin, f"shared {read}")
+    ended = make_grant(world.company, register(name="Other"), world.admin, f"{read} messages:send")
+    revocation.revoke_all_for(team, actor=None, via=revocation.Via.SCIM)
+    db.session.commit()
+    assert stored(PersonalToken, reader.id).revoked_at is not None
+    assert stored(PersonalToken, sender.id).revoked_at is not None
+    assert stored(OAuthGrant, kept.id).scope == "shared"
+    assert stored(OAuthGrant, ended.id).revoked_at is not None
