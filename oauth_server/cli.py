@@ -323,6 +323,14 @@ def clients() -> None:
     help="0 to 120: how long a just-spent refresh token may be presented again for the same"
     " new pair (several processes refreshing at once).",
 )
+@click.option(
+    "--max-scope",
+    "max_scopes",
+    multiple=True,
+    metavar="SCOPE",
+    help="The most the app may ask for; repeatable. A read-only scope (shared:read) is"
+    " within its bare one (shared). Default: no maximum.",
+)
 @in_app
 def clients_create(
     name: str,
@@ -330,6 +338,7 @@ def clients_create(
     public: bool,
     introspection: bool,
     refresh_grace: int,
+    max_scopes: tuple[str, ...],
 ) -> None:
     """Register a partner app; a confidential app's secret is printed once, here."""
     from oauth_server.services import clients as clients_service
@@ -340,6 +349,7 @@ def clients_create(
         public=public,
         introspection=introspection,
         refresh_grace_seconds=refresh_grace,
+        max_scope=list(max_scopes),
     )
     data = {
         "id": client.id,
@@ -349,6 +359,7 @@ def clients_create(
         "public": client.is_public,
         "introspection": client.introspection,
         "refresh_grace_seconds": client.refresh_grace_seconds,
+        "max_scope": client.max_scope.split() if client.max_scope else None,
     }
     if secret is not None:
         data["client_secret"] = secret

@@ -55,7 +55,7 @@ class ProtectedResource:
 API = ProtectedResource(
     path="/api/v1",
     name="Workspace API",
-    scopes=(scopes.SHARED, scopes.PRIVATE, scopes.PROVISIONING),
+    scopes=scopes.PARTNER_API_SCOPES,
 )
 
 # SCIM serves Scale workspaces only, where consent offers ``scim`` and an admin may grant

@@ -1,4 +1,11 @@
-"""The scope catalogue: wire names, labels, when each is offered; parsing and checks."""
+"""The scope catalogue: wire names, labels, when each is offered; parsing and checks.
+
+Levels: ``shared``, ``private`` and ``team:<id>`` each have a read-only form
+(``shared:read``...) that reaches the same items with GET and HEAD only; the bare scope
+keeps read and write. ``messages:send`` lets a token post messages where it can read.
+``reach`` turns the scopes a token holds into the bare scopes it may use at one level,
+once per request (services/principals.py).
+"""
 
 from __future__ import annotations
 
@@ -16,21 +23,53 @@ PRIVATE = "private"
 PROVISIONING = "provisioning"
 SCIM = "scim"
 TEAM_PREFIX = "team:"
+READ_SUFFIX = ":read"
+SHARED_READ = SHARED + READ_SUFFIX
+PRIVATE_READ = PRIVATE + READ_SUFFIX
+MESSAGES_SEND = "messages:send"
+TOKENS = "tokens"
+
+# The levels a route works at (api/registry.route): GET and HEAD read; the other methods
+# write; posting a message "sends" (a read-only scope with messages:send is enough).
+READ = "read"
+WRITE = "write"
+SEND = "send"
+LEVELS = (READ, WRITE, SEND)
 
 LABELS = {
     SHARED: "Shared resources",
     PRIVATE: "Private resources",
     PROVISIONING: "Provisioning",
     SCIM: "Auto-provisioning",
+    MESSAGES_SEND: "Send messages",
+    TOKENS: "Token inventory",
 }
+READ_ONLY_LABEL = " (read only)"
 DESCRIPTIONS = {
     SHARED: "Access to all team resources, across all teams.",
     PRIVATE: "Access to the private resources of teammates who allow API access.",
     PROVISIONING: "Control teammate access to teams and inboxes, and manage shifts.",
     SCIM: "Access to the SCIM server, to sync users across systems.",
+    MESSAGES_SEND: "Post messages on the conversations the token can read.",
+    TOKENS: "List and revoke the company's API tokens and partner app access (admins only).",
 }
-_TEAM_RE = re.compile(r"^team:([1-9][0-9]{0,17})$")
-_STATIC = (SHARED, PRIVATE, PROVISIONING, SCIM)
+READ_ONLY_DESCRIPTION = " Read only: GET requests."
+_TEAM_RE = re.compile(r"^team:([1-9][0-9]{0,17})(?::read)?$")
+_STATIC = (
+    SHARED,
+    SHARED_READ,
+    PRIVATE,
+    PRIVATE_READ,
+    PROVISIONING,
+    SCIM,
+    MESSAGES_SEND,
+    TOKENS,
+)
+#: Scopes a personal token may hold but consent never grants (never in a partner grant).
+PERSONAL_ONLY = frozenset({TOKENS})
+#: What a partner app may ask for in every workspace (metadata ``scopes_supported``);
+#: ``team:<id>`` and ``team:<id>:read`` are per workspace, and SCIM is its own resource.
+PARTNER_API_SCOPES = (SHARED, SHARED_READ, PRIVATE, PRIVATE_READ, PROVISIONING, MESSAGES_SEND)
 
 
 class Offering(Protocol):
@@ -59,9 +98,31 @@ def team_scope(team_id: int) -> str:
 
 
 def team_id_of(scope: str) -> int | None:
-    """The team id of a ``team:<id>`` scope, or None for any other string."""
+    """The team id of a ``team:<id>`` or ``team:<id>:read`` scope, or None for any other."""
+    if not scope.startswith(TEAM_PREFIX):
+        return None
     match = _TEAM_RE.match(scope)
     return int(match.group(1)) if match else None
+
+
+def is_read_only(scope: str) -> bool:
+    """``shared:read``, ``private:read``, ``team:<id>:read``."""
+    return scope.endswith(READ_SUFFIX)
+
+
+def bare(scope: str) -> str:
+    """The scope a level belongs to: ``shared`` for ``shared:read``; others as they are."""
+    return scope[: -len(READ_SUFFIX)] if scope.endswith(READ_SUFFIX) else scope
+
+
+def read_only(scope: str) -> str:
+    """The read-only form of a resource scope: ``shared`` -> ``shared:read``."""
+    return bare(scope) + READ_SUFFIX
+
+
+def has_levels(scope: str) -> bool:
+    """``shared``, ``private`` and team scopes have a read-only form; the others do not."""
+    return scope in (SHARED, PRIVATE) or scope.startswith(TEAM_PREFIX)
 
 
 def is_well_formed(scope: str) -> bool:
@@ -76,15 +137,29 @@ def parse(scope_string: str | None) -> list[str]:
     return list(seen)
 
 
+def _with_read_only(value: str, label: str, description: str) -> list[ScopeChoice]:
+    return [
+        ScopeChoice(value, label, description),
+        ScopeChoice(read_only(value), label + READ_ONLY_LABEL, description + READ_ONLY_DESCRIPTION),
+    ]
+
+
 def offered(company: Company) -> list[ScopeChoice]:
-    """The scopes this company may use now, in the order the settings form shows them."""
-    choices = [ScopeChoice(s, LABELS[s], DESCRIPTIONS[s]) for s in (SHARED, PRIVATE, PROVISIONING)]
+    """The scopes a personal token may be created with now, in the order the settings form
+    shows them: each resource scope followed by its read-only form. ``messages:send`` goes
+    with a read-only choice; the form offers it apart (settings/forms.py)."""
+    choices = [
+        *_with_read_only(SHARED, LABELS[SHARED], DESCRIPTIONS[SHARED]),
+        *_with_read_only(PRIVATE, LABELS[PRIVATE], DESCRIPTIONS[PRIVATE]),
+        ScopeChoice(PROVISIONING, LABELS[PROVISIONING], DESCRIPTIONS[PROVISIONING]),
+        ScopeChoice(TOKENS, LABELS[TOKENS], DESCRIPTIONS[TOKENS]),
+    ]
     if company.on_scale_plan:
         choices.append(ScopeChoice(SCIM, LABELS[SCIM], DESCRIPTIONS[SCIM]))
     if company.teams_feature:
         for team in company.teams:
-            choices.append(
-                ScopeChoice(
+            choices.extend(
+                _with_read_only(
                     team_scope(team.id),
                     f"Team: {team.name}",
                     f"Access to the resources of the {team.name} team only.",
@@ -95,7 +170,7 @@ def offered(company: Company) -> list[ScopeChoice]:
 
 def is_offered(company: Offering, scope: str) -> bool:
     """Whether ``scope`` is offered to ``company`` right now (plan, Teams feature, own team)."""
-    if scope in (SHARED, PRIVATE, PROVISIONING):
+    if scope in (SHARED, SHARED_READ, PRIVATE, PRIVATE_READ, PROVISIONING, MESSAGES_SEND, TOKENS):
         return True
     if scope == SCIM:
         return company.on_scale_plan
@@ -103,6 +178,12 @@ def is_offered(company: Offering, scope: str) -> bool:
     if team_id is None or not company.teams_feature:
         return False
     return team_id in company.team_ids
+
+
+def is_offered_to_partners(company: Offering, scope: str) -> bool:
+    """``is_offered``, less what consent never grants (``tokens``): an authorization
+    request for it is refused as for any scope the workspace is not offered."""
+    return scope not in PERSONAL_ONLY and is_offered(company, scope)
 
 
 def effective(company: Offering, scopes: Iterable[str]) -> list[str]:
@@ -114,12 +195,69 @@ def effective(company: Offering, scopes: Iterable[str]) -> list[str]:
     return [s for s in scopes if is_offered(company, s)]
 
 
+def reach(held: Iterable[str], level: str) -> frozenset[str]:
+    """The bare scopes ``held`` may use at ``level``: at READ every scope, read-only ones as
+    their bare scope; at WRITE only bare scopes; at SEND as at READ when ``messages:send``
+    is held, else as at WRITE. ``messages:send`` itself reaches nothing."""
+    held = list(held)
+    if level == READ or (level == SEND and MESSAGES_SEND in held):
+        return frozenset(bare(s) for s in held if s != MESSAGES_SEND)
+    return frozenset(s for s in held if s != MESSAGES_SEND and not is_read_only(s))
+
+
+def within_maximum(scope: str, maximum: Iterable[str]) -> bool:
+    """Whether an app whose maximum scope set is ``maximum`` may ask for ``scope``: a
+    read-only scope counts as within its bare scope, never the other way round."""
+    allowed = set(maximum)
+    return scope in allowed or (is_read_only(scope) and bare(scope) in allowed)
+
+
+def beyond_maximum(requested: Iterable[str], maximum: str | None) -> list[str]:
+    """The requested scopes an app's maximum (space-separated; None: no maximum) leaves out."""
+    if maximum is None:
+        return []
+    limit = parse(maximum)
+    return [s for s in requested if not within_maximum(s, limit)]
+
+
 def label(scope: str, teams: Iterable[Team] = ()) -> str:
-    """A scope's label in the UI: ``Team: Sales`` for a team scope."""
+    """A scope's label in the UI: ``Team: Sales`` for a team scope, ``Shared resources (read
+    only)`` for a read-only one."""
     if scope in LABELS:
         return LABELS[scope]
+    if is_read_only(scope) and bare(scope) != scope:
+        return label(bare(scope), teams) + READ_ONLY_LABEL
     team_id = team_id_of(scope)
     for team in teams:
         if team.id == team_id:
             return f"Team: {team.name}"
     return f"Team #{team_id}" if team_id is not None else scope
+
+
+def labels(scope_string: str, teams: Iterable[Team] = ()) -> str:
+    """The labels of a space-separated scope string, comma-separated."""
+    teams = list(teams)
+    return ", ".join(label(s, teams) for s in scope_string.split())
+
+
+#: Every scope, as the OpenAPI document lists them (``team:{team_id}`` for any team).
+CATALOGUE = (
+    SHARED,
+    SHARED_READ,
+    PRIVATE,
+    PRIVATE_READ,
+    PROVISIONING,
+    SCIM,
+    "team:{team_id}",
+    "team:{team_id}:read",
+    MESSAGES_SEND,
+    TOKENS,
+)
+
+
+def generic_label(scope: str) -> str:
+    """A label without a workspace (the OpenAPI document): ``team:{team_id}`` is any team."""
+    if bare(scope) == "team:{team_id}":
+        suffix = READ_ONLY_LABEL if is_read_only(scope) else ""
+        return "Team: {team name}" + suffix
+    return label(scope)

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response
 
+from oauth_server import scopes
 from oauth_server.api import schemas
 from oauth_server.api.pagination import page
 from oauth_server.api.protect import current_principal
@@ -55,7 +56,10 @@ def list_messages(conversation_id: int) -> Response:
     body=schemas.MessageCreate,
     response=schemas.Message,
     status=201,
-    description=_VISIBILITY,
+    description=_VISIBILITY
+    + " A read-only scope (shared:read, private:read, team:<id>:read) may post with the"
+    " messages:send scope beside it.",
+    level=scopes.SEND,
 )
 def create_message(conversation_id: int) -> tuple[dict[str, Any], int]:
     body = parse_body(schemas.MessageCreate)

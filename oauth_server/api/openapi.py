@@ -14,6 +14,7 @@ from typing import cast
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from oauth_server import scopes
 from oauth_server.api.blueprint import bp
 from oauth_server.api.pagination import MAX_LIMIT
 from oauth_server.api.registry import OPERATIONS
@@ -124,7 +125,11 @@ def document() -> dict[str, Any]:
                 "Send `Authorization: Bearer <token>` (a personal API token or a partner's "
                 "OAuth access token); a token in the query string is refused. Each "
                 "operation lists the scopes that let a token call it, any one of them; "
-                "`team:{team_id}` stands for the scope of one team."
+                "`team:{team_id}` stands for the scope of one team. A read-only scope "
+                "(`shared:read`, `private:read`, `team:{team_id}:read`) reaches what its bare "
+                "scope reaches, with GET only; with `messages:send` beside it, it may also post "
+                "messages. Scopes and their labels:\n\n"
+                + "\n".join(f"- `{s}`: {scopes.generic_label(s)}" for s in scopes.CATALOGUE)
             ),
         },
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
@@ -138,6 +143,8 @@ def document() -> dict[str, Any]:
                     "scheme": "bearer",
                     "description": "A personal API token (wsp_pat_...) or an OAuth access "
                     "token (wsp_oat_...).",
+                    # The scopes a token may hold, each with its label in the product.
+                    "x-scopes": {s: scopes.generic_label(s) for s in scopes.CATALOGUE},
                 }
             },
             "schemas": schemas,
@@ -170,20 +177,25 @@ def _operation(op: Operation, refs: dict[type[BaseModel], dict[str, Any]]) -> di
         }
         for match in _PARAM_RE.finditer(op.rule)
     ]
+    own = {p["name"] for p in op.parameters}
+    parameters.extend(op.parameters)
     if op.paged:
-        parameters.extend(PAGING_PARAMETERS)
+        parameters.extend(p for p in PAGING_PARAMETERS if p["name"] not in own)
+    alternatives = accepted_scopes(op)
     item: dict[str, Any] = {
         "operationId": op.endpoint.removeprefix(f"{bp.name}."),
         "summary": op.summary,
         "tags": [op.tag],
-        # Security requirements are alternatives: any one listed scope lets the call in.
-        "security": [] if op.public else [{SCHEME: [s]} for s in op.scopes] or [{SCHEME: []}],
-        "x-required-scopes": list(op.scopes),
+        # Security requirements are alternatives: any one of them lets the call in; the
+        # scopes inside one are all needed (a read-only scope with messages:send).
+        "security": [] if op.public else [{SCHEME: a} for a in alternatives] or [{SCHEME: []}],
+        "x-required-scopes": [" ".join(a) for a in alternatives],
         "responses": _responses(op, refs),
     }
     description = op.description
     if op.scopes:
-        description = f"Scopes (any one): {', '.join(op.scopes)}. {description}".strip()
+        listed = ", ".join(" + ".join(a) for a in alternatives)
+        description = f"Scopes (any one): {listed}. {description}".strip()
     if description:
         item["description"] = description
     if parameters:
@@ -194,6 +206,21 @@ def _operation(op: Operation, refs: dict[type[BaseModel], dict[str, Any]]) -> di
             "content": {"application/json": {"schema": refs[op.body]}},
         }
     return item
+
+
+def accepted_scopes(op: Operation) -> list[list[str]]:
+    """The scope sets that let a token call ``op``, any one of them: each declared scope,
+    its read-only form at the READ level, and at SEND a read-only form with messages:send."""
+    alternatives: list[list[str]] = []
+    for scope in op.scopes:
+        alternatives.append([scope])
+        if op.level == scopes.READ and scopes.has_levels(scope):
+            alternatives.append([scopes.read_only(scope)])
+    if op.level == scopes.SEND:
+        alternatives += [
+            [scopes.read_only(s), scopes.MESSAGES_SEND] for s in op.scopes if scopes.has_levels(s)
+        ]
+    return alternatives
 
 
 def _responses(op: Operation, refs: dict[type[BaseModel], dict[str, Any]]) -> dict[str, Any]:

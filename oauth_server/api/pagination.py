@@ -40,6 +40,24 @@ def _int_arg(name: str, low: int, high: int | None) -> int | None:
     return value
 
 
+def requested_limit() -> int:
+    """The request's ``limit``: 1 to MAX_LIMIT, DEFAULT_LIMIT when not sent."""
+    return _int_arg("limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
+
+
+def envelope(
+    items: list[dict[str, Any]], cursor: str | None, *, limit: int, **endpoint_args: Any
+) -> Response:
+    """The envelope of a page whose cursor is not a row id (the token inventory's
+    ``pt_12``): its items, and the link to the next page when there is a ``cursor``."""
+    next_url = None
+    if cursor is not None:
+        kept = {k: v for k, v in endpoint_args.items() if v is not None}
+        next_url = external_url(request.endpoint or "", limit=limit, page_token=cursor, **kept)
+    data = {"_results": items, "_pagination": {"next": next_url}}
+    return cast(Response, current_app.json.response(data))
+
+
 def _window() -> tuple[int, int | None]:
     """The request's ``limit`` and ``page_token`` (the id the page starts below)."""
     return _int_arg("limit", 1, MAX_LIMIT) or DEFAULT_LIMIT, _int_arg("page_token", 1, None)

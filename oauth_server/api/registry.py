@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from oauth_server import scopes as scopes_module
 from oauth_server.api import protect
 from oauth_server.api.blueprint import PUBLIC_ENDPOINTS
 from oauth_server.api.blueprint import bp
@@ -32,12 +33,14 @@ class Operation:
     summary: str
     tag: str
     scopes: tuple[str, ...]  # any one of them (ORed); empty: any valid token
+    level: str  # scopes.READ, WRITE or SEND: what read-only scopes may do here
     public: bool
     body: type[BaseModel] | None
     response: type[BaseModel] | None
     status: int
     paged: bool
     description: str
+    parameters: tuple[dict[str, Any], ...] = ()  # query parameters, as OpenAPI writes them
 
 
 OPERATIONS: list[Operation] = []
@@ -57,8 +60,15 @@ def route(
     status: int = 200,
     paged: bool = False,
     description: str = "",
+    level: str | None = None,
+    parameters: tuple[dict[str, Any], ...] = (),
 ) -> Callable[[F], F]:
-    """Register ``view`` as ``method rule`` of the API, gated by ``scopes``."""
+    """Register ``view`` as ``method rule`` of the API, gated by ``scopes`` at ``level``.
+
+    The level is READ for GET (and HEAD), WRITE for any other method unless the route
+    says otherwise (posting a message: SEND).
+    """
+    at: str = level or (scopes_module.READ if method.upper() == "GET" else scopes_module.WRITE)
     full_endpoint = f"{bp.name}.{endpoint}"
     # The document must not call a route public while the blueprint asks it for a token.
     if public != (full_endpoint in PUBLIC_ENDPOINTS):
@@ -68,7 +78,7 @@ def route(
         @wraps(view)
         def gated(*args: Any, **kwargs: Any) -> Any:
             if not public:
-                protect.require_any(scopes)
+                protect.require_any(scopes, at)
             return view(*args, **kwargs)
 
         bp.add_url_rule(rule, endpoint=endpoint, view_func=gated, methods=[method])
@@ -80,12 +90,14 @@ def route(
                 summary=summary,
                 tag=tag,
                 scopes=scopes,
+                level=at,
                 public=public,
                 body=body,
                 response=response,
                 status=status,
                 paged=paged,
                 description=description,
+                parameters=parameters,
             )
         )
         return view

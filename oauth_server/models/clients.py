@@ -30,6 +30,7 @@ CLIENT_ID_MAX = 255
 GRANT_TYPES = ("authorization_code", "refresh_token")
 # A per-app refresh grace period, in seconds: 0 (none) to REFRESH_GRACE_MAX.
 REFRESH_GRACE_MAX = 120
+MAX_SCOPE_MAX = 1000
 # Loopback hosts whose http redirect URIs match on any port (RFC 8252 §7.3), as written.
 ANY_PORT_HOSTS = ("127.0.0.1", "[::1]", "localhost")
 _AUTHORITY_ENDS = ("/", "?", "#")
@@ -102,6 +103,7 @@ class ClientRules:
         redirect_uris: Sequence[str]
         deleted_at: datetime | None
         metadata_expires_at: datetime | None
+        max_scope: str | None
 
     @property
     def metadata_host(self) -> str | None:
@@ -168,6 +170,7 @@ class ActiveClient(ClientRules):
     deleted_at: datetime | None
     refresh_grace_seconds: int
     metadata_expires_at: datetime | None = None
+    max_scope: str | None = None
 
 
 # Either form of an app, where only its columns and rules are read.
@@ -203,6 +206,9 @@ class OAuthClient(Base, ClientRules):
     # Set for an app known by its Client ID Metadata Document (services/client_metadata):
     # until then the stored copy of the document is used, after it is fetched again.
     metadata_expires_at: Mapped[datetime | None]
+    # The most this app may ask for (space-separated scopes; a read-only scope counts as
+    # within its bare one); None: no maximum, only the workspace and the teammate limit it.
+    max_scope: Mapped[str | None] = mapped_column(String(MAX_SCOPE_MAX))
 
     owner_company: Mapped[Company | None] = relationship()
 

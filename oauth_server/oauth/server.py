@@ -164,9 +164,10 @@ class AuthorizationServer(FlaskAuthorizationServer):
 
     def validate_requested_scope(self, scope: str | None) -> None:
         # Company- and teammate-dependent scope checks happen in the consent view; here
-        # we only refuse strings that are no scope of ours at all.
+        # we only refuse strings that are no scope of ours at all, or none a partner app
+        # can ever hold (``tokens``, personal tokens only).
         for item in scopes.parse(scope):
-            if not scopes.is_well_formed(item):
+            if not scopes.is_well_formed(item) or item in scopes.PERSONAL_ONLY:
                 raise InvalidScopeError(f"Unknown scope {quoted(item)}.")
 
 
@@ -262,11 +263,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         # than the token has) must not spend the refresh token, or the client's next,
         # correct refresh would count as reuse and revoke the grant. Without a scope there
         # is nothing to check, and the claim is the only read.
+        # An app with a maximum scope set is checked against it the same way, with or
+        # without a requested scope (the maximum may have shrunk since the grant).
         asked = asked_resources(self.request)
-        if self.request.payload.scope or asked:
+        if self.request.payload.scope or asked or client.max_scope is not None:
             unspent = oauth_tokens.peek_refresh(value, client)
             if unspent is not None:
                 self._validate_token_scope(unspent)
+                self._validate_maximum(unspent, client.max_scope)
                 resource_indicators.narrowed(unspent.audience, asked)
         token = self.authenticate_refresh_token(value)
         if token is None or not token.check_client(client):
@@ -295,6 +299,16 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         company = db.session.get(Company, token.company_id)
         if company is None or any(not scopes.is_offered(company, s) for s in requested):
             raise InvalidScopeError("A requested scope is no longer offered to this workspace.")
+
+    def _validate_maximum(self, token: OAuthToken, maximum: str | None) -> None:
+        """RFC 6749 §6: a refresh asking (or, asking nothing, getting) more than the app's
+        maximum scope set is ``invalid_scope``, before the refresh token is spent."""
+        asked = scopes.parse(self.request.payload.scope) or token.scope.split()
+        beyond = scopes.beyond_maximum(asked, maximum)
+        if beyond:
+            raise InvalidScopeError(
+                f"Scope beyond this app's maximum: {quoted(' '.join(beyond), 100)}."
+            )
 
     def authenticate_user(self, refresh_token: ClaimedRefresh) -> int:
         """The grant's teammate (by id): the claim made sure they are active."""

@@ -167,6 +167,7 @@ def authorize() -> Any:
             user,
             grant.request.payload.scope,
             granted=grants.live_scope(user, grant.client.id),
+            maximum=grant.client.max_scope,
         )
     except ScopeNotOffered as problem:
         return _redirect_error(
@@ -398,7 +399,9 @@ def metadata() -> Response:
             "token_endpoint": external_url("oauth.token"),
             "revocation_endpoint": external_url("oauth.revoke"),
             "introspection_endpoint": external_url("oauth.introspect"),
-            "scopes_supported": [scopes.SHARED, scopes.PRIVATE, scopes.PROVISIONING, scopes.SCIM],
+            # What consent may grant in every workspace (team scopes are per workspace;
+            # ``tokens`` is for personal tokens only).
+            "scopes_supported": [*scopes.PARTNER_API_SCOPES, scopes.SCIM],
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import select
 
 from oauth_server import ids
+from oauth_server import scopes
 from oauth_server import text
 from oauth_server import tokens
 from oauth_server.errors import NotAllowed
@@ -23,6 +24,7 @@ from oauth_server.models import Company
 from oauth_server.models import OAuthClient
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
+from oauth_server.models.clients import MAX_SCOPE_MAX
 from oauth_server.models.clients import REFRESH_GRACE_MAX
 from oauth_server.models.clients import ActiveClient
 from oauth_server.models.clients import AnyClient
@@ -138,6 +140,24 @@ _GRACE_MESSAGE = (
 )
 
 
+def check_max_scope(requested: list[str] | str | None) -> str | None:
+    """An app's maximum scope set as stored: well-formed scopes a partner app may hold,
+    space-separated, each once; None (no maximum) for none at all.
+
+    The one check of every door that sets it (Developers page, CLI).
+    """
+    items = scopes.parse(requested if isinstance(requested, str) else " ".join(requested or ()))
+    bad = [s for s in items if not scopes.is_well_formed(s) or s in scopes.PERSONAL_ONLY]
+    if bad:
+        raise ValidationFailed(
+            f"{bad[0][:40]!r} is not a scope a partner app can be granted.", field="max_scope"
+        )
+    stored = " ".join(items)
+    if len(stored) > MAX_SCOPE_MAX:
+        raise ValidationFailed("The maximum scope is too long.", field="max_scope")
+    return stored or None
+
+
 def register_client(
     *,
     name: str,
@@ -145,6 +165,7 @@ def register_client(
     public: bool = False,
     introspection: bool = False,
     refresh_grace_seconds: int = 0,
+    max_scope: list[str] | str | None = None,
     owner_company: Company | None = None,
     actor: Teammate | None = None,
 ) -> tuple[OAuthClient, str | None]:
@@ -153,6 +174,7 @@ def register_client(
     The secret exists only in this return value: we keep its keyed hash.
     """
     grace = check_refresh_grace(refresh_grace_seconds)
+    maximum = check_max_scope(max_scope)
     name = text.name(name, "Name", limit=NAME_MAX)
     uris = list(dict.fromkeys(validate_redirect_uri(u) for u in redirect_uris))
     if not uris:
@@ -175,6 +197,7 @@ def register_client(
         redirect_uris=uris,
         introspection=introspection,
         refresh_grace_seconds=grace,
+        max_scope=maximum,
     )
     db.session.add(client)
     db.session.commit()
@@ -285,6 +308,20 @@ def set_refresh_grace(client: OAuthClient, seconds: object, *, actor: Teammate |
             "client_id": client.client_id,
             "actor_id": actor.id if actor else None,
             "refresh_grace_seconds": client.refresh_grace_seconds,
+        },
+    )
+
+
+def set_max_scope(client: OAuthClient, requested: str | None, *, actor: Teammate | None) -> None:
+    """Change an app's maximum scope set; its next authorization and refresh read it."""
+    client.max_scope = check_max_scope(requested)
+    db.session.commit()
+    log.info(
+        "client max scope changed",
+        extra={
+            "client_id": client.client_id,
+            "actor_id": actor.id if actor else None,
+            "max_scope": client.max_scope,
         },
     )
 

@@ -64,10 +64,14 @@ class Delegating(Protocol):
 
 def may_delegate(teammate: Delegating, scope: str) -> bool:
     """SPEC: an admin may grant any offered scope; another teammate ``private`` (their own
-    private resources) and the ``team:`` scopes of teams they belong to."""
-    if teammate.is_admin:
+    private resources) and the ``team:`` scopes of teams they belong to, each also read
+    only, and ``messages:send`` (it posts only where the grant's other scopes read).
+    Nobody grants ``tokens``: it is for personal tokens only."""
+    if scope in scopes.PERSONAL_ONLY:
+        return False
+    if teammate.is_admin or scope == scopes.MESSAGES_SEND:
         return True
-    if scope == scopes.PRIVATE:
+    if scopes.bare(scope) == scopes.PRIVATE:
         return True
     team_id = scopes.team_id_of(scope)
     return team_id is not None and team_id in teammate.team_ids
@@ -79,9 +83,15 @@ def delegable(teammate: Delegating, granted: list[str]) -> list[str]:
 
 
 def evaluate(
-    company: Company, teammate: Teammate, scope_string: str | None, granted: str | None = None
+    company: Company,
+    teammate: Teammate,
+    scope_string: str | None,
+    granted: str | None = None,
+    *,
+    maximum: str | None = None,
 ) -> ConsentDecision:
-    """Split a requested scope string; raise ScopeNotOffered if any scope is not offered.
+    """Split a requested scope string; raise ScopeNotOffered if any scope is not offered
+    (``tokens`` never is, to a partner app) or is beyond the app's ``maximum`` scope set.
 
     ``granted``: the scope of the teammate's live grant for the app, if any; of it, what
     they may still delegate is shown as already granted.
@@ -91,10 +101,15 @@ def evaluate(
     requested = scopes.parse(scope_string)
     if not requested:
         raise ScopeNotOffered("Ask for at least one scope.")
-    not_offered = [s for s in requested if not scopes.is_offered(company, s)]
+    not_offered = [s for s in requested if not scopes.is_offered_to_partners(company, s)]
     if not_offered:
         raise ScopeNotOffered(
             "Scope not offered for this workspace: " + " ".join(s[:40] for s in not_offered[:5])
+        )
+    beyond = scopes.beyond_maximum(requested, maximum)
+    if beyond:
+        raise ScopeNotOffered(
+            "Scope beyond this app's maximum: " + " ".join(s[:40] for s in beyond[:5])
         )
     grantable = [s for s in requested if may_delegate(teammate, s)]
     unavailable = [s for s in requested if s not in grantable]

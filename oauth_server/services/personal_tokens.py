@@ -42,8 +42,7 @@ def issue_personal_token(
     if not actor.is_admin or actor.company_id != company.id:
         raise NotAllowed("Only an admin of this company can create API tokens.")
     name = text.name(name, "Name", limit=NAME_MAX)
-    if not scopes.is_offered(company, scope):
-        raise ScopeNotOffered("This permission scope is not available.", field="scope")
+    scope = check_scope(company, scope)
     if expires_in_days not in EXPIRY_CHOICES:
         raise ValidationFailed("Choose an offered expiration.", field="expires_in_days")
     value = tokens.generate(tokens.Kind.PERSONAL)
@@ -65,6 +64,22 @@ def issue_personal_token(
         extra={"token_id": token.id, "company_id": company.id, "actor_id": actor.id},
     )
     return token, value
+
+
+def check_scope(company: Company, scope: str) -> str:
+    """A personal token's scope as stored: one offered scope, and ``messages:send`` only
+    beside a read-only resource scope (``shared:read messages:send``)."""
+    items = scopes.parse(scope)
+    primary, extra = (items[0], items[1:]) if items else ("", [])
+    if primary == scopes.MESSAGES_SEND or not scopes.is_offered(company, primary):
+        raise ScopeNotOffered("This permission scope is not available.", field="scope")
+    if extra and extra != [scopes.MESSAGES_SEND]:
+        raise ScopeNotOffered("This permission scope is not available.", field="scope")
+    if extra and not scopes.is_read_only(primary):
+        raise ScopeNotOffered(
+            "Send messages goes only with a read-only resource scope.", field="send_messages"
+        )
+    return " ".join(items)
 
 
 def list_personal_tokens(

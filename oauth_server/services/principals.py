@@ -90,7 +90,13 @@ class AppRef:
 
 @dataclass
 class Principal:
-    """An authenticated API caller."""
+    """An authenticated API caller.
+
+    ``scopes`` are the token's effective scopes as held (``shared:read`` stays so);
+    ``reach`` the bare scopes it may use at the level of the current request (``use``),
+    precomputed for every level once, at authentication: the per-request check is set
+    membership.
+    """
 
     kind: str  # "personal" or "oauth"
     token_id: int
@@ -105,18 +111,41 @@ class Principal:
     # token bound to none (and every personal token): good wherever its scopes reach.
     audience: str | None = None
     scopes: list[str] = field(init=False)
+    level: str = field(init=False)
+    reach: frozenset[str] = field(init=False)
+    # Teams reachable through ``team:<id>`` scopes at this level (not through ``shared``).
+    team_ids: frozenset[int] = field(init=False)
+    _levels: dict[str, tuple[frozenset[str], frozenset[int]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.scopes = scopes.effective(self.company, self.granted_scopes)
+        self._levels = {}
+        for level in scopes.LEVELS:
+            reach = scopes.reach(self.scopes, level)
+            ids = (scopes.team_id_of(s) for s in reach)
+            self._levels[level] = (reach, frozenset(i for i in ids if i is not None))
+        # Until a route says otherwise, the strictest level.
+        self.use(scopes.WRITE)
+
+    def use(self, level: str) -> None:
+        """Check scopes at ``level`` (scopes.READ, WRITE or SEND) from now on."""
+        self.level = level
+        self.reach, self.team_ids = self._levels[level]
 
     def has(self, scope: str) -> bool:
-        return scope in self.scopes
+        """Whether the token may use the bare ``scope`` at the current level."""
+        return scope in self.reach
 
-    @property
-    def team_ids(self) -> set[int]:
-        """Teams reachable through ``team:<id>`` scopes (not through ``shared``)."""
-        ids = (scopes.team_id_of(s) for s in self.scopes)
-        return {i for i in ids if i is not None}
+    def read_only_holding(self, scope: str) -> str | None:
+        """The read-only scope of the token whose bare scope is ``scope`` (any team scope
+        for ``team:{team_id}``), if it holds one: what a refusal at a write level names."""
+        for held in self.scopes:
+            if not scopes.is_read_only(held):
+                continue
+            wanted = scopes.bare(held)
+            if wanted == scope or (scope == "team:{team_id}" and scopes.team_id_of(held)):
+                return wanted
+        return None
 
     @property
     def reaches_all_teams(self) -> bool:

@@ -69,6 +69,7 @@ class Via(StrEnum):
     MERGED = "merged"  # a duplicate grant folded into its twin (migration 0010)
     APP_BLOCKED = "app_blocked"  # "Block app" under Apps with Access
     ALL_APPS = "all_apps"  # "Revoke all third-party access"
+    API = "api"  # DELETE /api/v1/tokens/{id}, by an admin's token inventory token
 
 
 class Revocable(Protocol):
@@ -324,7 +325,10 @@ def _end_team_scope(company_id: int, team_id: int, now: Any, *, via: Via) -> int
     Grants first, then their tokens: the lock order of every transaction that writes both.
     """
     team_scope = scopes.team_scope(team_id)
-    _revoke_personal({"company_id": company_id, "scope": team_scope}, now, actor=None, via=via)
+    read_only = scopes.read_only(team_scope)
+    # A personal token holds one resource scope, read only perhaps, with messages:send.
+    for held in (team_scope, read_only, f"{read_only} {scopes.MESSAGES_SEND}"):
+        _revoke_personal({"company_id": company_id, "scope": held}, now, actor=None, via=via)
     grants = db.session.scalars(
         select(OAuthGrant)
         .where(
@@ -337,10 +341,10 @@ def _end_team_scope(company_id: int, team_id: int, now: Any, *, via: Via) -> int
     ).all()
     revoked = 0
     for grant in grants:
-        left = [s for s in grant.scopes if s != team_scope]
+        left = [s for s in grant.scopes if scopes.bare(s) != team_scope]
         if left == grant.scopes:
             continue  # "team:12" found inside "team:123"
-        if not left:
+        if not [s for s in left if s != scopes.MESSAGES_SEND]:  # nothing left to reach
             if _revoke_grant(grant, now, actor=None, via=via):
                 _queue(grant.kind, grant.id, company_id, None, via)
                 revoked += 1
@@ -351,7 +355,7 @@ def _end_team_scope(company_id: int, team_id: int, now: Any, *, via: Via) -> int
                 OAuthToken.grant_id == grant.id, OAuthToken.revoked_at.is_(None)
             )
         ):
-            pair.scope = " ".join(s for s in pair.scope.split() if s != team_scope)
+            pair.scope = " ".join(s for s in pair.scope.split() if scopes.bare(s) != team_scope)
         log.info(
             "scope removed from grant",
             extra={"grant_id": grant.id, "company_id": company_id, "scope": team_scope, "via": via},

@@ -57,6 +57,7 @@ def api_tokens() -> str:
         grants_next=grants_next,
         paged=before is not None,
         label=lambda scope: scopes.label(scope, company.teams),
+        labels=lambda scope: scopes.labels(scope, company.teams),
         status=personal_tokens.status,
     )
 
@@ -74,7 +75,7 @@ def new_token() -> Any:
                 company,
                 actor=current_user,
                 name=form.name.data or "",
-                scope=form.scope.data or "",
+                scope=form.chosen_scope,
                 expires_in_days=form.expiry_days,
             )
         except DomainError as error:
@@ -96,7 +97,7 @@ def token_detail(token_id: str) -> str:
         "settings/token_detail.html",
         token=token,
         value=personal_tokens.reveal(token),
-        scope_label=scopes.label(token.scope, company.teams),
+        scope_label=scopes.labels(token.scope, company.teams),
         status=personal_tokens.status(token),
         form=ConfirmForm(),
     )

@@ -15,6 +15,7 @@ from flask import url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from oauth_server import scopes
 from oauth_server.errors import DomainError
 from oauth_server.models import OAuthClient
 from oauth_server.services import clients
@@ -23,6 +24,7 @@ from oauth_server.settings.blueprints import bp
 from oauth_server.settings.blueprints import confirmed
 from oauth_server.settings.blueprints import path_id
 from oauth_server.settings.forms import ConfirmForm
+from oauth_server.settings.forms import MaxScopeForm
 from oauth_server.settings.forms import NewAppForm
 from oauth_server.settings.forms import RefreshGraceForm
 from oauth_server.settings.forms import grace_seconds
@@ -69,13 +71,25 @@ def new_app() -> Any:
 
 
 def _detail(
-    app: OAuthClient, *, secret: str | None = None, grace: RefreshGraceForm | None = None
+    app: OAuthClient,
+    *,
+    secret: str | None = None,
+    grace: RefreshGraceForm | None = None,
+    maximum: MaxScopeForm | None = None,
 ) -> str:
     """An app's page: its settings, and its secret when one was just created."""
     if grace is None:
         grace = RefreshGraceForm(refresh_grace_seconds=str(app.refresh_grace_seconds))
+    if maximum is None:
+        maximum = MaxScopeForm(max_scope=app.max_scope or "")
     return render_template(
-        "settings/app_detail.html", app=app, secret=secret, form=ConfirmForm(), grace_form=grace
+        "settings/app_detail.html",
+        app=app,
+        secret=secret,
+        form=ConfirmForm(),
+        grace_form=grace,
+        max_scope_form=maximum,
+        labels=lambda scope: scopes.labels(scope, current_user.company.teams),
     )
 
 
@@ -99,6 +113,22 @@ def set_refresh_grace(client_pk: str) -> Any:
         form.refresh_grace_seconds.errors = [error.message]
         return _detail(app, grace=form), 400
     flash(f"Refresh grace period set to {app.refresh_grace_seconds} seconds.", "info")
+    return redirect(url_for("settings.app_detail", client_pk=app.id))
+
+
+@bp.post("/developers/<client_pk>/max-scope")
+def set_max_scope(client_pk: str) -> Any:
+    """Set the most the app may ask for at authorization and refresh (empty: no maximum)."""
+    app = _app(client_pk)
+    form = MaxScopeForm()
+    if not form.validate_on_submit():
+        return _detail(app, maximum=form), 400
+    try:
+        clients.set_max_scope(app, form.max_scope.data, actor=current_user)
+    except DomainError as error:
+        form.max_scope.errors = [error.message]
+        return _detail(app, maximum=form), 400
+    flash("Maximum scope saved." if app.max_scope else "Maximum scope removed.", "info")
     return redirect(url_for("settings.app_detail", client_pk=app.id))
 
 

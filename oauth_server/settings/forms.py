@@ -19,6 +19,8 @@ from wtforms.validators import StopValidation
 from oauth_server import text
 from oauth_server.errors import ValidationFailed
 from oauth_server.models import Company
+from oauth_server.scopes import LABELS
+from oauth_server.scopes import MESSAGES_SEND
 from oauth_server.scopes import offered
 from oauth_server.services import app_policy
 from oauth_server.services import clients
@@ -63,6 +65,9 @@ class NewTokenForm(FlaskForm):
         choices=[],
         validate_choice=False,
     )
+    # Only with a read-only choice (the service refuses it beside any other): a token that
+    # reads and also posts messages, without the write access of the bare scope.
+    send_messages = BooleanField(LABELS[MESSAGES_SEND])
     expires_in_days = SelectField(
         "Expiration",
         choices=[SelectChoice(value, label) for value, label in EXPIRY_LABELS.items()],
@@ -76,6 +81,12 @@ class NewTokenForm(FlaskForm):
         choices = offered(company)
         self.scope.choices = [SelectChoice(c.value, c.label) for c in choices]
         self.descriptions = {c.value: c.description for c in choices}
+
+    @property
+    def chosen_scope(self) -> str:
+        """The radio choice, with ``messages:send`` when "Send messages" is ticked."""
+        chosen = self.scope.data or ""
+        return f"{chosen} {MESSAGES_SEND}" if self.send_messages.data else chosen
 
     @property
     def expiry_days(self) -> int | None:
@@ -118,6 +129,17 @@ def grace_seconds(field: Field) -> int:
 
 class RefreshGraceForm(FlaskForm):
     refresh_grace_seconds = _grace_field()
+
+
+class MaxScopeForm(FlaskForm):
+    max_scope = StringField(
+        "Maximum scope",
+        filters=[_strip],
+        validators=[
+            Length(max=1000, message="The maximum scope is too long."),
+            NoControlCharacters("Maximum scope"),
+        ],
+    )
 
 
 class NewAppForm(FlaskForm):

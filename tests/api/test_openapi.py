@@ -135,9 +135,22 @@ def test_security_per_operation(doc):
     assert paths["/openapi.json"]["get"]["security"] == []
     assert paths["/me"]["get"]["security"] == [{"bearer": []}]
     inbox_scopes = [s["bearer"][0] for s in paths["/inboxes"]["get"]["security"]]
-    assert inbox_scopes == ["shared", "private", "team:{team_id}"]
+    assert inbox_scopes == [
+        "shared",
+        "shared:read",
+        "private",
+        "private:read",
+        "team:{team_id}",
+        "team:{team_id}:read",
+    ]
     team_scopes = [s["bearer"][0] for s in paths["/teams"]["get"]["security"]]
-    assert team_scopes == ["shared", "provisioning", "team:{team_id}"]
+    assert team_scopes == [
+        "shared",
+        "shared:read",
+        "provisioning",
+        "team:{team_id}",
+        "team:{team_id}:read",
+    ]
     assert "403" in paths["/inboxes"]["post"]["responses"]
     assert "401" not in paths["/openapi.json"]["get"]["responses"]
     assert "401" in paths["/me"]["get"]["responses"]

@@ -35,7 +35,14 @@ def _documents(issuer: str) -> dict[str, dict[str, Any]]:
         "api/v1": {
             "resource": f"{issuer}/api/v1",
             "authorization_servers": [issuer],
-            "scopes_supported": ["shared", "private", "provisioning"],
+            "scopes_supported": [
+                "shared",
+                "shared:read",
+                "private",
+                "private:read",
+                "provisioning",
+                "messages:send",
+            ],
             "bearer_methods_supported": ["header"],
             "resource_name": "Workspace API",
         },

@@ -32,7 +32,16 @@ from tests.settings.conftest import token_page
 
 VALUE_RE = re.compile(r'id="token-value" value="([^"]+)"')
 SCOPE_LABEL_RE = re.compile(r'<label for="scope-\d+">([^<]+)</label>')
-BASE_LABELS = ["Shared resources", "Private resources", "Provisioning"]
+BASE_LABELS = [
+    "Shared resources",
+    "Shared resources (read only)",
+    "Private resources",
+    "Private resources (read only)",
+    "Provisioning",
+    "Token inventory",
+]
+SALES = ["Team: Sales", "Team: Sales (read only)"]
+SUPPORT = ["Team: Support", "Team: Support (read only)"]
 
 
 def offered_labels(client) -> list[str]:
@@ -98,8 +107,8 @@ def test_pages_carry_no_inline_style_or_script(admin_client, company):
         ("starter", False, []),
         ("growth", False, []),
         ("scale", False, ["Auto-provisioning"]),
-        ("starter", True, ["Team: Sales", "Team: Support"]),
-        ("scale", True, ["Auto-provisioning", "Team: Sales", "Team: Support"]),
+        ("starter", True, [*SALES, *SUPPORT]),
+        ("scale", True, ["Auto-provisioning", *SALES, *SUPPORT]),
     ],
 )
 def test_form_offers_scopes_by_plan_and_teams_feature(admin_client, company, plan, teams, extra):
@@ -120,7 +129,7 @@ def test_teams_feature_without_teams_offers_no_team_choice(admin_client, company
 def test_update_company_takes_scopes_off_the_form_and_refuses_them(admin_client, company):
     companies.update_company(company, plan="scale", teams_feature=True)
     team = make_team(company, "Sales")
-    assert offered_labels(admin_client) == [*BASE_LABELS, "Auto-provisioning", "Team: Sales"]
+    assert offered_labels(admin_client) == [*BASE_LABELS, "Auto-provisioning", *SALES]
 
     companies.update_company(company, plan="growth", teams_feature=False)
 
