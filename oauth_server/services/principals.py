@@ -16,6 +16,7 @@ from collections.abc import Set
 from dataclasses import dataclass
 from dataclasses import field
 from functools import cached_property
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Row
@@ -88,6 +89,22 @@ class AppRef:
     name: str
 
 
+# What a scope set reaches at each level: the bare scopes, and the teams of its team scopes.
+Levels = dict[str, tuple[frozenset[str], frozenset[int]]]
+
+
+@lru_cache(maxsize=4096)
+def _levels_of(held: tuple[str, ...]) -> Levels:
+    """Computed once per distinct scope set (tokens share a handful), not per request.
+    The dict is shared: read it, never change it."""
+    levels: Levels = {}
+    for level in scopes.LEVELS:
+        reach = scopes.reach(held, level)
+        ids = (scopes.team_id_of(s) for s in reach)
+        levels[level] = (reach, frozenset(i for i in ids if i is not None))
+    return levels
+
+
 @dataclass
 class Principal:
     """An authenticated API caller.
@@ -115,15 +132,11 @@ class Principal:
     reach: frozenset[str] = field(init=False)
     # Teams reachable through ``team:<id>`` scopes at this level (not through ``shared``).
     team_ids: frozenset[int] = field(init=False)
-    _levels: dict[str, tuple[frozenset[str], frozenset[int]]] = field(init=False, repr=False)
+    _levels: Levels = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.scopes = scopes.effective(self.company, self.granted_scopes)
-        self._levels = {}
-        for level in scopes.LEVELS:
-            reach = scopes.reach(self.scopes, level)
-            ids = (scopes.team_id_of(s) for s in reach)
-            self._levels[level] = (reach, frozenset(i for i in ids if i is not None))
+        self._levels = _levels_of(tuple(self.scopes))
         # Until a route says otherwise, the strictest level.
         self.use(scopes.WRITE)
 
