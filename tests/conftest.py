@@ -79,7 +79,8 @@ def instance_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 TEST_CONFIG = {
     "TESTING": True,
     "SECRET_KEY": "test-secret-key",
-    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast in tests; scrypt in production
+    # argon2-cffi's cheapest parameters, fast in tests; its defaults in production.
+    "PASSWORD_ARGON2": {"time_cost": 1, "memory_cost": 8, "parallelism": 1},
     "OAUTH_ISSUER": "http://localhost",
     "RATELIMIT_LOGIN": "1000 per minute",
     "RATELIMIT_LOGIN_ACCOUNT": "1000 per minute",
@@ -198,7 +199,7 @@ def post_form(client: FlaskClient, page: str, action: str, data: dict[str, Any])
     return client.post(action, data={**data, "csrf_token": csrf_from(html)})
 
 
-def login(client: FlaskClient, email: str, password: str = "password123") -> Any:
+def login(client: FlaskClient, email: str, password: str = "wombat-42-pass") -> Any:
     response = post_form(client, "/login", "/login", {"email": email, "password": password})
     assert response.status_code == 302, response.get_data(as_text=True)
     return response
