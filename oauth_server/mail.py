@@ -35,9 +35,9 @@ from typing import Any
 from flask import Flask
 from flask import current_app
 from flask import render_template
-from flask import render_template_string
 from flask_mailman import EmailMultiAlternatives
 from flask_mailman import Mail
+from jinja2 import Environment
 
 from oauth_server import jobs
 from oauth_server import tokens
@@ -54,6 +54,8 @@ KINDS: dict[str, str] = {
 }
 
 JOB_KIND = "mail.send"
+# A subject is a header, plain text: not HTML-escaped ("Acme & Sons", not "&amp;").
+_SUBJECTS = Environment(autoescape=False)
 
 # Context keys that name a secret: a caller passes a link, never the secret itself.
 _SECRET_KEY = re.compile(r"(?i)password|passwd|secret|token|api_?key|credential")
@@ -104,7 +106,7 @@ def render(kind: str, *, company_name: str, **context: Any) -> Rendered:
     if not company_name.strip():
         raise UnsafeMail("Every e-mail names the company.")
     values = {**context, "company_name": company_name, "issuer": current_app.config["OAUTH_ISSUER"]}
-    subject = " ".join(render_template_string(KINDS[kind], **values).split())
+    subject = " ".join(_SUBJECTS.from_string(KINDS[kind]).render(**values).split())
     rendered = Rendered(
         subject=subject,
         text=render_template(f"mail/{kind}.txt", **values),

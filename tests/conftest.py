@@ -34,6 +34,7 @@ from oauth_server.extensions import limiter
 from tests.factories import CompanyUnderTest
 from tests.factories import make_company_under_test
 from tests.isolation import isolated_client
+from tests.mailbox import SmtpServer
 
 
 def postgres_database_url(server_url: str) -> Iterator[str]:
@@ -237,6 +238,27 @@ class LiveServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join(5)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server on loopback; ``smtp_server.mailbox.received`` is what arrived."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def job_queue(app: Flask, tmp_path: Any) -> dict[str, Any]:
+    """A job queue of this test's own (a SQLite file in ``tmp_path``), set in the app's
+    config: what ``jobs.enqueue`` and ``mail.send_later`` push to, and ``jobs.run_pending``
+    runs. Its settings, for a worker process: ``OAUTH_SERVER_INSTANCE=tmp_path`` and these."""
+    settings = {
+        "JOB_QUEUE_NAME": f"test_{uuid.uuid4().hex[:12]}",
+        "JOB_QUEUE_FILE": str(tmp_path / "jobs.sqlite3"),
+    }
+    app.config.update(settings)
+    return settings
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
@@ -118,9 +119,9 @@ def run(job_id: str) -> None:
         handle(job)
     except Exception as error:
         db.session.rollback()
-        delay = _failed(job_id, error)
-        if delay is not None:
-            raise RetryTask(delay=delay) from None
+        due = _failed(job_id, error)
+        if due is not None:  # Huey keeps the retry in its schedule (UTC, naive)
+            raise RetryTask(eta=due.astimezone(UTC).replace(tzinfo=None)) from None
         return
     db.session.execute(
         update(Job)
@@ -138,8 +139,8 @@ def retry_delay(attempts: int) -> float:
     return base * 2.0 ** max(attempts - 1, 0)
 
 
-def _failed(job_id: str, error: Exception) -> float | None:
-    """Record a failed attempt; the delay before the next one, or None: failed for good."""
+def _failed(job_id: str, error: Exception) -> datetime | None:
+    """Record a failed attempt; when the next one is due, or None: failed for good."""
     job = db.session.get(Job, job_id, populate_existing=True)
     assert job is not None
     message = logs.redact(f"{type(error).__name__}: {error}")[:ERROR_MAX]
@@ -154,10 +155,13 @@ def _failed(job_id: str, error: Exception) -> float | None:
         return None
     delay = retry_delay(job.attempts)
     job.state = JobState.RETRYING
-    job.due_at = clock.now() + timedelta(seconds=delay)
+    # Whole seconds: Huey's schedule keeps no fraction, and the retry's message must not
+    # arrive before the row says it is due.
+    due = clock.now() + timedelta(seconds=delay)
+    job.due_at = due.replace(microsecond=0) + timedelta(seconds=1 if due.microsecond else 0)
     db.session.commit()
     log.warning("job will be retried", extra={**ids, "delay": delay})
-    return delay
+    return job.due_at
 
 
 # --- recovering ---------------------------------------------------------------------------
