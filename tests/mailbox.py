@@ -66,9 +66,7 @@ class Mailbox:
         message = message_from_bytes(envelope.original_content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         with self._lock:
-            self.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), message)
-            )
+            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
             count = len(self.received)
         if self.on_data is not None:
             self.on_data(count)

@@ -162,9 +162,7 @@ def test_the_sweep_queues_a_job_whose_message_never_reached_the_queue(
     with caplog.at_level(logging.WARNING, logger="oauth_server.jobs"):
         job_id = jobs.enqueue("test.record", n=3)
         db.session.commit()  # Redis is down: the commit stands, the row is queued
-    assert [r.getMessage() for r in caplog.records] == [
-        "job not queued, the sweep will queue it"
-    ]
+    assert [r.getMessage() for r in caplog.records] == ["job not queued, the sweep will queue it"]
     assert _job(job_id).state == JobState.QUEUED
     app.config.update(REDIS_URL=None)  # back up
 
