@@ -1,7 +1,8 @@
 """``oauth-server worker`` as a real process: delivery, retries, and a SIGKILL mid-queue.
 
 On the SQLite queue (a file of this test's own) and on Redis (a queue name of this test's
-own); Redis tests skip when no Redis answers on 127.0.0.1:6379, except under CI.
+own); Redis tests skip when no Redis answers (TEST_REDIS_URL, or 127.0.0.1:6379), except
+under CI.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from tests.processes import Process
 from tests.processes import clean_env
 from tests.processes import free_port
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+# As tests/production: TEST_REDIS_URL, else database 15 of the local Redis.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 BIN = str(Path(sys.executable).parent / "oauth-server")
 
 
