@@ -98,7 +98,7 @@ def test_a_rendered_email_that_would_carry_a_token_is_not_sent(
 ) -> None:
     """The last check, at sending: whatever reached the job (here: a stored row changed
     behind ``send_later``'s back), a token never leaves in an e-mail."""
-    app.config.update(smtp_server.config(), JOB_RETRIES=0)
+    app.config.update(smtp_server.config())
     job_id = mail.send_later("test", to="bob@acme.test", company_name="Acme")
     db.session.commit()
     job = db.session.get(Job, job_id)
@@ -112,6 +112,7 @@ def test_a_rendered_email_that_would_carry_a_token_is_not_sent(
     assert smtp_server.mailbox.received == []
     job = db.session.get(Job, job_id, populate_existing=True)
     assert job is not None and job.state == JobState.FAILED
+    assert job.attempts == 1  # refused for good: no retry
     assert "UnsafeMail" in (job.last_error or "") and secret not in (job.last_error or "")
 
 

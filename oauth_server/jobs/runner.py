@@ -32,6 +32,7 @@ from sqlalchemy.orm import SessionTransaction
 
 from oauth_server import clock
 from oauth_server import logs
+from oauth_server.errors import DomainError
 from oauth_server.extensions import db
 from oauth_server.jobs import queue
 from oauth_server.jobs import registry
@@ -147,7 +148,10 @@ def _failed(job_id: str, error: Exception) -> datetime | None:
     job.last_error = message
     job.claimed_until = None
     ids = {"job_id": job.id, "kind": job.kind, "attempt": job.attempts, "error": message}
-    if job.attempts > current_app.config["JOB_RETRIES"] or isinstance(error, LookupError):
+    # A broken rule (DomainError: an e-mail that would carry a secret) or a missing handler
+    # fails the same way every time: no retry.
+    permanent = isinstance(error, DomainError | LookupError)
+    if job.attempts > current_app.config["JOB_RETRIES"] or permanent:
         job.state = JobState.FAILED
         job.finished_at = clock.now()
         db.session.commit()
