@@ -16,7 +16,9 @@ For a caller::
 ``enqueue`` adds a row to the caller's transaction; the job reaches the queue when that
 transaction commits and never if it rolls back. Enqueueing needs no worker and does not
 wait for one. A handler runs in an app context of the worker's app, once per job (see
-``runner``): it raises to fail, and is retried with growing delays, then marked failed.
+``runner``): it raises to fail, and is retried with growing delays, then marked failed
+(at once for a ``DomainError``). A handler that writes to the database need not commit:
+its writes are committed with the job's ``done``, in one transaction.
 """
 
 from __future__ import annotations
