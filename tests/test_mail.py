@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from oauth_server.extensions import db
 from oauth_server.models import Job
 from oauth_server.models import JobState
 from tests.mailbox import SmtpServer
+from tests.processes import clean_env
 
 
 def test_an_email_sent_by_its_job_arrives_over_smtp_with_both_parts(
@@ -130,3 +134,28 @@ def test_an_unknown_kind_or_no_company_is_refused(app: Flask) -> None:
         mail.send_later("test", to="bob@acme.test", company_name=" ")
     with pytest.raises(mail.UnsafeMail):
         mail.send_later("test", to="bob@acme.test\r\nBcc: eve@evil.test", company_name="Acme")
+
+
+def test_the_command_line_queues_a_test_email(
+    app: Flask, database_url: str, job_queue: dict[str, Any], tmp_path: Path
+) -> None:
+    env = clean_env() | {
+        "OAUTH_SERVER_INSTANCE": str(tmp_path),  # the queue's file: job_queue's
+        "DATABASE_URL": database_url,
+        "JOB_QUEUE_NAME": job_queue["JOB_QUEUE_NAME"],
+    }
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "oauth-server"), "mail", "test", "--to",
+         "ops@acme.test", "--company", "Acme"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    job_id = json.loads(done.stdout)["job_id"]
+    app.config.update(MAIL_SERVER=None, MAIL_FILE_PATH=str(tmp_path / "mail"))
+
+    assert jobs.run_pending() == 1  # the message the command queued, in this test's queue
+
+    [written] = list((tmp_path / "mail").iterdir())
+    assert "To: ops@acme.test" in written.read_text()
+    job = db.session.get(Job, job_id, populate_existing=True)
+    assert job is not None and job.state == JobState.DONE
