@@ -393,5 +393,49 @@ def serve(host: str, port: int) -> None:
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
+@main.command()
+@click.option(
+    "--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Threads."
+)
+@click.option(
+    "--failed", is_flag=True, help="Print the jobs that failed for good as JSON, and exit."
+)
+def worker(workers: int, failed: bool) -> None:
+    """Run queued and scheduled jobs until stopped (SIGTERM or SIGINT)."""
+    from oauth_server import logs
+
+    with _errors_on_one_line():
+        app = _app()
+        if failed:
+            from oauth_server import jobs
+
+            with app.app_context():
+                emit({"failed": jobs.failed_jobs()})
+            return
+    logs.configure(app.config["LOG_LEVEL"])
+    from oauth_server.jobs import worker as job_worker
+
+    job_worker.run(app, workers=workers)
+
+
+@main.group("mail")
+def mail_group() -> None:
+    """Outgoing e-mail."""
+
+
+@mail_group.command("test")
+@click.option("--to", "to", required=True, help="The address to send it to.")
+@click.option("--company", "company_name", default="Workspace", show_default=True)
+@in_app
+def mail_test(to: str, company_name: str) -> None:
+    """Queue a test e-mail (a worker sends it); print the job's id as JSON."""
+    from oauth_server import mail
+    from oauth_server.extensions import db as database
+
+    job_id = mail.send_later("test", to=to, company_name=company_name)
+    database.session.commit()
+    emit({"job_id": job_id})
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

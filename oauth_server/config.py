@@ -8,6 +8,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -43,6 +44,20 @@ ENVIRONMENT = (
     "RATELIMIT_TOKEN_COMPANY",
     "LOG_LEVEL",
     "OUTBOUND_ALLOW_LOOPBACK",
+    "MAIL_SERVER",
+    "MAIL_PORT",
+    "MAIL_USE_TLS",
+    "MAIL_USE_SSL",
+    "MAIL_USERNAME",
+    "MAIL_PASSWORD",
+    "MAIL_DEFAULT_SENDER",
+    "MAIL_TIMEOUT",
+    "JOB_QUEUE_NAME",
+    "JOB_RETRIES",
+    "JOB_RETRY_DELAY",
+    "JOB_LEASE_SECONDS",
+    "JOB_STALE_SECONDS",
+    "JOB_SWEEP_SECONDS",
 )
 
 
@@ -94,7 +109,9 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "WTF_CSRF_TIME_LIMIT": None,
         # A token's "last used" is written at most this often (seconds).
         "LAST_USED_RESOLUTION": int(env.get("LAST_USED_RESOLUTION", "60")),
-        "PASSWORD_HASH_METHOD": "scrypt",
+        # argon2id parameters (passwords.py): argon2-cffi's defaults, RFC 9106's
+        # low-memory profile, when None. A hash made with others is redone at sign-in.
+        "PASSWORD_ARGON2": None,
         # Browser sessions (services/sessions.py), in seconds: signed out after 8 hours
         # without a request, and 14 days after signing in whatever the activity.
         "SESSION_IDLE_TIMEOUT": int(env.get("SESSION_IDLE_TIMEOUT", str(8 * 3600))),
@@ -127,6 +144,8 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "OUTBOUND_ALLOW_LOOPBACK": env.get("OUTBOUND_ALLOW_LOOPBACK", "false").lower() == "true",
         # Client ID Metadata Documents fetched from one host (services/client_metadata).
         "OUTBOUND_FETCHES_PER_HOST": "10 per minute",
+        **_mail_settings(env, instance_path),
+        **_job_settings(env, instance_path),
     }
     config["SESSION_COOKIE_SECURE"] = config["OAUTH_ISSUER"].startswith("https://")
     from_env = {
@@ -151,6 +170,51 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "SQLALCHEMY_ENGINE_OPTIONS", _engine_options(config["SQLALCHEMY_DATABASE_URI"])
     )
     return config
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _mail_settings(env: Any, instance_path: str) -> dict[str, Any]:
+    """Outgoing mail (mail.py): SMTP when MAIL_SERVER is set, else files in the instance
+    folder (``MAIL_FILE_PATH``)."""
+    issuer_host = urlsplit(env.get("OAUTH_ISSUER", "http://localhost")).hostname or ""
+    domain = issuer_host if any(c.isalpha() for c in issuer_host) else "localhost"
+    return {
+        "MAIL_SERVER": env.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(env.get("MAIL_PORT") or "25"),
+        "MAIL_USE_TLS": _flag(env.get("MAIL_USE_TLS")),  # STARTTLS
+        "MAIL_USE_SSL": _flag(env.get("MAIL_USE_SSL")),  # TLS from the first byte (465)
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER") or f"no-reply@{domain}",
+        # Seconds an SMTP server may take to answer: a hung server fails the job (retried).
+        "MAIL_TIMEOUT": int(env.get("MAIL_TIMEOUT") or "30"),
+        "MAIL_FILE_PATH": str(Path(instance_path) / "mail"),
+    }
+
+
+def _job_settings(env: Any, instance_path: str) -> dict[str, Any]:
+    """The job queue (jobs/): in Redis when REDIS_URL is set, else in ``JOB_QUEUE_FILE``."""
+    return {
+        # The queue's name: its Redis keys, or its rows in the SQLite file. A server and
+        # its workers use the same; two deployments sharing a Redis use two.
+        "JOB_QUEUE_NAME": env.get("JOB_QUEUE_NAME") or "oauth_server",
+        "JOB_QUEUE_FILE": str(Path(instance_path) / "jobs.sqlite3"),
+        # A failing job runs again JOB_RETRIES times, JOB_RETRY_DELAY seconds after the
+        # first failure, then twice as long after each next one; then it has failed.
+        "JOB_RETRIES": int(env.get("JOB_RETRIES") or "5"),
+        "JOB_RETRY_DELAY": float(env.get("JOB_RETRY_DELAY") or "30"),
+        # A worker holds a running job this long; past it, the job counts as abandoned (its
+        # worker died) and runs again. Longer than any job may take.
+        "JOB_LEASE_SECONDS": float(env.get("JOB_LEASE_SECONDS") or "300"),
+        # A queued job not started this long after it was due is queued again (its message
+        # was lost: the queue was unreachable when it was committed, or a worker died).
+        "JOB_STALE_SECONDS": float(env.get("JOB_STALE_SECONDS") or "600"),
+        # How often each worker looks for abandoned and stale jobs.
+        "JOB_SWEEP_SECONDS": float(env.get("JOB_SWEEP_SECONDS") or "30"),
+    }
 
 
 def _engine_options(url: str) -> dict[str, Any]:

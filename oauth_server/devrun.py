@@ -1,4 +1,5 @@
-"""``make run``: serve the app, then print where to log in once it answers.
+"""``make run``: serve the app, the job worker and the partner demo, then print where to
+log in once they answer, and where the e-mails go.
 
 The banner comes after the server's own start-up lines, so it is the last thing on the
 screen; it is not printed at all when the server cannot start.
@@ -51,10 +52,13 @@ def main(demo_file: str, server_port: str, demo_port: str) -> int:
         subprocess.Popen(
             [sys.executable, "-m", "partners_demo", "--port", demo_port], env=demo_env
         ),
+        # The same environment as the server's: the same database, queue and mail settings.
+        subprocess.Popen([str(bin_dir / "oauth-server"), "worker"], env=env),
     ]
     try:
         if _ready(f"{server}/healthz", procs[0]) and _ready(f"{partner}/healthz", procs[1]):
-            print(_banner(server, partner, demo["logins"]), flush=True)
+            mail = _mail_destination(Path(demo_file).parent)
+            print(_banner(server, partner, demo["logins"], mail), flush=True)
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)
         return next(proc.returncode for proc in procs if proc.returncode is not None)
@@ -64,10 +68,23 @@ def main(demo_file: str, server_port: str, demo_port: str) -> int:
         for proc in procs:
             if proc.poll() is None:
                 proc.terminate()
-                proc.wait(10)
+        for proc in procs:
+            try:
+                proc.wait(25)  # the worker lets a running job finish (20 s at most)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
-def _banner(server: str, partner: str, logins: dict[str, dict[str, str]]) -> str:
+def _mail_destination(default_instance: Path) -> str:
+    """Where the worker delivers e-mail: the SMTP server, or the instance's mail folder."""
+    if os.environ.get("MAIL_SERVER"):
+        return f"SMTP {os.environ['MAIL_SERVER']}:{os.environ.get('MAIL_PORT') or 25}"
+    instance = Path(os.environ.get("OAUTH_SERVER_INSTANCE") or default_instance)
+    return f"files in {instance / 'mail'}/ (MAIL_SERVER=... to send)"
+
+
+def _banner(server: str, partner: str, logins: dict[str, dict[str, str]], mail: str = "") -> str:
     admin, teammate = logins["admin"], logins["teammate"]
     return (
         "\n"
@@ -76,6 +93,7 @@ def _banner(server: str, partner: str, logins: dict[str, dict[str, str]]) -> str
         f"  Admin login:       {admin['email']} / {admin['password']}\n"
         f"  Teammate login:    {teammate['email']} / {teammate['password']}\n"
         f"  API tokens:        {server}/settings/plugins-api/api\n"
+        f"  E-mail:            {mail}\n"
         "  Stop with Ctrl-C.\n"
     )
 

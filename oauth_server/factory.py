@@ -163,6 +163,9 @@ def extensions(app: Flask) -> None:
     login_manager.session_protection = "basic"
     vault.init_app(app)
     text.refuse_nul_at_flush()
+    from oauth_server import mail  # registers its job: the worker runs what this app runs
+
+    mail.init_app(app)
 
 
 def security_headers(app: Flask) -> None:

@@ -34,6 +34,7 @@ from oauth_server.extensions import limiter
 from tests.factories import CompanyUnderTest
 from tests.factories import make_company_under_test
 from tests.isolation import isolated_client
+from tests.mailbox import SmtpServer
 
 
 def postgres_database_url(server_url: str) -> Iterator[str]:
@@ -79,7 +80,8 @@ def instance_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 TEST_CONFIG = {
     "TESTING": True,
     "SECRET_KEY": "test-secret-key",
-    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast in tests; scrypt in production
+    # argon2-cffi's cheapest parameters, fast in tests; its defaults in production.
+    "PASSWORD_ARGON2": {"time_cost": 1, "memory_cost": 8, "parallelism": 1},
     "OAUTH_ISSUER": "http://localhost",
     "RATELIMIT_LOGIN": "1000 per minute",
     "RATELIMIT_LOGIN_ACCOUNT": "1000 per minute",
@@ -198,7 +200,7 @@ def post_form(client: FlaskClient, page: str, action: str, data: dict[str, Any])
     return client.post(action, data={**data, "csrf_token": csrf_from(html)})
 
 
-def login(client: FlaskClient, email: str, password: str = "password123") -> Any:
+def login(client: FlaskClient, email: str, password: str = "wombat-42-pass") -> Any:
     response = post_form(client, "/login", "/login", {"email": email, "password": password})
     assert response.status_code == 302, response.get_data(as_text=True)
     return response
@@ -236,6 +238,27 @@ class LiveServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join(5)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server on loopback; ``smtp_server.mailbox.received`` is what arrived."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def job_queue(app: Flask, tmp_path: Any) -> dict[str, Any]:
+    """A job queue of this test's own (a SQLite file in ``tmp_path``), set in the app's
+    config: what ``jobs.enqueue`` and ``mail.send_later`` push to, and ``jobs.run_pending``
+    runs. Its settings, for a worker process: ``OAUTH_SERVER_INSTANCE=tmp_path`` and these."""
+    settings = {
+        "JOB_QUEUE_NAME": f"test_{uuid.uuid4().hex[:12]}",
+        "JOB_QUEUE_FILE": str(tmp_path / "jobs.sqlite3"),
+    }
+    app.config.update(settings)
+    return settings
 
 
 @pytest.fixture

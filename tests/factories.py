@@ -22,7 +22,7 @@ from oauth_server.services import personal_tokens
 from oauth_server.services import teammates
 from oauth_server.services import teams
 
-PASSWORD = "password123"
+PASSWORD = "wombat-42-pass"
 REDIRECT_URI = "http://127.0.0.1:8765/callback"  # a registered partner's, by default
 _seq = itertools.count(1)
 

@@ -133,7 +133,7 @@ def test_create_and_update_commands_print_one_json_object(cli: Cli, cli_app: Fla
 
     admin = cli.create(
         "users", "create", "--company", "Globex", "--email", "Ada@Globex.test",
-        "--password", "password123", "--name", "Ada", "--admin",
+        "--password", "wombat-42-pass", "--name", "Ada", "--admin",
     )  # fmt: skip
     assert admin == {
         "id": admin["id"],
@@ -143,7 +143,7 @@ def test_create_and_update_commands_print_one_json_object(cli: Cli, cli_app: Fla
     }
     teammate = cli.create(
         "users", "create", "--company", "Globex", "--email", "tom@globex.test",
-        "--password", "password123",
+        "--password", "wombat-42-pass",
     )  # fmt: skip
     assert teammate["admin"] is False
 
@@ -157,7 +157,7 @@ def test_create_and_update_commands_print_one_json_object(cli: Cli, cli_app: Fla
     with stored(cli_app):
         globex = db.session.get(Company, company["id"])
         ada = db.session.get(Teammate, admin["id"])
-        assert teammates.authenticate("ada@globex.test", "password123") == ada
+        assert teammates.authenticate("ada@globex.test", "wombat-42-pass") == ada
         assert {m.email for m in db.session.get(Team, team["id"]).members} == {
             "ada@globex.test",
             "tom@globex.test",
@@ -186,12 +186,12 @@ def initech(cli: Cli) -> Cli:
     cli.create("companies", "create", "Initech")
     cli.create(
         "users", "create", "--company", "Initech", "--email", "peter@initech.test",
-        "--password", "password123",
+        "--password", "wombat-42-pass",
     )  # fmt: skip
     return cli
 
 
-def _user(email: str = "new@initech.test", password: str = "password123") -> list[str]:
+def _user(email: str = "new@initech.test", password: str = "wombat-42-pass") -> list[str]:
     return ["users", "create", "--company", "Initech", "--email", email, "--password", password]
 
 
@@ -291,11 +291,11 @@ def test_users_update_and_the_last_admin(cli: Cli, cli_app: Flask) -> None:
     cli.create("companies", "create", "Intertrode")
     peter = cli.create(
         "users", "create", "--company", "Intertrode", "--email", "peter@intertrode.test",
-        "--password", "password123", "--admin",
+        "--password", "wombat-42-pass", "--admin",
     )  # fmt: skip
     milton = cli.create(
         "users", "create", "--company", "Intertrode", "--email", "milton@intertrode.test",
-        "--password", "password123",
+        "--password", "wombat-42-pass",
     )  # fmt: skip
 
     with stored(cli_app):  # Milton is signed in somewhere

@@ -83,8 +83,8 @@ def test_every_form_route_refuses_a_post_without_the_csrf_token(app, company_und
         "admin": "true",
         "decision": "allow",
         "email": admin.email,
-        "password": "password123",
-        "current_password": "password123",
+        "password": "wombat-42-pass",
+        "current_password": "wombat-42-pass",
         "new_password": "a new password 123",
         "confirm": "a new password 123",
     }

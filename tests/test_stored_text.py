@@ -202,7 +202,7 @@ def test_the_command_line_refuses_control_characters(run, bad):
             "--email",
             "x@acme.test",
             "--password",
-            "password123",
+            "wombat-42-pass",
             "--name",
             bad,
         ),
@@ -214,7 +214,7 @@ def test_the_command_line_refuses_control_characters(run, bad):
             "--email",
             f"x{bad}@acme.test",
             "--password",
-            "password123",
+            "wombat-42-pass",
         ),
         (
             "users",
@@ -224,7 +224,7 @@ def test_the_command_line_refuses_control_characters(run, bad):
             "--email",
             "y@acme.test",
             "--password",
-            "password123",
+            "wombat-42-pass",
         ),
         ("teams", "create", "--company", "Acme", "--name", bad),
         (

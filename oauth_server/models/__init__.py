@@ -12,6 +12,8 @@ from oauth_server.models.company import Plan
 from oauth_server.models.grants import AuthorizationCode
 from oauth_server.models.grants import OAuthGrant
 from oauth_server.models.grants import OAuthToken
+from oauth_server.models.jobs import Job
+from oauth_server.models.jobs import JobState
 from oauth_server.models.personal_tokens import PersonalToken
 from oauth_server.models.resources import RESOURCE_MODELS
 from oauth_server.models.resources import Channel
@@ -43,6 +45,8 @@ __all__ = [
     "Contact",
     "Conversation",
     "Inbox",
+    "Job",
+    "JobState",
     "Message",
     "OwnedResource",
     "PersonalToken",

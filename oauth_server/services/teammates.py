@@ -29,24 +29,20 @@ Lifecycle rules:
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Select
 from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from werkzeug.security import check_password_hash
-from werkzeug.security import generate_password_hash
 
+from oauth_server import passwords
 from oauth_server import text
 from oauth_server.errors import Conflict
 from oauth_server.errors import NotAllowed
 from oauth_server.errors import NotFound
-from oauth_server.errors import ValidationFailed
 from oauth_server.extensions import db
 from oauth_server.models import Company
 from oauth_server.models import Teammate
@@ -66,11 +62,9 @@ from oauth_server.services.visibility import visible_teammates
 
 log = logging.getLogger("oauth_server.audit")
 
-PASSWORD_MIN = 8
-PASSWORD_MAX = 200
+PASSWORD_MIN = passwords.PASSWORD_MIN
+PASSWORD_MAX = passwords.PASSWORD_MAX
 IDS_CHUNK = 500  # keeps IN lists short on every backend
-# Compared against when the e-mail is unknown, so sign-in takes as long either way.
-_DUMMY_HASH: dict[str, str] = {}
 
 
 # --- e-mail and password -----------------------------------------------------------------
@@ -90,15 +84,12 @@ def _email_conflict(email: str) -> Conflict:
 
 
 def check_password(password: str) -> str:
-    if not PASSWORD_MIN <= len(password or "") <= PASSWORD_MAX:
-        raise ValidationFailed(
-            f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters.", field="password"
-        )
-    return password
+    """A password a teammate may choose: length, and not a common one (passwords.py)."""
+    return passwords.check_new(password)
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+    return passwords.hash_password(password)
 
 
 def set_password(teammate: Teammate, password: str, *, via: str) -> None:
@@ -114,21 +105,27 @@ def set_password(teammate: Teammate, password: str, *, via: str) -> None:
 
 
 def authenticate(email: str, password: str) -> Teammate | None:
-    """The active teammate with these credentials, or None."""
+    """The active teammate with these credentials, or None.
+
+    A hash from before argon2, or made with other argon2 parameters, is replaced by a new
+    one at this successful check (only then is the password known).
+    """
     teammate = (
         db.session.scalar(select(Teammate).where(Teammate.email_key == email_key(email)))
         if text.is_storable(email)
         else None
     )
     if teammate is None:
-        method = current_app.config["PASSWORD_HASH_METHOD"]
-        if method not in _DUMMY_HASH:
-            _DUMMY_HASH[method] = generate_password_hash("not a password", method=method)
-        check_password_hash(_DUMMY_HASH[method], password or "")
+        passwords.verify_nothing(password or "")  # as long as for a known e-mail
         return None
-    if not check_password_hash(teammate.password_hash, password or ""):
+    matches, new_hash = passwords.verify(teammate.password_hash, password or "")
+    if not matches or not teammate.active:
         return None
-    return teammate if teammate.active else None
+    if new_hash is not None:
+        teammate.password_hash = new_hash
+        db.session.commit()
+        log.info("password hash upgraded", extra={"teammate_id": teammate.id})
+    return teammate
 
 
 # --- finding teammates -------------------------------------------------------------------
@@ -330,8 +327,8 @@ def provision_teammate(
         external_id=external,
         name=name,
         scim_names=kept_names,
-        # Nobody knows this password: sign-in needs a reset first.
-        password_hash=hash_password(secrets.token_urlsafe(32)),
+        # No password matches it: sign-in needs an invitation or a reset first.
+        password_hash=passwords.unusable(),
         active=active,
         is_admin=admin,
     )

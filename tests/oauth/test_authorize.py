@@ -43,7 +43,7 @@ def test_signed_out_teammate_signs_in_then_sees_the_consent_page(client, workspa
         "/login",
         data={
             "email": workspace.admin.email,
-            "password": "password123",
+            "password": "wombat-42-pass",
             "next": url,
             "csrf_token": csrf_from(page.get_data(as_text=True)),
         },
@@ -93,7 +93,7 @@ def test_signed_out_visitor_meets_sign_in_before_any_error_redirect(
         client,
         response.headers["Location"],
         "/login",
-        {"email": workspace.admin.email, "password": "password123", "next": url},
+        {"email": workspace.admin.email, "password": "wombat-42-pass", "next": url},
     )
     assert signed_in.status_code == 302
     assert signed_in.headers["Location"] == url

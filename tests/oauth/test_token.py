@@ -314,7 +314,7 @@ def test_other_grant_types_are_unsupported(client, workspace, partner, grant_typ
     data = {
         "grant_type": grant_type,
         "username": workspace.admin.email,
-        "password": "password123",
+        "password": "wombat-42-pass",
         "scope": "shared",
         "subject_token": value,
         "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",

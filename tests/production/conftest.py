@@ -85,7 +85,7 @@ def seed(env: dict[str, str]) -> dict[str, Any]:
             "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"],
             "SECRET_KEY": env["SECRET_KEY"],
             "TOKEN_ENCRYPTION_KEY": env["TOKEN_ENCRYPTION_KEY"],
-            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+            "PASSWORD_ARGON2": {"time_cost": 1, "memory_cost": 8, "parallelism": 1},
         }
     )
     with app.app_context():

@@ -56,7 +56,7 @@ def command_words(service: dict[str, Any]) -> list[str]:
 
 
 def test_services_ports_and_health_checks(services: dict[str, Any]) -> None:
-    assert set(services) == {"postgres", "redis", "server", "partners_demo"}
+    assert set(services) == {"postgres", "redis", "server", "worker", "partners_demo"}
     for name, service in services.items():
         assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
         assert service.get("restart") == "unless-stopped", name
@@ -64,6 +64,7 @@ def test_services_ports_and_health_checks(services: dict[str, Any]) -> None:
     # published; PostgreSQL and Redis stay on the compose network.
     assert "ports" not in services["postgres"]
     assert "ports" not in services["redis"]
+    assert "ports" not in services["worker"]
     published = {port.split(":")[-1] for port in services["server"]["ports"]}
     assert published == {"8000", "5001"}
     assert services["partners_demo"]["network_mode"] == "service:server"
@@ -85,6 +86,26 @@ def test_the_server_reads_every_variable_it_is_given(services: dict[str, Any]) -
     assert read_names(SERVER_SOURCES) == declared
     assert environment["REDIS_URL"].startswith("redis://redis:")
     assert "@postgres:5432/" in environment["DATABASE_URL"]
+
+
+def test_the_worker_shares_the_servers_database_queue_and_mail(services: dict[str, Any]) -> None:
+    server, worker = services["server"]["environment"], services["worker"]["environment"]
+    declared = set(config.ENVIRONMENT)
+    assert set(worker) <= declared, set(worker) - declared
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "MAIL_SERVER"):
+        assert worker[name] == server[name], name
+    assert worker["JOB_QUEUE_NAME"] == server["JOB_QUEUE_NAME"]
+    words = command_words(services["worker"])
+    assert words[:2] == ["oauth-server", "worker"]
+    assert CliRunner().invoke(cli_main, ["worker", "--help"]).exit_code == 0
+    # Migrated first: the server upgrades the schema before it is healthy.
+    assert services["worker"]["depends_on"]["server"] == {"condition": "service_healthy"}
+
+
+def test_redis_keeps_the_queue_across_restarts(services: dict[str, Any]) -> None:
+    words = command_words(services["redis"])
+    assert words[words.index("--appendonly") + 1] == "yes"
+    assert any(volume.endswith(":/data") for volume in services["redis"]["volumes"])
 
 
 def test_the_demo_reads_every_variable_it_is_given(services: dict[str, Any]) -> None:
@@ -179,6 +200,8 @@ def test_defaults_in_the_compose_file_are_the_apps(
     for name, value in services["server"]["environment"].items():
         found = re.fullmatch(r"\$\{(\w+):-([^}]*)\}", str(value))
         if not found or name not in defaults or name == "OAUTH_ISSUER":  # compose serves :8000
+            continue
+        if found.group(2) == "":  # empty is unset: the app's default, whatever it is
             continue
         assert found.group(2) == str(defaults[name]), name
         checked += 1

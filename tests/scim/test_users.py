@@ -323,7 +323,7 @@ def test_patch_the_user_name_changes_the_sign_in_email(scim: Scim, acme: Acme) -
     )
     assert response.status_code == 200
     assert fresh(acme.alice).email == "alice@wonderland.test"
-    assert teammates.authenticate("alice@wonderland.test", "password123") is not None
+    assert teammates.authenticate("alice@wonderland.test", "wombat-42-pass") is not None
 
 
 def test_patch_to_a_taken_user_name_is_409(scim: Scim, acme: Acme) -> None:
