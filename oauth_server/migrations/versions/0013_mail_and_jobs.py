@@ -4,7 +4,7 @@ The ``jobs`` table: one row per background job (jobs/, models/jobs.py), what mak
 run once however often its message is delivered, and where a failed one stays visible.
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-05 08:30:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
