@@ -51,6 +51,7 @@ mailman = Mail()
 #: Each kind of e-mail and its subject (a Jinja template; same context as the body).
 KINDS: dict[str, str] = {
     "test": "Test e-mail from {{ company_name }}",
+    "approval_requested": "{{ requested_by }} asks to connect {{ app_name }} to {{ company_name }}",
 }
 
 JOB_KIND = "mail.send"

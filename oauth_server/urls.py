@@ -23,12 +23,17 @@ def issuer() -> str:
 
 
 def external_url(endpoint: str, **values: Any) -> str:
-    """The issuer followed by the path of ``endpoint``.
+    """The issuer followed by the path of ``endpoint``, in a request or out of one (a job,
+    a command).
 
     The issuer is the app's public base URL, its mount point included: the path is
     taken without the request's own script root, which the issuer already names.
     """
+    if not has_request_context():
+        # A job or a command: the path from the app's URL map alone.
+        path: str = current_app.url_map.bind("", url_scheme="https").build(endpoint, values)
+        return issuer() + path
     path = url_for(endpoint, **values)
-    if has_request_context() and request.script_root and path.startswith(request.script_root):
+    if request.script_root and path.startswith(request.script_root):
         path = path[len(request.script_root) :]
     return issuer() + path

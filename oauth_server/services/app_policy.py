@@ -31,6 +31,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from oauth_server import mail
+from oauth_server import urls
 from oauth_server.errors import NotAllowed
 from oauth_server.errors import NotFound
 from oauth_server.errors import ValidationFailed
@@ -290,8 +292,11 @@ def request_approval(teammate: Teammate, client_id: str) -> AppApproval:
         with db.session.begin_nested():
             db.session.add(row)
     except IntegrityError:
-        # Another request for the same app landed first: that one stands.
+        # Another request for the same app landed first: that one stands (and told the
+        # admins already).
         row = _approval_of(teammate.company_id, client.id)
+    else:
+        notify_admins(row, client, teammate)
     db.session.commit()
     log.info(
         "app approval requested",
@@ -301,14 +306,32 @@ def request_approval(teammate: Teammate, client_id: str) -> AppApproval:
             "teammate_id": teammate.id,
         },
     )
-    notify_admins(row)
     return row
 
 
-def notify_admins(approval: AppApproval) -> None:
-    """The seam for the admins' e-mail about a new request: mail does not exist yet (a
-    later issue). Until then the request shows under Apps with Access, and the audit line
-    above records it."""
+def notify_admins(approval: AppApproval, client: OAuthClient, teammate: Teammate) -> None:
+    """An e-mail to each active admin of the company about a new request, queued in the
+    request's transaction (sent by the worker once it commits). It names the app and the
+    teammate and links to Apps with Access, where the admin answers."""
+    admins = db.session.scalars(
+        select(Teammate).where(
+            Teammate.company_id == approval.company_id,
+            Teammate.is_admin.is_(True),
+            Teammate.active.is_(True),
+        )
+    )
+    link = urls.external_url("settings.apps_with_access")
+    company_name = teammate.company.name
+    for admin in admins:
+        mail.send_later(
+            "approval_requested",
+            to=admin.email,
+            company_name=company_name,
+            app_name=client.name,
+            app_client_id=client.client_id,
+            requested_by=teammate.name or teammate.email,
+            link=link,
+        )
 
 
 def _approval_of(company_id: int, client_pk: int) -> AppApproval:

@@ -12,8 +12,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from oauth_server import jobs
 from oauth_server import scopes
 from oauth_server.errors import ValidationFailed
+from oauth_server.extensions import db
 from oauth_server.models import AppApproval
 from oauth_server.models import AppBlock
 from oauth_server.models import AuthorizationCode
@@ -40,6 +42,7 @@ from tests.flows import pkce
 from tests.isolation import count
 from tests.isolation import isolated_client
 from tests.isolation import rows
+from tests.mailbox import SmtpServer
 from tests.oauth.test_client_metadata import DocumentServer
 from tests.oauth.test_client_metadata import authorize_url as document_authorize_url
 
@@ -173,6 +176,42 @@ def test_approved_apps_only_request_approve_then_the_next_authorization_complete
     token = exchange(mate, partner, code, verifier)
     assert token.status_code == 200
     assert me_status(mate, token.get_json()["access_token"]) == 200
+
+
+def test_a_new_request_emails_every_active_admin_once(
+    app: Flask,
+    workspace: Any,
+    partner: Partner,
+    scope: str,
+    job_queue: dict[str, Any],
+    smtp_server: SmtpServer,
+) -> None:
+    app.config.update(smtp_server.config(), MAIL_DEFAULT_SENDER="Workspace <no-reply@ws.test>")
+    second_admin = make_admin(workspace.company, email="second-admin@acme.test")
+    gone = make_admin(workspace.company, email="gone-admin@acme.test")
+    gone.active = False
+    db.session.commit()
+    set_policy(workspace, "approved")
+    mate = signed_in(app, workspace.teammate.email)
+    html = authorize(mate, partner, scope).get_data(as_text=True)
+    form = {"csrf_token": csrf_from(html), "client_id": partner.client_id}
+
+    assert mate.post("/oauth/authorize/approval", data=form).status_code == 200
+    assert mate.post("/oauth/authorize/approval", data=form).status_code == 200  # again
+    assert smtp_server.mailbox.received == []  # queued for the worker, not sent in the request
+    jobs.run_pending()
+
+    received = smtp_server.mailbox.wait_for(2)
+    assert sorted(r.recipients[0] for r in received) == sorted(
+        [workspace.admin.email, second_admin.email]
+    )
+    for message in received:
+        asker = workspace.teammate.name or workspace.teammate.email
+        assert message.subject == f"{asker} asks to connect Partner App to {workspace.company.name}"
+        text, html_part = message.part("text/plain"), message.part("text/html")
+        assert partner.client_id in text and "Apps with Access" in text
+        assert "http://" in text and "/settings/plugins-api/api/apps" in text
+        assert 'href="http' in html_part and workspace.company.name in html_part
 
 
 def test_a_declined_app_is_refused_and_cannot_be_requested_again(
