@@ -27,6 +27,9 @@ from oauth_server.models.sessions import BrowserSession
 from oauth_server.models.team import Team
 from oauth_server.models.team import team_memberships
 from oauth_server.models.teammate import Teammate
+from oauth_server.models.security import RecoveryCode
+from oauth_server.models.security import SecurityPolicy
+from oauth_server.models.security import TwoFactor
 
 __all__ = [
     "AppApproval",
@@ -46,6 +49,8 @@ __all__ = [
     "Message",
     "OwnedResource",
     "PersonalToken",
+    "RecoveryCode",
+    "SecurityPolicy",
     "Plan",
     "RESOURCE_MODELS",
     "Rule",
@@ -53,5 +58,6 @@ __all__ = [
     "Tag",
     "Team",
     "Teammate",
+    "TwoFactor",
     "team_memberships",
 ]
