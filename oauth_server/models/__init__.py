@@ -23,13 +23,13 @@ from oauth_server.models.resources import OwnedResource
 from oauth_server.models.resources import Rule
 from oauth_server.models.resources import Shift
 from oauth_server.models.resources import Tag
+from oauth_server.models.security import RecoveryCode
+from oauth_server.models.security import SecurityPolicy
+from oauth_server.models.security import TwoFactor
 from oauth_server.models.sessions import BrowserSession
 from oauth_server.models.team import Team
 from oauth_server.models.team import team_memberships
 from oauth_server.models.teammate import Teammate
-from oauth_server.models.security import RecoveryCode
-from oauth_server.models.security import SecurityPolicy
-from oauth_server.models.security import TwoFactor
 
 __all__ = [
     "AppApproval",
