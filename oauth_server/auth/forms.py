@@ -35,4 +35,3 @@ class ConfirmPasswordForm(FlaskForm):
         validators=[InputRequired("Enter your password."), Length(max=200)],
     )
     next = HiddenField()
-

@@ -89,10 +89,12 @@ def _here() -> str:
     return request.full_path.rstrip("?")
 
 
-def page(form: ConfirmPasswordForm, *, action: str, carried: list[tuple[str, str]]) -> str:
-    return render_template(
-        "auth/confirm_password.html", form=form, action=action, carried=carried
-    )
+def page(
+    form: ConfirmPasswordForm, *, action: str, carried: list[tuple[str, str]] | None = None
+) -> str:
+    """The "Confirm your password" page: sent on to ``next`` (its own form) or, with
+    ``carried``, to the interrupted action with the fields it had."""
+    return render_template("auth/confirm_password.html", form=form, action=action, carried=carried)
 
 
 def required(view: Callable[P, Any]) -> Callable[P, Any]:

@@ -114,11 +114,11 @@ def confirm_password() -> Any:
     action = url_for("auth.confirm_password")
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
-        return sudo.page(form, action=action, carried=[])
+        return sudo.page(form, action=action)
     if not form.validate_on_submit():
-        return sudo.page(form, action=action, carried=[]), 400
+        return sudo.page(form, action=action), 400
     if not sudo.password_right(form.sudo_password.data or ""):
         form.sudo_password.errors = [sudo.WRONG_PASSWORD]
-        return sudo.page(form, action=action, carried=[]), 401
+        return sudo.page(form, action=action), 401
     target: Response = redirect(safe_next(form.next.data))
     return target
