@@ -5,8 +5,10 @@ A sign-in counts as an entry (services/sessions.start_session). The moment is ke
 browser session's row, so it ends with the session and no cookie can claim it. Views that
 need it are decorated with ``required``; without sudo mode:
 
-- a GET (a token's value, a form that creates something) is sent to "Confirm your
-  password", which comes back to it;
+- a GET (a form that creates something) is sent to "Confirm your password"
+  (``/confirm-password``, auth/views.py), which comes back to it; a token's page is not
+  decorated (its "Revoke access" must stay one click): it shows the value only when
+  ``in_sudo_mode()``, else a link through the same page;
 - a POST is answered with "Confirm your password" itself, carrying the fields the admin
   sent (never a password of theirs: the field is ``sudo_password``) back to the same
   action; the right password there runs the action in the same request, so nothing typed

@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from html import unescape
 from typing import Any
 
@@ -13,6 +16,7 @@ import pytest
 from sqlalchemy import update
 from werkzeug.datastructures import MultiDict
 
+from oauth_server.auth import sudo
 from oauth_server.extensions import db
 from oauth_server.models import BrowserSession
 from oauth_server.models import OAuthClient
@@ -368,3 +372,12 @@ def test_revocation_buttons_never_ask(app, admin_client, company, admin, clock):
     ended = post(admin_client, "/preferences/sessions/end", {})
     assert ended.status_code == 302
     assert count(BrowserSession) == 0
+
+
+@pytest.mark.parametrize(
+    ("seconds_ago", "expected"), [(None, False), (0, True), (899, True), (900, False)]
+)
+def test_the_time_rule(seconds_ago, expected):
+    now = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+    confirmed = None if seconds_ago is None else now - timedelta(seconds=seconds_ago)
+    assert sudo.active(confirmed, now, 900) is expected
