@@ -30,6 +30,7 @@ ENVIRONMENT = (
     "LAST_USED_RESOLUTION",
     "SESSION_IDLE_TIMEOUT",
     "SESSION_LIFETIME",
+    "SUDO_MODE_SECONDS",
     "ACCESS_TOKEN_TTL",
     "REFRESH_TOKEN_TTL",
     "AUTHORIZATION_CODE_TTL",
@@ -154,6 +155,8 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
     }
     config.update({key: value for key, value in from_env.items() if value})
     config.update(overrides)
+    # Sudo mode (auth/sudo.py): how long a password entry counts, in seconds.
+    config.setdefault("SUDO_MODE_SECONDS", int(env.get("SUDO_MODE_SECONDS", "900")))
     missing = [k for k in ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY") if not config.get(k)]
     if missing:
         generated = _instance_secrets(instance_path)

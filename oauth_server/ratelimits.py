@@ -139,3 +139,52 @@ def spend_scim(principal: Principal | None) -> None:
     if limiter.enabled:
         g.caller = principal
         _spend_scim()
+
+
+# --- password and code checks of signed-in or signing-in teammates ---------------------------
+
+
+def _teammate_key() -> str:
+    return f"teammate:{g.checked_teammate_id}"
+
+
+@limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_LOGIN"], scope="sudo-address", key_func=remote_address
+)
+@limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_LOGIN_ACCOUNT"],
+    scope="sudo-account",
+    key_func=_teammate_key,
+)
+def _spend_password_check() -> None:
+    pass
+
+
+def spend_password_check(teammate_id: int) -> None:
+    """One "Confirm your password" (sudo mode): the budgets of sign-in, per address and
+    per account, apart from sign-in's own so that neither starves the other."""
+    if limiter.enabled:
+        g.checked_teammate_id = teammate_id
+        _spend_password_check()
+
+
+@limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_LOGIN"],
+    scope="two-factor-address",
+    key_func=remote_address,
+)
+@limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_LOGIN_ACCOUNT"],
+    scope="two-factor-account",
+    key_func=_teammate_key,
+)
+def _spend_code_check() -> None:
+    pass
+
+
+def spend_code_check(teammate_id: int) -> None:
+    """One authentication code typed at sign-in: a million six-digit codes are few, so the
+    account's budget is sign-in's (RATELIMIT_LOGIN_ACCOUNT), whatever the address."""
+    if limiter.enabled:
+        g.checked_teammate_id = teammate_id
+        _spend_code_check()

@@ -24,3 +24,14 @@ class LoginForm(FlaskForm):
         validators=[InputRequired("Enter your password."), Length(max=200)],
     )
     next = HiddenField()
+
+
+class ConfirmPasswordForm(FlaskForm):
+    """Sudo mode's "Confirm your password". The field's name is not ``password``: the
+    page may carry the fields of the form it interrupted, sent on with it."""
+
+    sudo_password = PasswordField(
+        "Password",
+        validators=[InputRequired("Enter your password."), Length(max=200)],
+    )
+    next = HiddenField()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint
@@ -21,12 +22,15 @@ from werkzeug.wrappers import Response
 
 from oauth_server import ratelimits
 from oauth_server import text
+from oauth_server.auth import sudo
+from oauth_server.auth.forms import ConfirmPasswordForm
 from oauth_server.auth.forms import LoginForm
 from oauth_server.extensions import limiter
 from oauth_server.extensions import login_manager
 from oauth_server.models import Teammate
 from oauth_server.services import sessions
 from oauth_server.services import teammates
+from oauth_server.services import two_factor
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger("oauth_server.audit")
@@ -73,6 +77,10 @@ def login() -> str | Response | tuple[str, int]:
             return redirect(safe_next(form.next.data))
     if form.validate_on_submit():
         teammate = teammates.authenticate(form.email.data or "", form.password.data or "")
+        if teammate is not None and two_factor.is_enabled(teammate.id):
+            from oauth_server.auth.two_factor import start_second_step
+
+            return start_second_step(teammate, form.next.data or "")
         if teammate is not None:
             # A cookie session of its own: nothing from before signing in carries over, a
             # CSRF token included, and no state can be planted ahead (session fixation).
@@ -95,3 +103,22 @@ def logout() -> Response:
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/confirm-password", methods=["GET", "POST"])
+def confirm_password() -> Any:
+    """ "Confirm your password" before a page that needs sudo mode; then back to it."""
+    if not current_user.is_authenticated:
+        return sudo.sign_in_first()
+    form = ConfirmPasswordForm()
+    action = url_for("auth.confirm_password")
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+        return sudo.page(form, action=action)
+    if not form.validate_on_submit():
+        return sudo.page(form, action=action), 400
+    if not sudo.password_right(form.sudo_password.data or ""):
+        form.sudo_password.errors = [sudo.WRONG_PASSWORD]
+        return sudo.page(form, action=action), 401
+    target: Response = redirect(safe_next(form.next.data))
+    return target

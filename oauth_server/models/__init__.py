@@ -25,6 +25,9 @@ from oauth_server.models.resources import OwnedResource
 from oauth_server.models.resources import Rule
 from oauth_server.models.resources import Shift
 from oauth_server.models.resources import Tag
+from oauth_server.models.security import RecoveryCode
+from oauth_server.models.security import SecurityPolicy
+from oauth_server.models.security import TwoFactor
 from oauth_server.models.sessions import BrowserSession
 from oauth_server.models.team import Team
 from oauth_server.models.team import team_memberships
@@ -50,6 +53,8 @@ __all__ = [
     "Message",
     "OwnedResource",
     "PersonalToken",
+    "RecoveryCode",
+    "SecurityPolicy",
     "Plan",
     "RESOURCE_MODELS",
     "Rule",
@@ -57,5 +62,6 @@ __all__ = [
     "Tag",
     "Team",
     "Teammate",
+    "TwoFactor",
     "team_memberships",
 ]

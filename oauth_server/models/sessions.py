@@ -29,6 +29,9 @@ class BrowserSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Written at most once a minute (services/sessions.SEEN_RESOLUTION).
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the teammate last entered their password in this session (sign-in included):
+    # sudo mode (auth/sudo.py) lasts SUDO_MODE_SECONDS from it, and ends with the session.
+    password_confirmed_at: Mapped[datetime | None]
 
     def __repr__(self) -> str:
         return f"<BrowserSession {self.id} of teammate {self.teammate_id}>"

@@ -159,5 +159,16 @@ class Teammate(Base, TeammateRules):
     def team_ids(self) -> set[int]:
         return {team.id for team in self.teams}
 
+    @property
+    def password_confirmed_at(self) -> datetime | None:
+        """Not a column: when the password was last entered in this browser session,
+        set by services/sessions with ``session_secret``."""
+        moment: datetime | None = self.__dict__.get("_password_confirmed_at")
+        return moment
+
+    @password_confirmed_at.setter
+    def password_confirmed_at(self, moment: datetime | None) -> None:
+        self.__dict__["_password_confirmed_at"] = moment
+
     def __repr__(self) -> str:
         return f"<Teammate {self.id} {self.email!r}>"

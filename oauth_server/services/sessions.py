@@ -48,7 +48,8 @@ def start_session(teammate: Teammate) -> str:
     """Open a session for ``teammate``; return its secret, for the cookie only.
 
     The secret is also set on ``teammate.session_secret``: Flask-Login stores it as the
-    teammate's id (``Teammate.get_id``).
+    teammate's id (``Teammate.get_id``). Every sign-in takes the password, so it counts as
+    a password entry for sudo mode (auth/sudo.py).
     """
     secret = secrets.token_urlsafe(32)
     now = utcnow()
@@ -68,10 +69,12 @@ def start_session(teammate: Teammate) -> str:
         lookup_hash=tokens.lookup_hash(secret),
         created_at=now,
         last_seen_at=now,
+        password_confirmed_at=now,
     )
     db.session.add(row)
     db.session.commit()
     teammate.session_secret = secret
+    teammate.password_confirmed_at = now
     log.info("session started", extra={"teammate_id": teammate.id, "session_id": row.id})
     return secret
 
@@ -83,7 +86,12 @@ def teammate_of(secret: str) -> Teammate | None:
     now = utcnow()
     idle, lifetime = _limits()
     found = db.session.execute(
-        select(Teammate, BrowserSession.id, BrowserSession.last_seen_at)
+        select(
+            Teammate,
+            BrowserSession.id,
+            BrowserSession.last_seen_at,
+            BrowserSession.password_confirmed_at,
+        )
         .join(BrowserSession, BrowserSession.teammate_id == Teammate.id)
         .where(
             BrowserSession.lookup_hash == tokens.lookup_hash(secret),
@@ -95,7 +103,7 @@ def teammate_of(secret: str) -> Teammate | None:
     ).first()
     if found is None:
         return None
-    teammate, session_id, last_seen_at = found
+    teammate, session_id, last_seen_at, password_confirmed_at = found
     if last_seen_at <= now - SEEN_RESOLUTION:
         db.session.execute(
             update(BrowserSession)
@@ -105,7 +113,28 @@ def teammate_of(secret: str) -> Teammate | None:
         )
         db.session.commit()
     teammate.session_secret = secret
+    teammate.password_confirmed_at = password_confirmed_at
     return teammate
+
+
+def confirm_password(teammate: Teammate) -> None:
+    """The teammate entered their password again in this browser session (sudo mode).
+
+    Written on the session's row, which only the server writes: it ends with the session.
+    """
+    secret = teammate.session_secret
+    if not secret:
+        raise RuntimeError("no browser session")
+    now = utcnow()
+    db.session.execute(
+        update(BrowserSession)
+        .where(BrowserSession.lookup_hash == tokens.lookup_hash(secret))
+        .values(password_confirmed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    teammate.password_confirmed_at = now
+    log.info("password confirmed", extra={"teammate_id": teammate.id})
 
 
 def end_session(secret: str, *, via: str) -> None:

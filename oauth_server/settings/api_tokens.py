@@ -18,6 +18,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from oauth_server import scopes
+from oauth_server.auth import sudo
 from oauth_server.errors import DomainError
 from oauth_server.extensions import db
 from oauth_server.models import OAuthGrant
@@ -63,6 +64,7 @@ def api_tokens() -> str:
 
 
 @bp.route("/plugins-api/api/tokens/new", methods=["GET", "POST"])
+@sudo.required
 def new_token() -> Any:
     company = current_user.company
     form = NewTokenForm()
@@ -91,12 +93,15 @@ def new_token() -> Any:
 
 @bp.get("/plugins-api/api/tokens/<token_id>")
 def token_detail(token_id: str) -> str:
+    """A token's page. Its value only in sudo mode; its "Revoke access" button always."""
     company = current_user.company
     token = personal_tokens.get_personal_token(company, path_id(token_id, "token"))
+    revealed = sudo.in_sudo_mode()
     return render_template(
         "settings/token_detail.html",
         token=token,
-        value=personal_tokens.reveal(token),
+        revealed=revealed,
+        value=personal_tokens.reveal(token) if revealed else None,
         scope_label=scopes.labels(token.scope, company.teams),
         status=personal_tokens.status(token),
         form=ConfirmForm(),

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 
 from oauth_server import ids
 from oauth_server import scopes
+from oauth_server.auth import sudo
 from oauth_server.errors import ValidationFailed
 from oauth_server.models.app_policy import Approval
 from oauth_server.models.base import utcnow
@@ -112,6 +113,7 @@ def apps_with_access() -> Any:
 
 
 @bp.post("/plugins-api/api/apps/policy")
+@sudo.required
 def set_app_policy() -> Any:
     form = PolicyForm()
     if not form.validate_on_submit():
@@ -128,6 +130,7 @@ def set_app_policy() -> Any:
 
 
 @bp.post("/plugins-api/api/apps/trusted-domains")
+@sudo.required
 def set_trusted_domains() -> Any:
     form = TrustedDomainsForm()
     if not form.validate_on_submit():

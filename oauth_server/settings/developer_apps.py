@@ -16,6 +16,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from oauth_server import scopes
+from oauth_server.auth import sudo
 from oauth_server.errors import DomainError
 from oauth_server.models import OAuthClient
 from oauth_server.services import clients
@@ -47,6 +48,7 @@ def developers() -> str:
 
 
 @bp.route("/developers/new", methods=["GET", "POST"])
+@sudo.required
 def new_app() -> Any:
     form = NewAppForm()
     if request.method == "POST":
@@ -133,6 +135,7 @@ def set_max_scope(client_pk: str) -> Any:
 
 
 @bp.post("/developers/<client_pk>/rotate-secret")
+@sudo.required
 def rotate_app_secret(client_pk: str) -> Any:
     confirmed()
     app = _app(client_pk)

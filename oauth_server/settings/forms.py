@@ -188,3 +188,19 @@ class TrustedDomainsForm(FlaskForm):
     """Apps with Access: trusted domains of metadata-document apps, one per line."""
 
     trusted_domains = TextAreaField("Trusted domains")
+
+
+class TwoFactorRuleForm(FlaskForm):
+    """Company settings > Teammates: "Require two-factor for admins"."""
+
+    required = BooleanField("Require two-factor for admins")
+
+
+class CodeForm(FlaskForm):
+    """An authentication code: six digits of an authenticator app, or a recovery code
+    (two-factor setup in Preferences, and sign-in's second step)."""
+
+    code = StringField(
+        "Authentication code",
+        validators=[InputRequired("Enter the code."), Length(max=64)],
+    )

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from oauth_server.extensions import db
 from oauth_server.services import sessions
 from oauth_server.services import teammates
+from oauth_server.services import two_factor
 from oauth_server.settings.blueprints import confirmed
 from oauth_server.settings.blueprints import preferences_bp
 from oauth_server.settings.forms import AllowanceForm
@@ -30,12 +31,23 @@ def preferences() -> Any:
     form = AllowanceForm()
     if request.method == "GET":
         form.allowed.data = current_user.private_api_access
-        return render_template("preferences.html", form=form, sessions_form=ConfirmForm())
+        return _page(form)
     if not form.validate_on_submit():
-        return render_template("preferences.html", form=form, sessions_form=ConfirmForm()), 400
+        return _page(form), 400
     teammates.set_private_api_access(current_user, bool(form.allowed.data), actor=current_user)
     flash("Preferences saved.", "info")
     return redirect(url_for("preferences.preferences"))
+
+
+def _page(form: AllowanceForm) -> str:
+    enabled = two_factor.is_enabled(current_user.id)
+    return render_template(
+        "preferences.html",
+        form=form,
+        sessions_form=ConfirmForm(),
+        two_factor_on=enabled,
+        recovery_left=two_factor.unused_recovery_codes(current_user.id) if enabled else 0,
+    )
 
 
 @preferences_bp.post("/preferences/sessions/end")

@@ -11,12 +11,16 @@ from flask import url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from oauth_server.auth import sudo
+from oauth_server.errors import ValidationFailed
 from oauth_server.services import admins
 from oauth_server.services import teammates as teammate_service
+from oauth_server.services import two_factor
 from oauth_server.settings.blueprints import bp
 from oauth_server.settings.blueprints import confirmed
 from oauth_server.settings.blueprints import path_id
 from oauth_server.settings.forms import ConfirmForm
+from oauth_server.settings.forms import TwoFactorRuleForm
 
 
 def _yes_or_no(field: str, question: str) -> bool:
@@ -30,7 +34,38 @@ def _yes_or_no(field: str, question: str) -> bool:
 @bp.get("/teammates")
 def teammates() -> str:
     rows = teammate_service.listed(current_user.company)
-    return render_template("settings/teammates.html", teammates=rows, form=ConfirmForm())
+    rule = TwoFactorRuleForm(
+        formdata=None, required=two_factor.required_for_admins(current_user.company_id)
+    )
+    return render_template(
+        "settings/teammates.html",
+        teammates=rows,
+        form=ConfirmForm(),
+        rule_form=rule,
+        two_factor_on=two_factor.teammates_with_two_factor(current_user.company),
+    )
+
+
+@bp.post("/teammates/two-factor")
+@sudo.required
+def set_two_factor_rule() -> Response:
+    """ "Require two-factor for admins": on, an admin without it is sent to set it up."""
+    form = TwoFactorRuleForm()
+    if not form.validate_on_submit():
+        confirmed()  # an expired form: 400 asking to reload
+    required = bool(form.required.data)
+    try:
+        two_factor.set_required_for_admins(current_user.company, required, actor=current_user)
+    except ValidationFailed as problem:
+        flash(problem.message, "error")
+        return redirect(url_for("settings.teammates"))
+    flash(
+        "Two-factor is now required for admins."
+        if required
+        else "Two-factor is now optional for admins.",
+        "info",
+    )
+    return redirect(url_for("settings.teammates"))
 
 
 @bp.post("/teammates/<teammate_id>/private-api-access")
@@ -45,6 +80,7 @@ def set_teammate_access(teammate_id: str) -> Response:
 
 
 @bp.post("/teammates/<teammate_id>/admin")
+@sudo.required
 def set_teammate_admin(teammate_id: str) -> Response:
     """ "Make admin" / "Remove admin"; the company's last active admin stays one."""
     confirmed()

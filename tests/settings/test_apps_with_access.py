@@ -349,6 +349,7 @@ SETTINGS_POSTS = {
     "/settings/plugins-api/api/apps/blocked/<client_pk>/unblock",
     "/settings/plugins-api/api/apps/revoke-all",
     "/settings/developers/<client_pk>/max-scope",
+    "/settings/teammates/two-factor",
 }
 
 
