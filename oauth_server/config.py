@@ -43,6 +43,7 @@ ENVIRONMENT = (
     "RATELIMIT_TOKEN_COMPANY",
     "LOG_LEVEL",
     "OUTBOUND_ALLOW_LOOPBACK",
+    "SECURITY_LOG_RETENTION_DAYS",
 )
 
 
@@ -127,6 +128,8 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "OUTBOUND_ALLOW_LOOPBACK": env.get("OUTBOUND_ALLOW_LOOPBACK", "false").lower() == "true",
         # Client ID Metadata Documents fetched from one host (services/client_metadata).
         "OUTBOUND_FETCHES_PER_HOST": "10 per minute",
+        # Security log rows older than this are deleted (security_log.delete_expired).
+        "SECURITY_LOG_RETENTION_DAYS": int(env.get("SECURITY_LOG_RETENTION_DAYS", "400")),
     }
     config["SESSION_COOKIE_SECURE"] = config["OAUTH_ISSUER"].startswith("https://")
     from_env = {
