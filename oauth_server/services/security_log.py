@@ -227,6 +227,21 @@ def record_many(events: Sequence[Event]) -> None:
     db.session.execute(_INSERT, rows)
 
 
+def admin_role_changed(teammate: Teammate, admin: bool, *, actor_id: int | None, door: str) -> None:
+    """The admin role given to or taken from ``teammate``, through ``door`` (settings,
+    scim, cli): by the teammate ``actor_id``, else the identity provider or the system."""
+    if door not in Door.__members__.values():
+        door = Door.SYSTEM
+    otherwise = ActorKind.SCIM if door == Door.SCIM else ActorKind.SYSTEM
+    record(
+        EventType.ADMIN_ROLE_GRANTED if admin else EventType.ADMIN_ROLE_REMOVED,
+        teammate.company_id,
+        actor=Actor.of(actor_id, otherwise),
+        door=Door(door),
+        details={"teammate_id": teammate.id, "email": teammate.email},
+    )
+
+
 def sign_in_limited(email: str, *, window_seconds: int) -> None:
     """The limiter refused a sign-in for the account of ``email``: one row per account and
     window (an attacker hammering a refused account writes no more rows). Nothing for an

@@ -96,7 +96,7 @@ def token_detail(token_id: str) -> str:
     return render_template(
         "settings/token_detail.html",
         token=token,
-        value=personal_tokens.reveal(token),
+        value=personal_tokens.reveal(token, actor=current_user),
         scope_label=scopes.labels(token.scope, company.teams),
         status=personal_tokens.status(token),
         form=ConfirmForm(),
