@@ -275,6 +275,7 @@ def sign_in_limited(email: str, *, window_seconds: int) -> None:
 # --- reading -------------------------------------------------------------------------------
 
 DATE_MAX = 40  # longer than any ISO 8601 instant
+_DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ITEM_ID_RE = re.compile(r"(pt|gr)_([1-9][0-9]{0,17})")
 
 
@@ -361,6 +362,8 @@ def parse_filters(args: Any) -> Filters:
     """The filters of a request's query string (the page's and the API's names)."""
     since = parse_instant(args.get("since"), "since")
     until = parse_instant(args.get("until"), "until")
+    if until is not None and _DATE_ONLY.fullmatch(args.get("until") or ""):
+        until += timedelta(days=1)  # a date alone: to the end of that day
     if since is not None and until is not None and until <= since:
         raise ValidationFailed("must be later than since", field="until")
     token_id, grant_id = parse_token(args.get("token"))
