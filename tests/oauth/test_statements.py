@@ -17,7 +17,9 @@ from tests.flows import refresh
 from tests.isolation import isolated_client
 from tests.oauth.test_revocation import revoke
 
-_SHAPE = re.compile(r"^(SELECT|UPDATE|INSERT INTO)\b.*?\b(oauth_\w+|audit_events|companies|teammates)\b")
+_SHAPE = re.compile(
+    r"^(SELECT|UPDATE|INSERT INTO)\b.*?\b(oauth_\w+|audit_events|companies|teammates)\b"
+)
 
 
 def _shape(statement: str) -> str:

@@ -64,7 +64,11 @@ def test_a_personal_token_created_revealed_and_revoked_on_the_settings_pages(
 
     for type in ("personal_token.created", "personal_token.revealed", "personal_token.revoked"):
         event = one(type)
-        assert (event.company_id, event.token_id, event.grant_id) == (acme.company.id, token.id, None)
+        assert (event.company_id, event.token_id, event.grant_id) == (
+            acme.company.id,
+            token.id,
+            None,
+        )
         assert (event.actor_kind, event.actor_teammate_id) == ("teammate", acme.admin.id)
         assert event.actor_email == "admin@acme.test"
         assert (event.door, event.ip, event.client_pk) == ("settings", LOCAL_IP, None)
@@ -103,7 +107,11 @@ def test_a_grant_created_then_widened_by_the_teammate_who_consented(
     grant = _grant()
     created, widened = one("grant.created"), one("grant.widened")
     for event in (created, widened):
-        assert (event.grant_id, event.token_id, event.company_id) == (grant.id, None, acme.company.id)
+        assert (event.grant_id, event.token_id, event.company_id) == (
+            grant.id,
+            None,
+            acme.company.id,
+        )
         assert (event.actor_kind, event.actor_teammate_id, event.actor_email) == (
             "teammate",
             ada.id,
@@ -198,7 +206,11 @@ def test_revoke_through_the_token_inventory_api(client, acme: CompanyUnderTest) 
     _, value = make_personal_token(acme.company, "tokens", actor=acme.admin)
     assert client.delete(f"/api/v1/tokens/gr_{grant.id}", headers=bearer(value)).status_code == 204
     event = one("grant.revoked")
-    assert (event.door, event.actor_kind, event.actor_teammate_id) == ("api", "teammate", acme.admin.id)
+    assert (event.door, event.actor_kind, event.actor_teammate_id) == (
+        "api",
+        "teammate",
+        acme.admin.id,
+    )
 
 
 def test_scim_deletion_revokes_as_the_identity_provider_and_the_history_stays_readable(
