@@ -359,7 +359,7 @@ def delete_client(client: OAuthClient, *, actor: Teammate | None, via: Via) -> N
             security_log.EventType.CLIENT_DELETED,
             client.owner_company_id,
             actor=security_log.Actor.of(actor),
-            door=security_log.Door.SETTINGS if via is Via.SETTINGS else security_log.Door.SYSTEM,
+            door=security_log.Door.SETTINGS if via == Via.SETTINGS else security_log.Door.SYSTEM,
             client=client.id,
         )
     db.session.commit()

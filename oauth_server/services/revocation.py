@@ -194,7 +194,7 @@ def revoke(token: Revocable, *, actor: Teammate | None, via: Via) -> bool:
         changed = bool(_execute(_PERSONAL, stamps, match={"id": token.id}).rowcount)
         if changed:
             # RFC 7009: a personal token revoking itself acts for its creator.
-            by = actor or (token.created_by_id if via is Via.RFC7009 else None)
+            by = actor or (token.created_by_id if via == Via.RFC7009 else None)
             _record(token.kind, [(token.id, token.company_id, None)], by, via)
     elif isinstance(token, OAuthGrant):
         changed = _revoke_grant(token, now, actor=actor, via=via)
@@ -435,9 +435,9 @@ def _record(
         return
     if actor is not None:
         who = security_log.Actor.of(actor)
-    elif via is Via.SCIM:
+    elif via == Via.SCIM:
         who = security_log.SCIM
-    elif via is Via.RFC7009 and kind == OAuthGrant.kind:
+    elif via == Via.RFC7009 and kind == OAuthGrant.kind:
         who = security_log.APP
     else:
         who = security_log.SYSTEM
