@@ -59,6 +59,7 @@ ENVIRONMENT = (
     "JOB_LEASE_SECONDS",
     "JOB_STALE_SECONDS",
     "JOB_SWEEP_SECONDS",
+    "SECURITY_LOG_RETENTION_DAYS",
 )
 
 
@@ -147,6 +148,8 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "OUTBOUND_FETCHES_PER_HOST": "10 per minute",
         **_mail_settings(env, instance_path),
         **_job_settings(env, instance_path),
+        # Security log rows older than this are deleted (security_log.delete_expired).
+        "SECURITY_LOG_RETENTION_DAYS": int(env.get("SECURITY_LOG_RETENTION_DAYS", "400")),
     }
     config["SESSION_COOKIE_SECURE"] = config["OAUTH_ISSUER"].startswith("https://")
     from_env = {

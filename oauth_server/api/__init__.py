@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 # The route modules register themselves on ``bp`` (and in the OpenAPI registry).
+from oauth_server.api import audit  # noqa: E402,F401
 from oauth_server.api import inventory  # noqa: E402,F401
 from oauth_server.api import me  # noqa: E402,F401
 from oauth_server.api import messages  # noqa: E402,F401

@@ -14,6 +14,7 @@ from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
+from flask_limiter import RequestLimit
 from flask_login import current_user
 from flask_login import login_required
 from flask_login import login_user
@@ -28,6 +29,7 @@ from oauth_server.auth.forms import LoginForm
 from oauth_server.extensions import limiter
 from oauth_server.extensions import login_manager
 from oauth_server.models import Teammate
+from oauth_server.services import security_log
 from oauth_server.services import sessions
 from oauth_server.services import teammates
 from oauth_server.services import two_factor
@@ -62,12 +64,20 @@ def _login_account_key() -> str:
     return ratelimits.account_key(request.form.get("email") or "")
 
 
+def _login_account_refused(limit: RequestLimit) -> None:
+    """The account's sign-in budget is spent: the security log says so."""
+    security_log.sign_in_limited(
+        request.form.get("email") or "", window_seconds=limit.limit.get_expiry()
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
 @limiter.limit(
     lambda: current_app.config["RATELIMIT_LOGIN_ACCOUNT"],
     methods=["POST"],
     key_func=_login_account_key,
+    on_breach=_login_account_refused,
 )
 def login() -> str | Response | tuple[str, int]:
     form = LoginForm()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from oauth_server.models.app_policy import AppApproval
 from oauth_server.models.app_policy import AppBlock
 from oauth_server.models.app_policy import AppPolicy
+from oauth_server.models.audit import AuditEvent
 from oauth_server.models.base import Base
 from oauth_server.models.clients import OAuthClient
 from oauth_server.models.company import Company
@@ -37,6 +38,7 @@ __all__ = [
     "AppApproval",
     "AppBlock",
     "AppPolicy",
+    "AuditEvent",
     "AuthorizationCode",
     "OAuthClient",
     "OAuthGrant",

@@ -16,6 +16,7 @@ from oauth_server.errors import Conflict
 from oauth_server.extensions import db
 from oauth_server.models import Company
 from oauth_server.models import Teammate
+from oauth_server.services import security_log
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -64,6 +65,7 @@ def set_admin(teammate: Teammate, admin: bool, *, actor_id: int | None, via: str
         return False
     ensure_admin_remains(teammate, admin=admin)
     teammate.is_admin = admin
+    security_log.admin_role_changed(teammate, admin, actor_id=actor_id, door=via)
     db.session.commit()
     log.info(
         "admin role granted" if admin else "admin role removed",

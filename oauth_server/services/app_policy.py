@@ -49,6 +49,7 @@ from oauth_server.models.app_policy import ThirdPartyApps
 from oauth_server.models.base import utcnow
 from oauth_server.models.clients import AnyClient
 from oauth_server.services import revocation
+from oauth_server.services import security_log
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -186,6 +187,7 @@ def set_third_party_apps(company: Company, value: str, *, actor: Teammate) -> Po
             "Choose one of the third-party app policies.", field="third_party_apps"
         ) from None
     row = _policy_row(company, actor)
+    _policy_changed(company, actor, "third_party_apps", row.third_party_apps, choice.value)
     row.third_party_apps = choice.value
     _commit_policy()
     log.info(
@@ -231,6 +233,7 @@ def set_trusted_domains(company: Company, raw: str, *, actor: Teammate) -> Polic
     """Replace the trusted domains (empty: metadata-document apps from any host)."""
     domains = parse_domains(raw)
     row = _policy_row(company, actor)
+    _policy_changed(company, actor, "trusted_domains", list(row.trusted_domains), domains)
     row.trusted_domains = domains
     _commit_policy()
     log.info(
@@ -243,6 +246,20 @@ def set_trusted_domains(company: Company, raw: str, *, actor: Teammate) -> Polic
         },
     )
     return policy_of(company.id)
+
+
+def _policy_changed(
+    company: Company, actor: Teammate, policy: str, old: object, new: object
+) -> None:
+    """The security log row of a policy change (none when the value stays)."""
+    if old != new:
+        security_log.record(
+            security_log.EventType.POLICY_CHANGED,
+            company.id,
+            actor=security_log.Actor.of(actor),
+            door=security_log.Door.POLICY,
+            details={"policy": policy, "old": old, "new": new},
+        )
 
 
 def _commit_policy() -> None:
@@ -372,6 +389,13 @@ def answer_request(
     row.status = (Approval.APPROVED if approve else Approval.DECLINED).value
     row.decided_by_id = actor.id
     row.decided_at = utcnow()
+    security_log.record(
+        security_log.EventType.APP_APPROVED if approve else security_log.EventType.APP_DECLINED,
+        company.id,
+        actor=security_log.Actor.of(actor),
+        door=security_log.Door.POLICY,
+        client=row.client_pk,
+    )
     db.session.commit()
     log.info(
         "app approval answered",
@@ -418,6 +442,14 @@ def block_app(company: Company, client_pk: int, *, actor: Teammate) -> tuple[OAu
                 )
         except IntegrityError:
             pass  # blocked by another admin at the same moment
+        else:
+            security_log.record(
+                security_log.EventType.APP_BLOCKED,
+                company.id,
+                actor=security_log.Actor.of(actor),
+                door=security_log.Door.POLICY,
+                client=client.id,
+            )
     revoked = revocation.revoke_app_in_company(
         company.id, client.id, actor=actor, via=revocation.Via.APP_BLOCKED
     )
@@ -433,9 +465,17 @@ def unblock_app(company: Company, client_pk: int, *, actor: Teammate) -> OAuthCl
     """ "Unblock": the app may be authorized again (per the policy); the grants its block
     revoked stay revoked."""
     client = _company_app(company, client_pk)
-    db.session.execute(
+    unblocked = db.session.execute(
         delete(AppBlock).where(AppBlock.company_id == company.id, AppBlock.client_pk == client.id)
     )
+    if unblocked.rowcount:  # type: ignore[attr-defined]
+        security_log.record(
+            security_log.EventType.APP_UNBLOCKED,
+            company.id,
+            actor=security_log.Actor.of(actor),
+            door=security_log.Door.POLICY,
+            client=client.id,
+        )
     db.session.commit()
     log.info(
         "app unblocked",

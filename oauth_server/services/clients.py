@@ -30,6 +30,7 @@ from oauth_server.models.clients import ActiveClient
 from oauth_server.models.clients import AnyClient
 from oauth_server.models.clients import hash_secret
 from oauth_server.services import revocation
+from oauth_server.services import security_log
 from oauth_server.services.revocation import Via
 
 log = logging.getLogger("oauth_server.audit")
@@ -200,6 +201,15 @@ def register_client(
         max_scope=maximum,
     )
     db.session.add(client)
+    if owner_company is not None:  # an app of the CLI belongs to no company's log
+        db.session.flush()
+        security_log.record(
+            security_log.EventType.CLIENT_REGISTERED,
+            owner_company.id,
+            actor=security_log.Actor.of(actor),
+            door=security_log.Door.SETTINGS if actor else security_log.Door.SYSTEM,
+            client=client.id,
+        )
     db.session.commit()
     log.info(
         "client registered",
@@ -286,6 +296,14 @@ def rotate_secret(client: OAuthClient, *, actor: Teammate | None) -> str:
     secret = tokens.generate(tokens.Kind.CLIENT_SECRET)
     client.secret_hash = hash_secret(secret)
     client.secret_rotated_at = utcnow()
+    if client.owner_company_id is not None:
+        security_log.record(
+            security_log.EventType.CLIENT_SECRET_ROTATED,
+            client.owner_company_id,
+            actor=security_log.Actor.of(actor),
+            door=security_log.Door.SETTINGS if actor else security_log.Door.SYSTEM,
+            client=client.id,
+        )
     db.session.commit()
     log.info(
         "client secret rotated",
@@ -336,6 +354,14 @@ def delete_client(client: OAuthClient, *, actor: Teammate | None, via: Via) -> N
     """
     client.deleted_at = utcnow()
     client.secret_hash = None
+    if client.owner_company_id is not None:
+        security_log.record(
+            security_log.EventType.CLIENT_DELETED,
+            client.owner_company_id,
+            actor=security_log.Actor.of(actor),
+            door=security_log.Door.SETTINGS if via == Via.SETTINGS else security_log.Door.SYSTEM,
+            client=client.id,
+        )
     db.session.commit()
     revoked = revocation.revoke_all_for(client, actor=actor, via=via)
     db.session.commit()

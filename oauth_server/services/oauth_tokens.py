@@ -56,6 +56,7 @@ from oauth_server.models.grants import CodeRules
 from oauth_server.models.grants import GrantRules
 from oauth_server.models.grants import PairRules
 from oauth_server.services import revocation
+from oauth_server.services import security_log
 from oauth_server.services.presented import PRESENTED
 from oauth_server.services.presented import PresentedToken
 from oauth_server.services.vault import vault
@@ -296,6 +297,14 @@ def claim_code(code: str, client: AnyClient) -> ClaimedCode | None:
 
 def _replayed_code(row: AuthorizationCode) -> None:
     log.warning("authorization code replayed", extra={"code_id": row.id, "grant_id": row.grant_id})
+    security_log.record(
+        security_log.EventType.AUTHORIZATION_CODE_REPLAYED,
+        row.company_id,
+        actor=security_log.APP,
+        door=security_log.Door.OAUTH,
+        grant_id=row.grant_id,
+        client=row.client_pk,
+    )
     if row.grant_id is not None:
         grant = db.session.get(OAuthGrant, row.grant_id)
         if grant is not None:
@@ -346,6 +355,14 @@ def claim_refresh(value: str, client: AnyClient) -> ClaimedRefresh | GraceReplay
             )
             return replay
         log.warning("refresh token reused", extra={"grant_id": row.grant_id})
+        security_log.record(
+            security_log.EventType.REFRESH_TOKEN_REUSED,
+            row.company_id,
+            actor=security_log.APP,
+            door=security_log.Door.OAUTH,
+            grant_id=row.grant_id,
+            client=row.client_pk,
+        )
         revocation.revoke(row.grant, actor=None, via=revocation.Via.REFRESH_REUSE)
     return None
 
@@ -451,7 +468,28 @@ def _join_live_grant(claimed: ClaimedCode, client_pk: int) -> tuple[int, str] | 
     union = union_scope(granted, claimed.scope)
     if union != granted:
         db.session.execute(_WIDEN_GRANT, {"grant_id": grant_id, "union": union})
+        added = [s for s in union.split() if s not in granted.split()]
+        _record_grant(security_log.EventType.GRANT_WIDENED, claimed, client_pk, grant_id, added)
     return grant_id, union
+
+
+def _record_grant(
+    type: security_log.EventType,
+    claimed: ClaimedCode,
+    client_pk: int,
+    grant_id: int,
+    scopes: list[str],
+) -> None:
+    """A grant created or widened by the teammate who approved the code."""
+    security_log.record(
+        type,
+        claimed.company_id,
+        actor=security_log.Actor.of(claimed.teammate_id),
+        door=security_log.Door.OAUTH,
+        grant_id=grant_id,
+        client=client_pk,
+        details={"scopes": scopes},
+    )
 
 
 def _first_grant(claimed: ClaimedCode, client_pk: int, now: datetime) -> int | None:
@@ -479,6 +517,9 @@ def _grant_for_code(claimed: ClaimedCode, client_pk: int, now: datetime) -> tupl
     """
     for _attempt in range(2):
         grant_id = _first_grant(claimed, client_pk, now)
+        if grant_id is not None:
+            created = security_log.EventType.GRANT_CREATED
+            _record_grant(created, claimed, client_pk, grant_id, claimed.scope.split())
         joined = (grant_id, claimed.scope) if grant_id is not None else None
         joined = joined or _join_live_grant(claimed, client_pk)
         if joined is not None:

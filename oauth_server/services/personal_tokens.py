@@ -22,6 +22,7 @@ from oauth_server.models import PersonalToken
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
 from oauth_server.services import keyset
+from oauth_server.services import security_log
 from oauth_server.services.vault import vault
 
 log = logging.getLogger("oauth_server.audit")
@@ -37,6 +38,7 @@ def issue_personal_token(
     name: str,
     scope: str,
     expires_in_days: int | None = None,
+    door: security_log.Door = security_log.Door.SETTINGS,
 ) -> tuple[PersonalToken, str]:
     """Create a personal token with one offered scope; return it and its value."""
     if not actor.is_admin or actor.company_id != company.id:
@@ -58,6 +60,17 @@ def issue_personal_token(
         expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
     )
     db.session.add(token)
+    db.session.flush()
+    security_log.record(
+        security_log.EventType.PERSONAL_TOKEN_CREATED,
+        company.id,
+        actor=security_log.Actor.of(actor),
+        door=door,
+        token_id=token.id,
+        details={"scopes": scope.split(), "expires_at": security_log.iso(token.expires_at)}
+        if token.expires_at
+        else {"scopes": scope.split()},
+    )
     db.session.commit()
     log.info(
         "personal token created",
@@ -111,9 +124,20 @@ def get_personal_token(company: Company, token_id: int) -> PersonalToken:
     return token
 
 
-def reveal(token: PersonalToken) -> str | None:
-    """The token's value for the admin to copy, or None if the key no longer opens it."""
-    return vault().decrypt(token.encrypted_value)
+def reveal(token: PersonalToken, *, actor: Teammate | None = None) -> str | None:
+    """The token's value for the admin to copy, or None if the key no longer opens it.
+    Shown to ``actor``: recorded in the security log (committed)."""
+    value = vault().decrypt(token.encrypted_value)
+    if actor is not None and value is not None:
+        security_log.record(
+            security_log.EventType.PERSONAL_TOKEN_REVEALED,
+            token.company_id,
+            actor=security_log.Actor.of(actor),
+            door=security_log.Door.SETTINGS,
+            token_id=token.id,
+        )
+        db.session.commit()
+    return value
 
 
 def status(token: PersonalToken, now: datetime | None = None) -> str:

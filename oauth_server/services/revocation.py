@@ -9,7 +9,8 @@ conditional on not being revoked yet: two concurrent revocations record one acto
 
 In the caller's transaction: the caller commits. The audit line of each revocation that
 revoked something live is queued in the session and written once the commit is done
-(dropped on rollback).
+(dropped on rollback); its security log row (a personal token or a grant revoked) is
+added in the same transaction, all of a bulk revocation's rows in one INSERT.
 
 Grants first, then their tokens, then pending codes: the lock order (a grant's row
 before its tokens) of every transaction that writes both.
@@ -47,6 +48,7 @@ from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
 from oauth_server.models.grants import CodeRules
+from oauth_server.services import security_log
 from oauth_server.services.presented import PRESENTED
 from oauth_server.services.presented import PresentedToken
 
@@ -190,8 +192,14 @@ def revoke(token: Revocable, *, actor: Teammate | None, via: Via) -> bool:
     elif isinstance(token, PersonalToken):
         stamps = _revoked_by(now, actor, via)
         changed = bool(_execute(_PERSONAL, stamps, match={"id": token.id}).rowcount)
+        if changed:
+            # RFC 7009: a personal token revoking itself acts for its creator.
+            by = actor or (token.created_by_id if via == Via.RFC7009 else None)
+            _record(token.kind, [(token.id, token.company_id, None)], by, via)
     elif isinstance(token, OAuthGrant):
         changed = _revoke_grant(token, now, actor=actor, via=via)
+        if changed:
+            _record(token.kind, [(token.id, token.company_id, token.client_pk)], actor, via)
     else:
         raise TypeError(f"cannot revoke {type(token).__name__}")
     if changed:
@@ -262,14 +270,14 @@ def revoke_all_for(owner: Owner, *, actor: Teammate | None, via: Via) -> int:
     if isinstance(owner, Team):
         return _end_team_scope(owner.company_id, owner.id, now, via=via)
     if isinstance(owner, OAuthClient):
-        column = "client_pk"
+        column, reason = "client_pk", "app_deleted"
     elif isinstance(owner, Teammate):
-        column = "teammate_id"
-        _revoke_personal({"created_by_id": owner.id}, now, actor=actor, via=via)
+        column, reason = "teammate_id", "teammate_deleted"
+        _revoke_personal({"created_by_id": owner.id}, now, actor=actor, via=via, reason=reason)
     else:
-        column = "company_id"
-        _revoke_personal({"company_id": owner.id}, now, actor=actor, via=via)
-    return _revoke_grants({column: owner.id}, now, actor=actor, via=via)
+        column, reason = "company_id", "company"
+        _revoke_personal({"company_id": owner.id}, now, actor=actor, via=via, reason=reason)
+    return _revoke_grants({column: owner.id}, now, actor=actor, via=via, reason=reason)
 
 
 def revoke_app_in_company(
@@ -291,30 +299,52 @@ def revoke_partner_access(company_id: int, *, actor: Teammate | None, via: Via) 
     return _revoke_grants({"company_id": company_id}, utcnow(), actor=actor, via=via)
 
 
-def _revoke_grants(match: dict[str, Any], now: Any, *, actor: Teammate | None, via: Via) -> int:
+def _revoke_grants(
+    match: dict[str, Any],
+    now: Any,
+    *,
+    actor: Teammate | None,
+    via: Via,
+    reason: str | None = None,
+) -> int:
     """The live grants whose columns equal ``match`` (columns grants and codes share),
-    their tokens and the pending codes: one UPDATE per table, whatever the count."""
-    grants = _execute(
-        _GRANTS,
-        _revoked_by(now, actor, via),
-        match=match,
-        locked_in_order=True,
-        returning=("id", "company_id"),
-    ).all()
-    for grant in sorted(grants):
+    their tokens and the pending codes: one UPDATE per table, whatever the count (and
+    one INSERT of their security log rows)."""
+    grants = sorted(
+        _execute(
+            _GRANTS,
+            _revoked_by(now, actor, via),
+            match=match,
+            locked_in_order=True,
+            returning=("id", "company_id", "client_pk"),
+        ).all()
+    )
+    for grant in grants:
         _queue(OAuthGrant.kind, grant.id, grant.company_id, actor, via)
+    _record(OAuthGrant.kind, [tuple(g) for g in grants], actor, via, reason=reason)
     if grants:
         _execute(_TOKENS, _pair_revoked(now), within=("grant_id", [g.id for g in grants]))
     _execute(_CODES, {"revoked_at": now}, match=match)
     return len(grants)
 
 
-def _revoke_personal(match: dict[str, Any], now: Any, *, actor: Teammate | None, via: Via) -> None:
-    revoked = _execute(
-        _PERSONAL, _revoked_by(now, actor, via), match=match, returning=("id", "company_id")
-    ).all()
-    for token in sorted(revoked):
+def _revoke_personal(
+    match: dict[str, Any],
+    now: Any,
+    *,
+    actor: Teammate | None,
+    via: Via,
+    reason: str | None = None,
+) -> None:
+    revoked = sorted(
+        _execute(
+            _PERSONAL, _revoked_by(now, actor, via), match=match, returning=("id", "company_id")
+        ).all()
+    )
+    for token in revoked:
         _queue(PersonalToken.kind, token.id, token.company_id, actor, via)
+    rows = [(token.id, token.company_id, None) for token in revoked]
+    _record(PersonalToken.kind, rows, actor, via, reason=reason)
 
 
 def _end_team_scope(company_id: int, team_id: int, now: Any, *, via: Via) -> int:
@@ -328,7 +358,8 @@ def _end_team_scope(company_id: int, team_id: int, now: Any, *, via: Via) -> int
     read_only = scopes.read_only(team_scope)
     # A personal token holds one resource scope, read only perhaps, with messages:send.
     for held in (team_scope, read_only, f"{read_only} {scopes.MESSAGES_SEND}"):
-        _revoke_personal({"company_id": company_id, "scope": held}, now, actor=None, via=via)
+        match = {"company_id": company_id, "scope": held}
+        _revoke_personal(match, now, actor=None, via=via, reason="team_deleted")
     grants = db.session.scalars(
         select(OAuthGrant)
         .where(
@@ -347,6 +378,8 @@ def _end_team_scope(company_id: int, team_id: int, now: Any, *, via: Via) -> int
         if not [s for s in left if s != scopes.MESSAGES_SEND]:  # nothing left to reach
             if _revoke_grant(grant, now, actor=None, via=via):
                 _queue(grant.kind, grant.id, company_id, None, via)
+                row = (grant.id, company_id, grant.client_pk)
+                _record(grant.kind, [row], None, via, reason="team_deleted")
                 revoked += 1
             continue
         grant.scope = " ".join(left)
@@ -362,6 +395,71 @@ def _end_team_scope(company_id: int, team_id: int, now: Any, *, via: Via) -> int
         )
     db.session.flush()
     return revoked
+
+
+# --- the security log ----------------------------------------------------------------------
+
+# Where each door comes in, as the security log names it.
+_DOORS = {
+    Via.SETTINGS: security_log.Door.SETTINGS,
+    Via.RFC7009: security_log.Door.RFC7009,
+    Via.CODE_REPLAY: security_log.Door.OAUTH,
+    Via.REFRESH_REUSE: security_log.Door.OAUTH,
+    Via.SCIM: security_log.Door.SCIM,
+    Via.MERGED: security_log.Door.SYSTEM,
+    Via.APP_BLOCKED: security_log.Door.POLICY,
+    Via.ALL_APPS: security_log.Door.POLICY,
+    Via.API: security_log.Door.API,
+}
+_REVOKED = {
+    PersonalToken.kind: security_log.EventType.PERSONAL_TOKEN_REVOKED,
+    OAuthGrant.kind: security_log.EventType.GRANT_REVOKED,
+}
+
+
+def _record(
+    kind: str,
+    revoked: list[tuple[Any, ...]],
+    actor: Teammate | int | None,
+    via: Via,
+    *,
+    reason: str | None = None,
+) -> None:
+    """The security log rows of personal tokens or grants revoked, each ``(id,
+    company_id, client_pk)``: one INSERT for them all, in the revocation's transaction.
+
+    Without a teammate, the actor is the identity provider (SCIM), the app (RFC 7009: a
+    client revoking its refresh token), else the system (reuse or replay detected).
+    """
+    if not revoked:
+        return
+    if actor is not None:
+        who = security_log.Actor.of(actor)
+    elif via == Via.SCIM:
+        who = security_log.SCIM
+    elif via == Via.RFC7009 and kind == OAuthGrant.kind:
+        who = security_log.APP
+    else:
+        who = security_log.SYSTEM
+    door = _DOORS.get(via, security_log.Door.SYSTEM)
+    why = reason or (str(via) if str(via) != str(door) else None)
+    details = {"reason": why} if why else None
+    is_grant = kind == OAuthGrant.kind
+    security_log.record_many(
+        [
+            security_log.Event(
+                _REVOKED[kind],
+                company_id,
+                who,
+                door,
+                token_id=None if is_grant else row_id,
+                grant_id=row_id if is_grant else None,
+                client_pk=client_pk,
+                details=details,
+            )
+            for row_id, company_id, client_pk in revoked
+        ]
+    )
 
 
 # --- the audit lines ---------------------------------------------------------------------

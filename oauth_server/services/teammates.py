@@ -51,6 +51,7 @@ from oauth_server.models.teammate import identity_key
 from oauth_server.services import admins
 from oauth_server.services import identities
 from oauth_server.services import revocation
+from oauth_server.services import security_log
 from oauth_server.services import sessions
 from oauth_server.services.identities import email_key
 from oauth_server.services.identities import normalize_email
@@ -399,6 +400,7 @@ def update_identity(
     changed_role = admin is not None and admin != teammate.is_admin
     if changed_role:
         teammate.is_admin = bool(admin)
+        security_log.admin_role_changed(teammate, bool(admin), actor_id=None, door=via)
     changed_state = active is not None and active != teammate.active
     if changed_state:
         teammate.active = bool(active)

@@ -10,6 +10,7 @@ from oauth_server.settings import app_policy  # noqa: F401
 from oauth_server.settings import apps_with_access  # noqa: F401
 from oauth_server.settings import developer_apps  # noqa: F401
 from oauth_server.settings import preferences  # noqa: F401
+from oauth_server.settings import security_log  # noqa: F401
 from oauth_server.settings import teammates  # noqa: F401
 from oauth_server.settings import two_factor  # noqa: F401
 from oauth_server.settings.blueprints import bp

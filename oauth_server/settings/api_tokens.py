@@ -101,7 +101,7 @@ def token_detail(token_id: str) -> str:
         "settings/token_detail.html",
         token=token,
         revealed=revealed,
-        value=personal_tokens.reveal(token) if revealed else None,
+        value=personal_tokens.reveal(token, actor=current_user) if revealed else None,
         scope_label=scopes.labels(token.scope, company.teams),
         status=personal_tokens.status(token),
         form=ConfirmForm(),

@@ -22,3 +22,11 @@ def open_api_settings(page: Any) -> None:
     page.get_by_role("navigation", name="Plugins & API").get_by_role(
         "link", name="API", exact=True
     ).click()
+
+
+def open_security_log(page: Any) -> None:
+    """From any signed-in page: Company settings > Security log."""
+    page.get_by_role("link", name="Company settings", exact=True).click()
+    menu = page.get_by_role("navigation", name="Company settings")
+    menu.get_by_role("link", name="Security log", exact=True).click()
+    page.get_by_role("heading", name="Security log").wait_for()

@@ -17,7 +17,9 @@ from tests.flows import refresh
 from tests.isolation import isolated_client
 from tests.oauth.test_revocation import revoke
 
-_SHAPE = re.compile(r"^(SELECT|UPDATE|INSERT INTO)\b.*?\b(oauth_\w+|companies|teammates)\b")
+_SHAPE = re.compile(
+    r"^(SELECT|UPDATE|INSERT INTO)\b.*?\b(oauth_\w+|audit_events|companies|teammates)\b"
+)
 
 
 def _shape(statement: str) -> str:
@@ -43,6 +45,7 @@ def test_a_code_exchange_is_a_claim_and_three_writes(app, client, workspace, par
         "SELECT oauth_clients",
         "UPDATE oauth_authorization_codes",  # the claim, RETURNING the code
         "INSERT oauth_grants",
+        "INSERT audit_events",  # the security log's grant.created, in the same transaction
         "UPDATE oauth_authorization_codes",  # the code points at its grant
         "INSERT oauth_tokens",
     ], seen
