@@ -17,6 +17,7 @@ from oauth_server.settings.blueprints import bp
 from oauth_server.settings.blueprints import confirmed
 from oauth_server.settings.blueprints import path_id
 from oauth_server.settings.forms import ConfirmForm
+from oauth_server.settings.invitations import page_context
 
 
 def _yes_or_no(field: str, question: str) -> bool:
@@ -30,7 +31,9 @@ def _yes_or_no(field: str, question: str) -> bool:
 @bp.get("/teammates")
 def teammates() -> str:
     rows = teammate_service.listed(current_user.company)
-    return render_template("settings/teammates.html", teammates=rows, form=ConfirmForm())
+    return render_template(
+        "settings/teammates.html", teammates=rows, form=ConfirmForm(), **page_context()
+    )
 
 
 @bp.post("/teammates/<teammate_id>/private-api-access")
