@@ -1,4 +1,4 @@
-""""Forgot password?": the same answer for everyone, an e-mail over SMTP to a teammate
+""" "Forgot password?": the same answer for everyone, an e-mail over SMTP to a teammate
 only, a link that works once for one hour, sessions that end and tokens that stay."""
 
 from __future__ import annotations
