@@ -349,6 +349,11 @@ SETTINGS_POSTS = {
     "/settings/plugins-api/api/apps/blocked/<client_pk>/unblock",
     "/settings/plugins-api/api/apps/revoke-all",
     "/settings/developers/<client_pk>/max-scope",
+    # Invitations: they create a teammate and e-mail a link to set a password, no token.
+    "/settings/teammates/invite",
+    "/settings/teammates/<teammate_id>/invitation/resend",
+    "/settings/teammates/<teammate_id>/invitation/cancel",
+    "/settings/teammates/scim-invitations",
 }
 
 
