@@ -38,6 +38,8 @@ ENVIRONMENT = (
     "RATELIMIT_KEY_PREFIX",
     "RATELIMIT_LOGIN",
     "RATELIMIT_LOGIN_ACCOUNT",
+    "RATELIMIT_RESET",
+    "RATELIMIT_RESET_ACCOUNT",
     "RATELIMIT_API",
     "RATELIMIT_API_COMPANY",
     "RATELIMIT_API_PARTNER",
@@ -127,6 +129,9 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "true").lower() != "false",
         "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "10 per minute"),
         "RATELIMIT_LOGIN_ACCOUNT": env.get("RATELIMIT_LOGIN_ACCOUNT", "20 per hour"),
+        # "Forgot password?": requests per client address, and per e-mail address asked.
+        "RATELIMIT_RESET": env.get("RATELIMIT_RESET", "5 per minute"),
+        "RATELIMIT_RESET_ACCOUNT": env.get("RATELIMIT_RESET_ACCOUNT", "5 per hour"),
         "RATELIMIT_API": env.get("RATELIMIT_API", "600 per minute"),
         # API calls per company: its personal tokens together, and each partner app apart.
         "RATELIMIT_API_COMPANY": env.get("RATELIMIT_API_COMPANY", "3000 per minute"),

@@ -18,7 +18,9 @@ has a plain-text and an HTML part.
 
 No token, secret or password is ever in an e-mail (a link with a single-use code is fine):
 ``send_later`` refuses a context key named like one and any value that looks like one of
-our token strings, and the job refuses to send a rendered message that contains one.
+our token strings, and the job refuses to send a rendered message that contains one. The
+one exception is a password link's code (``tokens.Kind.PASSWORD_LINK``) inside our own
+"Set your password" URL, passed as ``link``.
 
 Where it goes: SMTP when MAIL_SERVER is set, else one file per message in the instance
 folder's ``mail/`` (``MAIL_FILE_PATH``), whose path the worker logs.
@@ -41,6 +43,7 @@ from jinja2 import Environment
 
 from oauth_server import jobs
 from oauth_server import tokens
+from oauth_server import urls
 from oauth_server.errors import DomainError
 from oauth_server.models.jobs import Job
 
@@ -52,6 +55,8 @@ mailman = Mail()
 KINDS: dict[str, str] = {
     "test": "Test e-mail from {{ company_name }}",
     "approval_requested": "{{ requested_by }} asks to connect {{ app_name }} to {{ company_name }}",
+    "invitation": "You are invited to {{ company_name }}'s workspace",
+    "password_reset": "Set a new password for {{ company_name }}'s workspace",
 }
 
 JOB_KIND = "mail.send"
@@ -66,6 +71,27 @@ _SECRET_TEXT = re.compile(
     "(?:" + "|".join(re.escape(kind.value) for kind in tokens.Kind) + ")[0-9A-Za-z]{4,}"
     r"|\$argon2(?:id|i|d)\$|\b(?:pbkdf2:sha\d+|scrypt):\d+"
 )
+
+
+# The one endpoint whose link may carry a code (a password link's, single use): the
+# guards let that code through there, under the ``link`` key, and nowhere else.
+SET_PASSWORD_ENDPOINT = "auth.set_password"
+_CODE = (
+    re.escape(tokens.Kind.PASSWORD_LINK.value)
+    + f"[0-9A-Za-z]{{{tokens.BODY_LENGTH + tokens.CHECKSUM_LENGTH}}}(?![0-9A-Za-z])"
+)
+
+
+def _own_links_removed(text: str) -> str:
+    """``text`` without our own "Set your password" links: what the guards then check."""
+    if SET_PASSWORD_ENDPOINT not in current_app.view_functions:
+        return text
+    start = urls.external_url(SET_PASSWORD_ENDPOINT, code="0")[:-1]
+    return re.sub(re.escape(start) + _CODE, "", text)
+
+
+def _carries_secret(text: str, *, link: bool = False) -> bool:
+    return bool(_SECRET_TEXT.search(_own_links_removed(text) if link else text))
 
 
 class UnsafeMail(DomainError):
@@ -94,7 +120,7 @@ def send_later(kind: str, *, to: str, company_name: str, **context: Any) -> str:
     for key, value in _flatten(context):
         if _SECRET_KEY.search(key):
             raise UnsafeMail(f"An e-mail's context may not carry {key!r}: pass a link instead.")
-        if isinstance(value, str) and _SECRET_TEXT.search(value):
+        if isinstance(value, str) and _carries_secret(value, link=key == "link"):
             raise UnsafeMail(f"An e-mail's context may not carry a token ({key!r}).")
     render(kind, company_name=company_name, **context)
     return jobs.enqueue(JOB_KIND, kind=kind, to=to, company_name=company_name, context=context)
@@ -114,7 +140,7 @@ def render(kind: str, *, company_name: str, **context: Any) -> Rendered:
         html=render_template(f"mail/{kind}.html", **values),
     )
     for part in (rendered.subject, rendered.text, rendered.html):
-        if _SECRET_TEXT.search(part):
+        if _carries_secret(part, link=True):
             raise UnsafeMail(f"An e-mail of kind {kind!r} would carry a secret: not sent.")
     return rendered
 

@@ -32,6 +32,9 @@ class Kind(StrEnum):
     REFRESH = "wsp_ort_"
     CODE = "wsp_oac_"
     CLIENT_SECRET = "wsp_ocs_"
+    # The single-use code of a "Set your password" link (an invitation, a reset): the one
+    # kind an e-mail may carry, inside our own link only (mail.py).
+    PASSWORD_LINK = "wsp_pwl_"
 
 
 def _base62(number: int, width: int) -> str:

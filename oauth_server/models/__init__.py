@@ -15,6 +15,7 @@ from oauth_server.models.grants import OAuthGrant
 from oauth_server.models.grants import OAuthToken
 from oauth_server.models.jobs import Job
 from oauth_server.models.jobs import JobState
+from oauth_server.models.password_links import PasswordLink
 from oauth_server.models.personal_tokens import PersonalToken
 from oauth_server.models.resources import RESOURCE_MODELS
 from oauth_server.models.resources import Channel
@@ -54,6 +55,7 @@ __all__ = [
     "JobState",
     "Message",
     "OwnedResource",
+    "PasswordLink",
     "PersonalToken",
     "RecoveryCode",
     "SecurityPolicy",

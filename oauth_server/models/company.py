@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import String
+from sqlalchemy import true
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -44,6 +45,8 @@ class Company(Base, CompanyRules):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     plan: Mapped[str] = mapped_column(String(20), default=Plan.STARTER.value)
     teams_feature: Mapped[bool] = mapped_column(default=False)
+    # Company settings > Teammates: a teammate created by SCIM gets an invitation e-mail.
+    scim_invitations: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     teammates: Mapped[list[Teammate]] = relationship(back_populates="company")

@@ -41,6 +41,7 @@ from oauth_server.scim import listing
 from oauth_server.scim import mapping
 from oauth_server.scim.blueprint import bp
 from oauth_server.scim.blueprint import current_principal
+from oauth_server.services import password_links
 from oauth_server.services import teammates
 from oauth_server.services import teams
 from oauth_server.services.revocation import Via
@@ -229,6 +230,7 @@ def create_user() -> Response:
         active=True if fields.active is None else fields.active,
         admin=bool(fields.admin),
     )
+    password_links.invite_provisioned(teammate)  # unless the company turned it off
     return answer(
         mapping.to_user(teammate, base_url()), params, Context.RESOURCE_CREATION_RESPONSE, 201
     )

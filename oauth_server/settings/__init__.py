@@ -9,6 +9,7 @@ from oauth_server.settings import api_tokens  # noqa: F401  (their routes join t
 from oauth_server.settings import app_policy  # noqa: F401
 from oauth_server.settings import apps_with_access  # noqa: F401
 from oauth_server.settings import developer_apps  # noqa: F401
+from oauth_server.settings import invitations  # noqa: F401
 from oauth_server.settings import preferences  # noqa: F401
 from oauth_server.settings import security_log  # noqa: F401
 from oauth_server.settings import teammates  # noqa: F401

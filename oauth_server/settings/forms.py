@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
+from wtforms import EmailField
 from wtforms import Field
 from wtforms import Form
 from wtforms import RadioField
 from wtforms import SelectField
+from wtforms import SelectMultipleField
 from wtforms import StringField
 from wtforms import TextAreaField
 from wtforms.fields import SelectChoice  # type: ignore[attr-defined]  # WTForms 3.3; stubs 3.2
@@ -19,6 +21,7 @@ from wtforms.validators import StopValidation
 from oauth_server import text
 from oauth_server.errors import ValidationFailed
 from oauth_server.models import Company
+from oauth_server.models.teammate import EMAIL_MAX
 from oauth_server.scopes import LABELS
 from oauth_server.scopes import MESSAGES_SEND
 from oauth_server.scopes import offered
@@ -204,3 +207,23 @@ class CodeForm(FlaskForm):
         "Authentication code",
         validators=[InputRequired("Enter the code."), Length(max=64)],
     )
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(
+        "Email",
+        validators=[
+            InputRequired("Enter the teammate's e-mail address."),
+            Length(max=EMAIL_MAX),
+            NoControlCharacters("An e-mail address"),
+        ],
+    )
+    name = StringField(
+        "Name", validators=[Length(max=200), NoControlCharacters("Name")], default=""
+    )
+    teams = SelectMultipleField("Teams", coerce=int, choices=[], validate_choice=False)
+    admin = BooleanField("Admin")
+
+
+class ScimInvitationsForm(FlaskForm):
+    scim_invitations = BooleanField("Send invitations to teammates created by SCIM")

@@ -63,9 +63,7 @@ def security_log_page() -> tuple[str, int]:
     next_cursor = None
     before = cursor()
     if filters is not None:
-        rows, next_cursor = security_log.page(
-            company.id, filters, before=before, limit=PAGE_SIZE
-        )
+        rows, next_cursor = security_log.page(company.id, filters, before=before, limit=PAGE_SIZE)
     html = render_template(
         "settings/security_log.html",
         rows=rows,

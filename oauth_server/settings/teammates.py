@@ -13,13 +13,17 @@ from werkzeug.wrappers import Response
 
 from oauth_server.auth import sudo
 from oauth_server.errors import ValidationFailed
+from oauth_server.models.base import utcnow
 from oauth_server.services import admins
+from oauth_server.services import password_links
 from oauth_server.services import teammates as teammate_service
 from oauth_server.services import two_factor
 from oauth_server.settings.blueprints import bp
 from oauth_server.settings.blueprints import confirmed
 from oauth_server.settings.blueprints import path_id
 from oauth_server.settings.forms import ConfirmForm
+from oauth_server.settings.forms import InviteForm
+from oauth_server.settings.forms import ScimInvitationsForm
 from oauth_server.settings.forms import TwoFactorRuleForm
 
 
@@ -33,16 +37,26 @@ def _yes_or_no(field: str, question: str) -> bool:
 
 @bp.get("/teammates")
 def teammates() -> str:
-    rows = teammate_service.listed(current_user.company)
-    rule = TwoFactorRuleForm(
-        formdata=None, required=two_factor.required_for_admins(current_user.company_id)
-    )
+    return teammates_page()
+
+
+def teammates_page(invite_form: InviteForm | None = None) -> str:
+    """The Teammates page: the list, the two-factor rule, "Invite teammate" (with what the
+    admin typed, when it was refused) and the pending invitations."""
+    company = current_user.company
+    rule = TwoFactorRuleForm(formdata=None, required=two_factor.required_for_admins(company.id))
+    invite_form = invite_form or InviteForm()
+    invite_form.teams.choices = [(team.id, team.name) for team in company.teams]
     return render_template(
         "settings/teammates.html",
-        teammates=rows,
+        teammates=teammate_service.listed(company),
         form=ConfirmForm(),
         rule_form=rule,
-        two_factor_on=two_factor.teammates_with_two_factor(current_user.company),
+        two_factor_on=two_factor.teammates_with_two_factor(company),
+        invite_form=invite_form,
+        pending=password_links.pending_invitations(company),
+        scim_form=ScimInvitationsForm(scim_invitations=company.scim_invitations),
+        now=utcnow(),
     )
 
 

@@ -350,6 +350,11 @@ SETTINGS_POSTS = {
     "/settings/plugins-api/api/apps/revoke-all",
     "/settings/developers/<client_pk>/max-scope",
     "/settings/teammates/two-factor",
+    # Invitations: they create a teammate and e-mail a link to set a password, no token.
+    "/settings/teammates/invite",
+    "/settings/teammates/<teammate_id>/invitation/resend",
+    "/settings/teammates/<teammate_id>/invitation/cancel",
+    "/settings/teammates/scim-invitations",
 }
 
 

@@ -20,6 +20,7 @@ from oauth_server.auth import sudo
 from oauth_server.extensions import db
 from oauth_server.models import BrowserSession
 from oauth_server.models import OAuthClient
+from oauth_server.models import Teammate
 from oauth_server.models import OAuthGrant
 from oauth_server.models import PersonalToken
 from oauth_server.services import app_policy
@@ -137,6 +138,11 @@ ACTIONS = {
             app_policy.policy_of(ctx["company"].id).trusted_domains
             == ["example.com", "partners.test"]
         ),
+    ),
+    "invite a teammate": Action(
+        lambda ctx: "/settings/teammates/invite",
+        {"email": "dee@acme.test", "name": "Dee", "admin": "y"},
+        lambda ctx: [t.email for t in rows(Teammate) if t.email == "dee@acme.test"] != [],
     ),
     "require two-factor for admins": Action(
         lambda ctx: "/settings/teammates/two-factor",
