@@ -393,6 +393,20 @@ def serve(host: str, port: int) -> None:
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
+@main.group()
+def lifecycle() -> None:
+    """The scheduled lifecycle jobs (retention, clean-up, token policies)."""
+
+
+@lifecycle.command("run")
+@in_app
+def lifecycle_run() -> None:
+    """Run every scheduled lifecycle job once, now; print what each did as JSON."""
+    from oauth_server import lifecycle as jobs_of_lifecycle
+
+    emit(jobs_of_lifecycle.run_all())
+
+
 @main.command()
 @click.option(
     "--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Threads."

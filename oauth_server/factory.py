@@ -163,7 +163,9 @@ def extensions(app: Flask) -> None:
     login_manager.session_protection = "basic"
     vault.init_app(app)
     text.refuse_nul_at_flush()
-    from oauth_server import mail  # registers its job: the worker runs what this app runs
+    # They register their jobs: the worker runs what this app runs.
+    from oauth_server import lifecycle  # noqa: F401
+    from oauth_server import mail
 
     mail.init_app(app)
 

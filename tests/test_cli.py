@@ -335,3 +335,34 @@ def test_users_update_and_the_last_admin(cli: Cli, cli_app: Flask) -> None:
         )
     unknown = cli.run("users", "update", "--email", "nobody@intertrode.test", "--admin")
     assert assert_one_line_error(unknown).startswith("Error: No teammate")
+
+
+def test_lifecycle_run_runs_every_scheduled_job_once_and_prints_what_each_did(
+    cli: Cli, cli_app: Flask
+) -> None:
+    from datetime import timedelta
+
+    from oauth_server.models import Company
+    from oauth_server.models.audit import AuditEvent
+    from oauth_server.models.base import utcnow
+
+    company = cli.create("companies", "create", "Lifecycle Co")
+    with stored(cli_app):
+        old = AuditEvent(
+            company_id=company["id"],
+            time=utcnow() - timedelta(days=401),
+            type="policy.changed",
+            actor_kind="system",
+            door="system",
+        )
+        db.session.add(old)
+        db.session.commit()
+        assert db.session.get(Company, company["id"]) is not None
+
+    result = cli.run("lifecycle", "run")
+
+    assert result.returncode == 0, result.stderr
+    done = json.loads(result.stdout)
+    assert done["security_log.retention"] == {"deleted": 1}
+    with stored(cli_app):
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0

@@ -20,9 +20,9 @@ from oauth_server.auth import sudo
 from oauth_server.extensions import db
 from oauth_server.models import BrowserSession
 from oauth_server.models import OAuthClient
-from oauth_server.models import Teammate
 from oauth_server.models import OAuthGrant
 from oauth_server.models import PersonalToken
+from oauth_server.models import Teammate
 from oauth_server.services import app_policy
 from oauth_server.services import personal_tokens
 from oauth_server.services import two_factor
