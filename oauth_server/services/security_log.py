@@ -149,9 +149,7 @@ def _param(name: str) -> Any:
 
 
 def _of_client(column: str) -> Any:
-    return (
-        select(_CLIENTS.c[column]).where(_CLIENTS.c.id == _param("client_pk")).scalar_subquery()
-    )
+    return select(_CLIENTS.c[column]).where(_CLIENTS.c.id == _param("client_pk")).scalar_subquery()
 
 
 # Built once. The snapshots come from the rows named, in the same statement.
@@ -196,9 +194,7 @@ def record(
 ) -> None:
     """Add one event's row in the caller's transaction (the caller commits)."""
     client_pk = client if isinstance(client, int) or client is None else client.id
-    record_many(
-        [Event(type, company_id, actor, door, token_id, grant_id, client_pk, details)]
-    )
+    record_many([Event(type, company_id, actor, door, token_id, grant_id, client_pk, details)])
 
 
 def record_many(events: Sequence[Event]) -> None:
