@@ -164,6 +164,7 @@ def extensions(app: Flask) -> None:
     vault.init_app(app)
     text.refuse_nul_at_flush()
     from oauth_server import mail  # registers its job: the worker runs what this app runs
+    from oauth_server.services import events  # noqa: F401  (registers its delivery job)
 
     mail.init_app(app)
 
