@@ -110,12 +110,8 @@ def push(job_id: str, *, delay: float | None = None, app: Flask | None = None) -
 
 
 def push_many(job_ids: list[str], *, app: Flask | None = None) -> None:
-    """Queue these jobs to run now: a message each, or one batch message when they are many
-    (a bulk revocation's events: the request does not wait for a thousand queue writes)."""
-    if len(job_ids) <= PUSH_INLINE_MAX:
-        for job_id in job_ids:
-            push(job_id, app=app)
-        return
+    """Queue these jobs to run now by one message per thousand, whose task (in a worker)
+    queues each: a bulk revocation's request does not wait for a thousand queue writes."""
     q = queue(app)
     for start in range(0, len(job_ids), 1000):
         q.push_jobs(job_ids[start : start + 1000])

@@ -94,10 +94,17 @@ def _queue_committed(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    try:
-        queue.push_many(pending)
-    except Exception:  # the queue is down: the rows stay queued, the sweep retries
-        log.warning("jobs not queued, the sweep will queue them", extra={"count": len(pending)})
+    if len(pending) > queue.PUSH_INLINE_MAX:
+        try:
+            queue.push_many(pending)
+        except Exception:  # the queue is down: the rows stay queued, the sweep retries
+            log.warning("jobs not queued, the sweep will queue them", extra={"count": len(pending)})
+        return
+    for job_id in pending:
+        try:
+            queue.push(job_id)
+        except Exception:  # the queue is down: the row stays queued, the sweep retries
+            log.warning("job not queued, the sweep will queue it", extra={"job_id": job_id})
 
 
 @event.listens_for(Session, "after_soft_rollback")
