@@ -335,3 +335,17 @@ def test_users_update_and_the_last_admin(cli: Cli, cli_app: Flask) -> None:
         )
     unknown = cli.run("users", "update", "--email", "nobody@intertrode.test", "--admin")
     assert assert_one_line_error(unknown).startswith("Error: No teammate")
+
+
+def test_clients_create_with_events_url_prints_the_signing_secret_once(cli: Cli) -> None:
+    data = cli.create(
+        "clients", "create", "--name", "Eventful", "--redirect-uri", REDIRECT_URI,
+        "--events-url", "https://eventful.example/events",
+    )  # fmt: skip
+    assert data["events_url"] == "https://eventful.example/events"
+    assert data["events_secret"].startswith("whsec_")
+    refused = cli.run(
+        "clients", "create", "--name", "Plain", "--redirect-uri", REDIRECT_URI,
+        "--events-url", "http://eventful.example/events",
+    )  # fmt: skip
+    assert "must use https" in assert_one_line_error(refused)

@@ -216,6 +216,8 @@ class EventUrlForm(FlaskForm):
 class RotateEventSecretForm(FlaskForm):
     overlap_hours = SelectField(
         "Old secret keeps signing for",
-        choices=[(str(h), f"{h} hours" if h else "No overlap") for h in OVERLAP_HOURS],
+        choices=[
+            SelectChoice(str(h), f"{h} hours" if h else "No overlap") for h in OVERLAP_HOURS
+        ],
         default="24",
     )
