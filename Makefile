@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	@mkdir -p "$(OAUTH_SERVER_INSTANCE)"
 	$(BIN)/oauth-server db upgrade
-	@$(BIN)/oauth-server demo seed > "$(OAUTH_SERVER_INSTANCE)/demo.json"
+	@OUTBOUND_ALLOW_LOOPBACK=$${OUTBOUND_ALLOW_LOOPBACK:-true} $(BIN)/oauth-server demo seed > "$(OAUTH_SERVER_INSTANCE)/demo.json"
 	@OUTBOUND_ALLOW_LOOPBACK=$${OUTBOUND_ALLOW_LOOPBACK:-true} $(BIN)/python -m oauth_server.devrun "$(OAUTH_SERVER_INSTANCE)/demo.json" $(OAUTH_SERVER_PORT) $(PARTNERS_DEMO_PORT)
 
 test: install

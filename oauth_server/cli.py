@@ -331,6 +331,12 @@ def clients() -> None:
     help="The most the app may ask for; repeatable. A read-only scope (shared:read) is"
     " within its bare one (shared). Default: no maximum.",
 )
+@click.option(
+    "--events-url",
+    "events_url",
+    metavar="URL",
+    help="Where revocation events are POSTed (https); prints the signing secret once.",
+)
 @in_app
 def clients_create(
     name: str,
@@ -339,10 +345,14 @@ def clients_create(
     introspection: bool,
     refresh_grace: int,
     max_scopes: tuple[str, ...],
+    events_url: str | None,
 ) -> None:
     """Register a partner app; a confidential app's secret is printed once, here."""
     from oauth_server.services import clients as clients_service
+    from oauth_server.services import events
 
+    if events_url is not None:
+        events.check_events_url(events_url)  # refused before the app is registered
     client, secret = clients_service.register_client(
         name=name,
         redirect_uris=list(redirect_uris),
@@ -363,6 +373,9 @@ def clients_create(
     }
     if secret is not None:
         data["client_secret"] = secret
+    if events_url is not None:
+        data["events_secret"] = events.set_events_url(client, events_url, actor=None)
+        data["events_url"] = client.events_url
     emit(data)
 
 

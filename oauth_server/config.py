@@ -62,6 +62,8 @@ ENVIRONMENT = (
     "JOB_STALE_SECONDS",
     "JOB_SWEEP_SECONDS",
     "SECURITY_LOG_RETENTION_DAYS",
+    "EVENTS_RETRY_FIRST_SECONDS",
+    "EVENTS_RETRY_WINDOW_SECONDS",
 )
 
 
@@ -225,6 +227,11 @@ def _job_settings(env: Any, instance_path: str) -> dict[str, Any]:
         "JOB_STALE_SECONDS": float(env.get("JOB_STALE_SECONDS") or "600"),
         # How often each worker looks for abandoned and stale jobs.
         "JOB_SWEEP_SECONDS": float(env.get("JOB_SWEEP_SECONDS") or "30"),
+        # Revocation events (services/events.py): a failed delivery is tried again this
+        # many seconds later, then twice as long after each next failure (at most 6 hours
+        # apart), until tries have gone on for the window; then it has failed.
+        "EVENTS_RETRY_FIRST_SECONDS": float(env.get("EVENTS_RETRY_FIRST_SECONDS") or "30"),
+        "EVENTS_RETRY_WINDOW_SECONDS": float(env.get("EVENTS_RETRY_WINDOW_SECONDS") or "86400"),
     }
 
 

@@ -41,6 +41,7 @@ def main(demo_file: str, server_port: str, demo_port: str) -> int:
         PARTNERS_DEMO_SERVER_URL=env["OAUTH_ISSUER"],
         PARTNERS_DEMO_CLIENT_ID=credentials["client_id"],
         PARTNERS_DEMO_CLIENT_SECRET=credentials["client_secret"] or "",
+        PARTNERS_DEMO_EVENTS_SECRET=credentials.get("events_secret") or "",
         PARTNERS_DEMO_INSTANCE=str(Path(demo_file).parent / "partners_demo"),
     )
     bin_dir = Path(sys.executable).parent

@@ -166,6 +166,7 @@ def extensions(app: Flask) -> None:
     # They register their jobs: the worker runs what this app runs.
     from oauth_server import lifecycle  # noqa: F401
     from oauth_server import mail
+    from oauth_server.services import events  # noqa: F401
 
     mail.init_app(app)
 

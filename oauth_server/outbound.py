@@ -1,6 +1,6 @@
 """The one way the server makes a request to a URL someone else chose.
 
-A URL from a request (a Client ID Metadata Document, later event endpoints) could point
+A URL from a request (a Client ID Metadata Document, an app's event URL) could point
 the server at its own network: a cloud metadata service, an admin port, a database. So
 every outbound request here:
 
@@ -26,7 +26,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import certifi
@@ -41,6 +43,7 @@ _CHUNK = 8192
 JSON_TYPES = ("application/json",)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+T = TypeVar("T")
 
 
 class OutboundError(Exception):
@@ -146,6 +149,24 @@ def _pool(scheme: str, address: str, port: int, host: str) -> urllib3.HTTPConnec
 
 def get_json(url: str) -> Fetched:
     """GET ``url`` under the rules above; the body of a 200 ``application/json`` answer."""
+    return _request("GET", url, {"Accept": "application/json"}, None, _read)
+
+
+def post_json(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST a JSON ``body`` to ``url`` under the rules above (the same address checks, no
+    redirect, the same time limit); the answer's status. Its body is read up to
+    ``MAX_BYTES`` and dropped. A redirect is answered as its status: the caller decides."""
+    sent = {**headers, "Content-Type": "application/json"}
+    return _request("POST", url, sent, body, _status)
+
+
+def _request(
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    answer: Callable[[urllib3.BaseHTTPResponse, float], T],
+) -> T:
     scheme, host, port, path = _target(url)
     address = checked_address(host, port, loopback_only=scheme == "http")
     default_port = 443 if scheme == "https" else 80
@@ -154,21 +175,31 @@ def get_json(url: str) -> Fetched:
     deadline = time.monotonic() + TOTAL_TIMEOUT
     try:
         response = pool.urlopen(
-            "GET",
+            method,
             path,
-            headers={"Host": host_header, "Accept": "application/json"},
+            body=body,
+            headers={**headers, "Host": host_header},
             redirect=False,
             retries=False,
             preload_content=False,
         )
         try:
-            return _read(response, deadline)
+            return answer(response, deadline)
         finally:
             response.release_conn()
     except HTTPError as problem:
         raise OutboundError(_describe(problem)) from None
     finally:
         pool.close()
+
+
+def _status(response: urllib3.BaseHTTPResponse, deadline: float) -> int:
+    read = 0
+    for chunk in response.stream(_CHUNK):
+        read += len(chunk)
+        if read > MAX_BYTES or time.monotonic() > deadline:
+            break  # the status is all we wanted: the rest is not read
+    return response.status
 
 
 def _bracketed(host: str) -> str:

@@ -33,6 +33,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         CLIENT_ID=env.get("PARTNERS_DEMO_CLIENT_ID", ""),
         CLIENT_SECRET=env.get("PARTNERS_DEMO_CLIENT_SECRET", ""),
         SCOPE=env.get("PARTNERS_DEMO_SCOPE", "shared private"),
+        # The Standard Webhooks secret its revocation events are signed with (demo seed).
+        EVENTS_SECRET=env.get("PARTNERS_DEMO_EVENTS_SECRET", ""),
         DATABASE=env.get("PARTNERS_DEMO_DATABASE")
         or os.path.join(app.instance_path, "partners_demo.db"),
         SESSION_COOKIE_HTTPONLY=True,

@@ -17,6 +17,18 @@ CREATE TABLE IF NOT EXISTS connections (
     token TEXT NOT NULL,
     updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
+CREATE TABLE IF NOT EXISTS connection_owners (
+    username TEXT PRIMARY KEY,
+    company_id INTEGER NOT NULL,
+    teammate_id INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS revoked_notices (
+    username TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS seen_events (
+    webhook_id TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS pending_authorizations (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL,
@@ -63,7 +75,60 @@ def save(username: str, token: dict[str, Any]) -> None:
 def forget(username: str) -> None:
     conn = _db()
     conn.execute("DELETE FROM connections WHERE username = ?", (username,))
+    conn.execute("DELETE FROM connection_owners WHERE username = ?", (username,))
     conn.commit()
+
+
+def set_owner(username: str, company_id: int, teammate_id: int) -> None:
+    """Whose grant the connection is (from /me): what a revocation event names."""
+    conn = _db()
+    conn.execute(
+        "INSERT OR REPLACE INTO connection_owners (username, company_id, teammate_id) "
+        "VALUES (?, ?, ?)",
+        (username, company_id, teammate_id),
+    )
+    conn.commit()
+
+
+def take_revoked_notice(username: str) -> bool:
+    """Whether an event revoked this user's connection since their last page (once)."""
+    conn = _db()
+    taken = conn.execute("DELETE FROM revoked_notices WHERE username = ?", (username,)).rowcount
+    conn.commit()
+    return bool(taken)
+
+
+def accept_event(webhook_id: str, keep_for: float, effect: Any = None) -> bool:
+    """Record ``webhook_id`` as seen (for ``keep_for`` seconds: the signature's timestamp
+    tolerance, past which a replay is refused for its age) and run ``effect`` in the same
+    transaction; False, and nothing done, when the id was seen already."""
+    conn = _db()
+    now = time.time()
+    with conn:
+        conn.execute("DELETE FROM seen_events WHERE expires_at <= ?", (now,))
+        fresh = conn.execute(
+            "INSERT OR IGNORE INTO seen_events (webhook_id, expires_at) VALUES (?, ?)",
+            (webhook_id, now + keep_for),
+        ).rowcount
+        if fresh and effect is not None:
+            effect(conn)
+    return bool(fresh)
+
+
+def forget_grant(conn: sqlite3.Connection, company_id: int, teammate_id: int) -> None:
+    """A grant ended: forget the tokens of every connection through it, at once, and leave
+    each of its users a notice for their next page."""
+    users = [
+        row[0]
+        for row in conn.execute(
+            "SELECT username FROM connection_owners WHERE company_id = ? AND teammate_id = ?",
+            (company_id, teammate_id),
+        )
+    ]
+    for username in users:
+        conn.execute("DELETE FROM connections WHERE username = ?", (username,))
+        conn.execute("DELETE FROM connection_owners WHERE username = ?", (username,))
+        conn.execute("INSERT OR IGNORE INTO revoked_notices (username) VALUES (?)", (username,))
 
 
 class PendingAuthorizations:

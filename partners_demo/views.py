@@ -22,6 +22,8 @@ from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
+from standardwebhooks import Webhook
+from standardwebhooks import WebhookVerificationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -81,6 +83,7 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/callback", "callback", callback)
     app.add_url_rule("/disconnect", "disconnect", disconnect, methods=["POST"])
     app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
+    app.add_url_rule("/events", "events", events_endpoint, methods=["POST"])
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -263,10 +266,14 @@ def index() -> Any:
     if username is None:
         return redirect(url_for("signin"))
     if store.load(username) is None:
+        if store.take_revoked_notice(username):  # a revocation event came: no API call
+            return render_template("revoked.html")
         return render_template("connect.html")
     with _one_at_a_time(username):
         try:
             me = api_get("/me")
+            if me.get("teammate"):
+                store.set_owner(username, me["company"]["id"], me["teammate"]["id"])
             teams = api_get("/teams")["_results"] if _may_list_teams(me) else []
             conversations = api_get("/conversations?limit=5")["_results"]
         except AccessRevoked:
@@ -386,3 +393,40 @@ def _revoke(token: dict[str, Any]) -> bool:
     if not response.ok:
         current_app.logger.warning("revocation refused: HTTP %s", response.status_code)
     return bool(response.ok)
+
+
+# --- revocation events ---------------------------------------------------------------------
+
+EVENT_MAX_BYTES = 64 * 1024
+# The standardwebhooks library refuses a timestamp more than 5 minutes old or ahead; an id
+# is remembered a little longer, so a replay is refused either way.
+SEEN_FOR = 10 * 60.0
+
+
+def events_endpoint() -> Any:
+    """The workspace's revocation events (Standard Webhooks). Verified with the
+    ``standardwebhooks`` library: a bad signature or an old timestamp is refused (400), a
+    ``webhook-id`` seen already is refused (409) and not acted on again. ``grant.revoked``
+    forgets the grant's tokens at once."""
+    secret = current_app.config["EVENTS_SECRET"]
+    if not secret:
+        abort(404)
+    if (request.content_length or 0) > EVENT_MAX_BYTES:
+        abort(413)
+    body = request.get_data(cache=False)
+    try:
+        event = Webhook(secret).verify(body, dict(request.headers))
+    except (WebhookVerificationError, ValueError):
+        current_app.logger.warning("event refused: signature or timestamp not valid")
+        return {"error": "invalid signature or timestamp"}, 400
+    webhook_id = request.headers["webhook-id"]
+
+    def effect(conn: Any) -> None:
+        if event.get("type") == "grant.revoked" and event.get("teammate_id") is not None:
+            store.forget_grant(conn, int(event["company_id"]), int(event["teammate_id"]))
+
+    if not store.accept_event(webhook_id, SEEN_FOR, effect):
+        current_app.logger.warning("event refused: webhook-id seen already")
+        return {"error": "replayed webhook-id"}, 409
+    current_app.logger.info("event accepted: %s", event.get("type"))
+    return {"status": "ok"}

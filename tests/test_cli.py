@@ -366,3 +366,17 @@ def test_lifecycle_run_runs_every_scheduled_job_once_and_prints_what_each_did(
     assert done["security_log.retention"] == {"deleted": 1}
     with stored(cli_app):
         assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_clients_create_with_events_url_prints_the_signing_secret_once(cli: Cli) -> None:
+    data = cli.create(
+        "clients", "create", "--name", "Eventful", "--redirect-uri", REDIRECT_URI,
+        "--events-url", "https://eventful.example/events",
+    )  # fmt: skip
+    assert data["events_url"] == "https://eventful.example/events"
+    assert data["events_secret"].startswith("whsec_")
+    refused = cli.run(
+        "clients", "create", "--name", "Plain", "--redirect-uri", REDIRECT_URI,
+        "--events-url", "http://eventful.example/events",
+    )  # fmt: skip
+    assert "must use https" in assert_one_line_error(refused)

@@ -10,8 +10,11 @@ if TYPE_CHECKING:
     from oauth_server.models.jobs import Job
 
 Handler = Callable[["Job"], None]
+# Seconds before the next try after ``attempts`` failed ones, or None: give up.
+RetrySchedule = Callable[[int], "float | None"]
 
 HANDLERS: dict[str, Handler] = {}
+RETRIES: dict[str, RetrySchedule] = {}
 PERIODIC: dict[str, Periodic] = {}
 
 
@@ -22,13 +25,16 @@ class Periodic:
     schedule: dict[str, str]  # huey.crontab's keywords: minute, hour, day, month, day_of_week
 
 
-def handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register ``func`` as what runs a job of ``kind``."""
+def handler(kind: str, *, retry: RetrySchedule | None = None) -> Callable[[Handler], Handler]:
+    """Register ``func`` as what runs a job of ``kind``; ``retry``, a schedule of its own
+    instead of JOB_RETRY_DELAY and JOB_RETRIES."""
 
     def register(func: Handler) -> Handler:
         if HANDLERS.get(kind, func) is not func:
             raise ValueError(f"job kind {kind!r} has a handler already")
         HANDLERS[kind] = func
+        if retry is not None:
+            RETRIES[kind] = retry
         return func
 
     return register

@@ -24,6 +24,7 @@ from flask import current_app
 from huey.exceptions import RetryTask
 from sqlalchemy import and_
 from sqlalchemy import event
+from sqlalchemy import insert
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -61,10 +62,43 @@ def enqueue(kind: str, /, **args: Any) -> str:
     return job.id
 
 
+def enqueue_many(kind: str, /, args: list[dict[str, Any]]) -> list[str]:
+    """``enqueue`` for many jobs of one kind: one multi-row INSERT, not an ORM object each,
+    and one queue message for the lot on commit (``queue.push_many``). Their ids."""
+    if kind not in registry.HANDLERS:
+        raise ValueError(f"no handler for job kind {kind!r}")
+    if not args:
+        return []
+    json.dumps(args)
+    now = clock.now()
+    ids = [uuid.uuid4().hex for _ in args]
+    rows = [
+        {
+            "id": job_id,
+            "kind": kind,
+            "args": one,
+            "state": JobState.QUEUED,
+            "attempts": 0,
+            "created_at": now,
+            "due_at": now,
+        }
+        for job_id, one in zip(ids, args, strict=True)
+    ]
+    db.session.execute(insert(Job), rows)
+    db.session.info.setdefault(_PENDING, []).extend(ids)
+    return ids
+
+
 @event.listens_for(Session, "after_commit")
 def _queue_committed(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
+        return
+    if len(pending) > queue.PUSH_INLINE_MAX:
+        try:
+            queue.push_many(pending)
+        except Exception:  # the queue is down: the rows stay queued, the sweep retries
+            log.warning("jobs not queued, the sweep will queue them", extra={"count": len(pending)})
         return
     for job_id in pending:
         try:
@@ -151,13 +185,20 @@ def _failed(job_id: str, error: Exception) -> datetime | None:
     # A broken rule (DomainError: an e-mail that would carry a secret) or a missing handler
     # fails the same way every time: no retry.
     permanent = isinstance(error, DomainError | LookupError)
-    if job.attempts > current_app.config["JOB_RETRIES"] or permanent:
+    schedule = registry.RETRIES.get(job.kind)
+    if schedule is not None:
+        delay_or_none = None if permanent else schedule(job.attempts)
+    elif job.attempts > current_app.config["JOB_RETRIES"] or permanent:
+        delay_or_none = None
+    else:
+        delay_or_none = retry_delay(job.attempts)
+    if delay_or_none is None:
         job.state = JobState.FAILED
         job.finished_at = clock.now()
         db.session.commit()
         log.error("job failed", extra=ids)
         return None
-    delay = retry_delay(job.attempts)
+    delay = delay_or_none
     job.state = JobState.RETRYING
     # Whole seconds: Huey's schedule keeps no fraction, and the retry's message must not
     # arrive before the row says it is due.

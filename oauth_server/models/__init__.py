@@ -10,6 +10,8 @@ from oauth_server.models.base import Base
 from oauth_server.models.clients import OAuthClient
 from oauth_server.models.company import Company
 from oauth_server.models.company import Plan
+from oauth_server.models.events import DeliveryStatus
+from oauth_server.models.events import EventDelivery
 from oauth_server.models.grants import AuthorizationCode
 from oauth_server.models.grants import OAuthGrant
 from oauth_server.models.grants import OAuthToken
@@ -50,6 +52,8 @@ __all__ = [
     "Company",
     "Contact",
     "Conversation",
+    "DeliveryStatus",
+    "EventDelivery",
     "Inbox",
     "Job",
     "JobState",

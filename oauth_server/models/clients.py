@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import JSON
 from sqlalchemy import ForeignKey
+from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -31,6 +32,7 @@ GRANT_TYPES = ("authorization_code", "refresh_token")
 # A per-app refresh grace period, in seconds: 0 (none) to REFRESH_GRACE_MAX.
 REFRESH_GRACE_MAX = 120
 MAX_SCOPE_MAX = 1000
+EVENTS_URL_MAX = 2000
 # Loopback hosts whose http redirect URIs match on any port (RFC 8252 §7.3), as written.
 ANY_PORT_HOSTS = ("127.0.0.1", "[::1]", "localhost")
 _AUTHORITY_ENDS = ("/", "?", "#")
@@ -209,6 +211,13 @@ class OAuthClient(Base, ClientRules):
     # The most this app may ask for (space-separated scopes; a read-only scope counts as
     # within its bare one); None: no maximum, only the workspace and the teammate limit it.
     max_scope: Mapped[str | None] = mapped_column(String(MAX_SCOPE_MAX))
+    # Revocation events (services/events.py): where they are POSTed, and the Standard
+    # Webhooks signing secret, encrypted (the vault); during a rotation's overlap the
+    # previous secret signs too, until ``events_previous_until``.
+    events_url: Mapped[str | None] = mapped_column(String(EVENTS_URL_MAX))
+    events_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    events_previous_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    events_previous_until: Mapped[datetime | None]
 
     owner_company: Mapped[Company | None] = relationship()
 

@@ -29,6 +29,7 @@ from oauth_server.models.clients import REFRESH_GRACE_MAX
 from oauth_server.models.clients import ActiveClient
 from oauth_server.models.clients import AnyClient
 from oauth_server.models.clients import hash_secret
+from oauth_server.services import events
 from oauth_server.services import revocation
 from oauth_server.services import security_log
 from oauth_server.services.revocation import Via
@@ -362,6 +363,7 @@ def delete_client(client: OAuthClient, *, actor: Teammate | None, via: Via) -> N
             door=security_log.Door.SETTINGS if via == Via.SETTINGS else security_log.Door.SYSTEM,
             client=client.id,
         )
+    events.drop_pending(client.id)  # and no new event: the app is deleted
     db.session.commit()
     revoked = revocation.revoke_all_for(client, actor=actor, via=via)
     db.session.commit()

@@ -10,6 +10,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
+from oauth_server import outbound
 from oauth_server.extensions import db
 from oauth_server.models import RESOURCE_MODELS
 from oauth_server.models import Company
@@ -20,6 +21,7 @@ from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.services import clients
 from oauth_server.services import companies
+from oauth_server.services import events
 from oauth_server.services import teammates
 from oauth_server.services import teams
 
@@ -47,6 +49,15 @@ def _partner_redirect_uris() -> list[str]:
     return [f"http://127.0.0.1:{port}/callback", f"http://localhost:{port}/callback"]
 
 
+def _partner_events_url() -> str | None:
+    """The demo's event endpoint, on its loopback port: only where the server may send
+    events to loopback (OUTBOUND_ALLOW_LOOPBACK, which ``make run`` sets)."""
+    if not outbound.allow_loopback():
+        return None
+    port = os.environ.get("PARTNERS_DEMO_PORT", "5001")
+    return f"http://127.0.0.1:{port}/events"
+
+
 def _partner_app() -> dict[str, Any]:
     """The demo partner app, registered once; its secret goes to a file, never to stdout.
 
@@ -67,9 +78,15 @@ def _partner_app() -> dict[str, Any]:
         client, secret = clients.register_client(
             name=PARTNER_APP, redirect_uris=_partner_redirect_uris()
         )
-        _write_credentials(path, client.client_id, secret)
+        saved = {"client_id": client.client_id, "client_secret": secret}
+        _write_credentials(path, saved)
     elif saved.get("client_id") != client.client_id:
-        _write_credentials(path, client.client_id, clients.rotate_secret(client, actor=None))
+        saved = {
+            "client_id": client.client_id,
+            "client_secret": clients.rotate_secret(client, actor=None),
+        }
+        _write_credentials(path, saved)
+    _partner_events(client, path, saved)
     return {
         "client_id": client.client_id,
         "name": client.name,
@@ -78,12 +95,24 @@ def _partner_app() -> dict[str, Any]:
     }
 
 
-def _write_credentials(path: Path, client_id: str, secret: str | None) -> None:
+def _partner_events(client: OAuthClient, path: Path, saved: dict[str, Any]) -> None:
+    """The demo's event URL, and its signing secret in the credentials file (a new one if
+    the file has none: the stored one cannot be shown again)."""
+    url = _partner_events_url()
+    if url is None or (client.events_url == url and saved.get("events_secret")):
+        return
+    secret = events.set_events_url(client, url, actor=None)
+    if secret is None:
+        secret = events.rotate_secret(client, overlap_hours=0, actor=None)
+    _write_credentials(path, {**saved, "events_secret": secret})
+
+
+def _write_credentials(path: Path, credentials: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"client_id": client_id, "client_secret": secret}, fh)
+        json.dump(credentials, fh)
     tmp.replace(path)
 
 

@@ -7,7 +7,10 @@ single form (``revoke``, ``revoke_access_token``) and the bulk form (``revoke_al
 Rows are stamped revoked, never deleted, so the history stays. Each UPDATE is
 conditional on not being revoked yet: two concurrent revocations record one actor.
 
-In the caller's transaction: the caller commits. The audit line of each revocation that
+In the caller's transaction: the caller commits. Every grant stamped revoked here (by
+``_revoke_grant`` or ``_revoke_grants``, the two places that stamp grants) gets its
+revocation event for an app with an event URL (services/events.py), in that transaction
+too. The audit line of each revocation that
 revoked something live is queued in the session and written once the commit is done
 (dropped on rollback); its security log row (a personal token or a grant revoked) is
 added in the same transaction, all of a bulk revocation's rows in one INSERT.
@@ -48,6 +51,7 @@ from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
 from oauth_server.models.grants import CodeRules
+from oauth_server.services import events
 from oauth_server.services import security_log
 from oauth_server.services.presented import PRESENTED
 from oauth_server.services.presented import PresentedToken
@@ -238,6 +242,8 @@ def _revoke_grant(grant: OAuthGrant, now: Any, *, actor: Teammate | None, via: V
     """The grant, its tokens (even if it was revoked already), its teammate's pending
     codes for its app."""
     stamped = _execute(_GRANTS, _revoked_by(now, actor, via), match={"id": grant.id})
+    if stamped.rowcount:
+        events.grants_ended([grant], now, reason=via)
     _execute(_TOKENS, _pair_revoked(now), within=("grant_id", [grant.id]))
     # Codes the same teammate approved for the same app but the app has not redeemed yet.
     _execute(
@@ -316,13 +322,14 @@ def _revoke_grants(
             _revoked_by(now, actor, via),
             match=match,
             locked_in_order=True,
-            returning=("id", "company_id", "client_pk"),
+            returning=("id", "company_id", "client_pk", "teammate_id"),
         ).all()
     )
     for grant in grants:
         _queue(OAuthGrant.kind, grant.id, grant.company_id, actor, via)
-    _record(OAuthGrant.kind, [tuple(g) for g in grants], actor, via, reason=reason)
+    _record(OAuthGrant.kind, [tuple(g)[:3] for g in grants], actor, via, reason=reason)
     if grants:
+        events.grants_ended(grants, now, reason=via)
         _execute(_TOKENS, _pair_revoked(now), within=("grant_id", [g.id for g in grants]))
     _execute(_CODES, {"revoked_at": now}, match=match)
     return len(grants)

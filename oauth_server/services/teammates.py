@@ -49,6 +49,7 @@ from oauth_server.models import Teammate
 from oauth_server.models.teammate import EMAIL_MAX
 from oauth_server.models.teammate import identity_key
 from oauth_server.services import admins
+from oauth_server.services import events
 from oauth_server.services import identities
 from oauth_server.services import revocation
 from oauth_server.services import security_log
@@ -404,6 +405,8 @@ def update_identity(
     changed_state = active is not None and active != teammate.active
     if changed_state:
         teammate.active = bool(active)
+        # grant.suspended / grant.restored for the apps that listen, in this transaction.
+        events.teammate_state_changed(teammate, active=bool(active), reason=via)
     commit_or_conflict(lambda: _conflict_of(teammate))
     if changed_state and not active:
         # Ended, not only refused while inactive: reactivation gives no session back.

@@ -6,6 +6,7 @@ One module per page family; each adds its routes to the blueprints of ``blueprin
 from __future__ import annotations
 
 from oauth_server.settings import api_tokens  # noqa: F401  (their routes join the blueprints)
+from oauth_server.settings import app_events  # noqa: F401
 from oauth_server.settings import app_policy  # noqa: F401
 from oauth_server.settings import apps_with_access  # noqa: F401
 from oauth_server.settings import developer_apps  # noqa: F401

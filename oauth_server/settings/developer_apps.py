@@ -78,8 +78,13 @@ def _detail(
     secret: str | None = None,
     grace: RefreshGraceForm | None = None,
     maximum: MaxScopeForm | None = None,
+    events_secret: str | None = None,
+    events_form: Any = None,
 ) -> str:
-    """An app's page: its settings, and its secret when one was just created."""
+    """An app's page: its settings, and its secret (or event signing secret) when one was
+    just created."""
+    from oauth_server.settings import app_events
+
     if grace is None:
         grace = RefreshGraceForm(refresh_grace_seconds=str(app.refresh_grace_seconds))
     if maximum is None:
@@ -92,6 +97,8 @@ def _detail(
         grace_form=grace,
         max_scope_form=maximum,
         labels=lambda scope: scopes.labels(scope, current_user.company.teams),
+        events_secret=events_secret,
+        **app_events.context(app, events_form),
     )
 
 

@@ -27,6 +27,7 @@ from oauth_server.scopes import MESSAGES_SEND
 from oauth_server.scopes import offered
 from oauth_server.services import app_policy
 from oauth_server.services import clients
+from oauth_server.services.events import OVERLAP_HOURS
 from oauth_server.services.personal_tokens import NAME_MAX
 
 EXPIRY_LABELS = {"": "Never", "7": "7 days", "30": "30 days", "90": "90 days", "365": "1 year"}
@@ -227,3 +228,17 @@ class InviteForm(FlaskForm):
 
 class ScimInvitationsForm(FlaskForm):
     scim_invitations = BooleanField("Send invitations to teammates created by SCIM")
+
+
+class EventUrlForm(FlaskForm):
+    """Developers, per app: where its revocation events go (services/events.py)."""
+
+    events_url = StringField("Event URL", filters=[_strip])
+
+
+class RotateEventSecretForm(FlaskForm):
+    overlap_hours = SelectField(
+        "Old secret keeps signing for",
+        choices=[SelectChoice(str(h), f"{h} hours" if h else "No overlap") for h in OVERLAP_HOURS],
+        default="24",
+    )

@@ -117,6 +117,8 @@ def running_stack(root: Path, **server_settings: str) -> Iterator[Stack]:
             "PARTNERS_DEMO_SERVER_URL": server_url,
             "PARTNERS_DEMO_CLIENT_ID": credentials["client_id"],
             "PARTNERS_DEMO_CLIENT_SECRET": credentials["client_secret"] or "",
+            # Set when the seed registered the demo's event URL (OUTBOUND_ALLOW_LOOPBACK).
+            "PARTNERS_DEMO_EVENTS_SECRET": credentials.get("events_secret") or "",
             "PARTNERS_DEMO_INSTANCE": str(demo_instance),
             "PARTNERS_DEMO_PORT": str(demo_port),
         }
