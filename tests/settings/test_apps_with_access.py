@@ -355,6 +355,11 @@ SETTINGS_POSTS = {
     "/settings/teammates/<teammate_id>/invitation/resend",
     "/settings/teammates/<teammate_id>/invitation/cancel",
     "/settings/teammates/scim-invitations",
+    # Revocation events: where an app's events go, its signing secret, a test, a redelivery.
+    "/settings/developers/<client_pk>/events-url",
+    "/settings/developers/<client_pk>/events-secret",
+    "/settings/developers/<client_pk>/events/test",
+    "/settings/developers/<client_pk>/events/<delivery_id>/redeliver",
 }
 
 
@@ -382,7 +387,7 @@ def test_no_settings_route_creates_an_oauth_grant_code_or_token(
     before = {model: count(model) for model in (OAuthGrant, OAuthToken, AuthorizationCode)}
     ids = {"token_id": token.id, "grant_id": grant.id, "client_pk": own_app.row.id}
     ids["teammate_id"] = admin.id
-    ids |= {"approval_id": 1, "answer": "approve"}
+    ids |= {"approval_id": 1, "answer": "approve", "delivery_id": "msg_0"}
     csrf = csrf_from(admin_client.get(API_PAGE).get_data(as_text=True))
     # Everything a form could smuggle: the settings forms' fields and OAuth's.
     data = {
