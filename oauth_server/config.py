@@ -64,6 +64,9 @@ ENVIRONMENT = (
     "SECURITY_LOG_RETENTION_DAYS",
     "EVENTS_RETRY_FIRST_SECONDS",
     "EVENTS_RETRY_WINDOW_SECONDS",
+    "SECRET_SCANNING_PUBLIC_KEYS",
+    "RATELIMIT_LEAK_REPORT",
+    "PURGE_RETENTION_DAYS",
 )
 
 
@@ -157,6 +160,12 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         **_job_settings(env, instance_path),
         # Security log rows older than this are deleted (security_log.delete_expired).
         "SECURITY_LOG_RETENTION_DAYS": int(env.get("SECURITY_LOG_RETENTION_DAYS", "400")),
+        # Leaked tokens (security/): GitHub's secret-scanning key file, and the public
+        # report form's budget per client address.
+        "SECRET_SCANNING_PUBLIC_KEYS": env.get("SECRET_SCANNING_PUBLIC_KEYS") or None,
+        "RATELIMIT_LEAK_REPORT": env.get("RATELIMIT_LEAK_REPORT", "10 per minute"),
+        # Revoked or expired tokens and grants are deleted this long after (services/purge).
+        "PURGE_RETENTION_DAYS": int(env.get("PURGE_RETENTION_DAYS", "90")),
     }
     config["SESSION_COOKIE_SECURE"] = config["OAUTH_ISSUER"].startswith("https://")
     from_env = {

@@ -76,6 +76,7 @@ class Via(StrEnum):
     APP_BLOCKED = "app_blocked"  # "Block app" under Apps with Access
     ALL_APPS = "all_apps"  # "Revoke all third-party access"
     API = "api"  # DELETE /api/v1/tokens/{id}, by an admin's token inventory token
+    LEAK_REPORT = "leak_report"  # found in public: secret scanning or /security/report-leaked
 
 
 class Revocable(Protocol):
@@ -417,6 +418,7 @@ _DOORS = {
     Via.APP_BLOCKED: security_log.Door.POLICY,
     Via.ALL_APPS: security_log.Door.POLICY,
     Via.API: security_log.Door.API,
+    Via.LEAK_REPORT: security_log.Door.LEAK_REPORT,
 }
 _REVOKED = {
     PersonalToken.kind: security_log.EventType.PERSONAL_TOKEN_REVOKED,
