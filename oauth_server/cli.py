@@ -422,6 +422,23 @@ def lifecycle_run() -> None:
 
 @main.command()
 @click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(0, 36500),
+    help="Retention in days (default: PURGE_RETENTION_DAYS, 90).",
+)
+@in_app
+def purge(days: int | None) -> None:
+    """Delete expired codes, and tokens and grants ended longer ago than the retention, in
+    small batches; print how many rows of each went."""
+    from oauth_server.models.base import utcnow
+    from oauth_server.services import purge as purging
+
+    emit(purging.purge(utcnow(), days=days))
+
+
+@main.command()
+@click.option(
     "--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Threads."
 )
 @click.option(

@@ -67,3 +67,11 @@ def _security_log_retention(now: datetime) -> dict[str, Any]:
     from oauth_server.services import security_log
 
     return {"deleted": security_log.delete_expired(now)}
+
+
+@job("purge", minute="45", hour="3")
+def _purge(now: datetime) -> dict[str, Any]:
+    """Codes, pairs, grants and personal tokens ended past ``PURGE_RETENTION_DAYS``."""
+    from oauth_server.services import purge
+
+    return purge.purge(now)
