@@ -134,6 +134,8 @@ def _handle_one(found: Found) -> tuple[bool, Finding | None]:
     presented = oauth_tokens.find_presented(found.value)
     if presented is None:
         return False, None
+    if presented.part == "access_token" and presented.row.revoked_at is not None:
+        return True, None  # its pair ended with its grant: nothing live to revoke or tell
     if not revocation.revoke(presented, actor=None, via=via):
         return True, None
     return True, _oauth_finding(presented, url, source)

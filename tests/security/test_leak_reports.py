@@ -406,3 +406,16 @@ def test_the_endpoints_need_no_csrf_token_nor_session(app: Flask) -> None:
     response = isolated_client(app).post(REPORT_URL, json={"credentials": []})
     assert response.status_code == 202
     assert "Set-Cookie" not in response.headers
+
+
+def test_an_access_token_of_a_revoked_grant_is_a_true_positive_with_nothing_to_tell(
+    app: Flask, signer: Signer, leaky: dict[str, Any]
+) -> None:
+    pair = leaky["pair"]
+    revocation.revoke(pair.row.grant, actor=None, via=revocation.Via.SETTINGS)
+    db.session.commit()
+
+    response = _post_signed(app, signer, report_body(pair.access))
+
+    assert response.get_json()[0]["label"] == "true_positive"
+    assert rows(AuditEvent, AuditEvent.type == "token.leak_reported") == []
