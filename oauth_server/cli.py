@@ -431,16 +431,16 @@ def lifecycle_run() -> None:
     "--batch-size",
     "batch",
     type=click.IntRange(1, 100_000),
-    default=1000,
+    default=500,
     show_default=True,
     help="Rows deleted per transaction.",
 )
 @click.option(
     "--pause",
     type=click.FloatRange(0, 100),
-    default=0.5,
+    default=3.0,
     show_default=True,
-    help="After each batch, wait this many times as long as it took.",
+    help="After each batch, wait this many times as long as it took (0: no pause).",
 )
 @in_app
 def purge(days: int | None, batch: int, pause: float) -> None:

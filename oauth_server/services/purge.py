@@ -48,10 +48,10 @@ from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.models import PersonalToken
 
-BATCH = 1000
-# After each batch, wait this many times as long as it took (0.5: a third of the time
-# idle), so that requests keep most of the database under load.
-PAUSE = 0.5
+BATCH = 500
+# After each batch, wait this many times as long as it took (3: busy a quarter of the
+# time), so that requests under load keep the database and the CPUs (bench/purge.py).
+PAUSE = 3.0
 CODE_REPLAY_WINDOW = timedelta(days=1)
 
 _CODES = cast(Table, AuthorizationCode.__table__)
