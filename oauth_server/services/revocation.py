@@ -321,13 +321,12 @@ def revoke_partner_access(company_id: int, *, actor: Teammate | None, via: Via) 
     return _revoke_grants({"company_id": company_id}, utcnow(), actor=actor, via=via)
 
 
-def revoke_unused(company_id: int, unused_since: Any, *, via: Via = Via.UNUSED) -> int:
-    """ "Revoke tokens unused for": the company's live personal tokens last used (or, never
-    used, created) before ``unused_since``, by the system. The bulk form's one UPDATE (and
-    one INSERT of their security log rows), in the caller's transaction. Returns how
-    many were revoked."""
+def revoke_unused(company_id: int, unused_since: Any, now: Any, *, via: Via = Via.UNUSED) -> int:
+    """ "Revoke tokens unused for": the company's personal tokens unexpired at ``now`` and
+    last used (or, never used, created) before ``unused_since``, by the system. The bulk
+    form's one UPDATE (and one INSERT of their security log rows), in the caller's
+    transaction. Returns how many were revoked."""
     db.session.flush()
-    now = utcnow()
     return _revoke_personal(
         {"company_id": company_id}, now, actor=None, via=via, idle=(unused_since, now)
     )

@@ -216,7 +216,7 @@ def revoke_unused(now: datetime) -> int:
     ).all()
     revoked = 0
     for company_id, days in policies:
-        revoked += revocation.revoke_unused(company_id, now - timedelta(days=days))
+        revoked += revocation.revoke_unused(company_id, now - timedelta(days=days), now)
     db.session.commit()
     return revoked
 
