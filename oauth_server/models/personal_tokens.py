@@ -131,15 +131,20 @@ class PersonalTokenRules:
         return and_(days.is_not(None), plus_days(tokens.c.created_at, days) <= now)
 
     @staticmethod
-    def live_in(tokens: FromClause, policies: FromClause, now: Any) -> ColumnElement[bool]:
+    def live_in(
+        tokens: FromClause, now: Any, policies: FromClause | None = None
+    ) -> ColumnElement[bool]:
         """``live`` in SQL; ``now`` a value or a bind parameter; ``policies`` (the security
-        policy table or an alias) outer-joined on ``company_id``."""
-        days = policies.c.max_token_lifetime_days
-        return and_(
+        policy table or an alias, outer-joined on ``company_id``) for the maximum lifetime:
+        without it, the rule of a company without a maximum."""
+        conditions = [
             tokens.c.revoked_at.is_(None),
             or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now),
-            or_(days.is_(None), plus_days(tokens.c.created_at, days) > now),
-        )
+        ]
+        if policies is not None:
+            days = policies.c.max_token_lifetime_days
+            conditions.append(or_(days.is_(None), plus_days(tokens.c.created_at, days) > now))
+        return and_(*conditions)
 
     @property
     def max_lifetime_days(self) -> int | None:
