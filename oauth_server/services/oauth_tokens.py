@@ -477,9 +477,7 @@ def union_scope(granted: str, added: str) -> str:
     return " ".join(merged)
 
 
-def _join_live_grant(
-    claimed: ClaimedCode, client_pk: int, now: datetime
-) -> tuple[int, str, datetime] | None:
+def _join_live_grant(claimed: ClaimedCode, client_pk: int) -> tuple[int, str, datetime] | None:
     """Add the code's scopes to the teammate's live grant for this app, if there is one;
     its id, its scope now (the union) and its creation. A grant past its absolute lifetime
     is not joined: it is revoked (``Via.LIFETIME``), and the caller starts a new one."""
@@ -494,7 +492,7 @@ def _join_live_grant(
     if row is None:
         return None
     grant_id, granted, created_at = row
-    if not GrantRules.within_lifetime(created_at, grant_lifetime_days(), now):
+    if not GrantRules.within_lifetime(created_at, grant_lifetime_days(), utcnow()):
         grant = db.session.get_one(OAuthGrant, grant_id)
         revocation.revoke(grant, actor=None, via=revocation.Via.LIFETIME)
         return None
@@ -557,7 +555,7 @@ def _grant_for_code(
             created = security_log.EventType.GRANT_CREATED
             _record_grant(created, claimed, client_pk, grant_id, claimed.scope.split())
         joined = (grant_id, claimed.scope, now) if grant_id is not None else None
-        joined = joined or _join_live_grant(claimed, client_pk, now)
+        joined = joined or _join_live_grant(claimed, client_pk)
         if joined is not None:
             db.session.execute(_LINK_CODE, {"code_id": claimed.id, "new_grant_id": joined[0]})
             return joined
