@@ -130,7 +130,7 @@ def set_policy(
                 security_log.EventType.POLICY_CHANGED,
                 company.id,
                 actor=security_log.Actor.of(actor),
-                door=security_log.Door.SETTINGS,
+                door=security_log.Door.POLICY,  # as the third-party app policy's changes
                 details={"policy": name, "old": old, "new": new},
             )
     row.max_token_lifetime_days = max_lifetime_days

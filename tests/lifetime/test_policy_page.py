@@ -61,7 +61,7 @@ def test_an_admin_saves_the_policy_and_each_change_is_in_the_security_log(client
         {"policy": "max_token_lifetime_days", "old": None, "new": 90},
         {"policy": "revoke_unused_after_days", "old": None, "new": 30},
     ]
-    assert {(e.actor_teammate_id, e.door) for e in changed} == {(acme.admin.id, "settings")}
+    assert {(e.actor_teammate_id, e.door) for e in changed} == {(acme.admin.id, "policy")}
     html = client.get(API_PAGE).get_data(as_text=True)
     assert ("90", True) in _select_options(html, "max_token_lifetime")
     assert ("30", True) in _select_options(html, "revoke_unused")
