@@ -156,3 +156,16 @@ def test_the_lifecycle_job_records_each_token_expired_by_policy_once(clock, acme
     _policy(acme, 30)
     assert lifecycle.run_all()["personal_tokens.expired_by_policy"] == {"stamped": 0}
     assert len(events(acme.company.id, "personal_token.expired")) == 1
+
+
+def test_introspection_says_inactive_past_the_maximum(client, clock, acme):
+    from tests.factories import register
+    from tests.oauth.test_introspection import answer
+    from tests.oauth.test_introspection import introspect
+
+    caller = register(name="Resource Server", introspection=True)
+    _, value = make_personal_token(acme.company, actor=acme.admin)
+    assert answer(introspect(client, caller, value))["active"] is True
+    clock.advance(100 * DAY)
+    _policy(acme, 90)
+    assert answer(introspect(client, caller, value)) == {"active": False}
