@@ -11,8 +11,10 @@ from flask import request
 
 from oauth_server import resource_indicators
 from oauth_server.protected_resources import ProtectedResource
+from oauth_server.services.principals import PastLifetime
 from oauth_server.services.principals import Principal
 from oauth_server.services.principals import authenticate_bearer
+from oauth_server.services.token_policy import lifetime_refusal
 
 INVALID_TOKEN = "invalid_token"
 INVALID_REQUEST = "invalid_request"
@@ -50,12 +52,15 @@ class Refused(Exception):
 
     ``error`` is RFC 6750 §3.1's code: None when there is no token at all (the answer is
     then a bare challenge), ``INVALID_TOKEN`` or ``INVALID_REQUEST`` (with ``message``).
+    ``described``: an ``INVALID_TOKEN`` whose ``message`` is its ``error_description``
+    (a token stopped by its company's lifetime policy); the others keep the generic one.
     """
 
-    def __init__(self, error: str | None, message: str = "") -> None:
+    def __init__(self, error: str | None, message: str = "", *, described: bool = False) -> None:
         super().__init__(message or error or "no token")
         self.error = error
         self.message = message
+        self.described = described
 
 
 def token_value() -> str | None:
@@ -86,7 +91,10 @@ def authenticate(resource: ProtectedResource) -> Principal:
     value = token_value()
     if value is None:
         raise Refused(None)
-    principal = authenticate_bearer(value)
+    try:
+        principal = authenticate_bearer(value)
+    except PastLifetime as past:
+        raise Refused(INVALID_TOKEN, lifetime_refusal(past.max_days), described=True) from None
     if principal is None:
         raise Refused(INVALID_TOKEN)
     if not resource_indicators.allows(principal.audience, resource):

@@ -62,6 +62,7 @@ ENVIRONMENT = (
     "JOB_STALE_SECONDS",
     "JOB_SWEEP_SECONDS",
     "SECURITY_LOG_RETENTION_DAYS",
+    "GRANT_LIFETIME_DAYS",
     "EVENTS_RETRY_FIRST_SECONDS",
     "EVENTS_RETRY_WINDOW_SECONDS",
     "SECRET_SCANNING_PUBLIC_KEYS",
@@ -160,6 +161,8 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         **_job_settings(env, instance_path),
         # Security log rows older than this are deleted (security_log.delete_expired).
         "SECURITY_LOG_RETENTION_DAYS": int(env.get("SECURITY_LOG_RETENTION_DAYS", "400")),
+        # A partner grant's absolute lifetime: no refresh after it (GrantRules).
+        "GRANT_LIFETIME_DAYS": int(env.get("GRANT_LIFETIME_DAYS", "180")),
         # Leaked tokens (security/): GitHub's secret-scanning key file, and the public
         # report form's budget per client address.
         "SECRET_SCANNING_PUBLIC_KEYS": env.get("SECRET_SCANNING_PUBLIC_KEYS") or None,

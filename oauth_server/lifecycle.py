@@ -69,6 +69,30 @@ def _security_log_retention(now: datetime) -> dict[str, Any]:
     return {"deleted": security_log.delete_expired(now)}
 
 
+@job("personal_tokens.expired_by_policy", minute="10")
+def _personal_tokens_expired_by_policy(now: datetime) -> dict[str, Any]:
+    """``personal_token.expired`` once per token found past its company's maximum."""
+    from oauth_server.services import token_policy
+
+    return {"stamped": token_policy.stamp_expired(now)}
+
+
+@job("personal_tokens.reminders", minute="20")
+def _personal_tokens_reminders(now: datetime) -> dict[str, Any]:
+    """E-mails 7 days and 1 day before a personal token expires."""
+    from oauth_server.services import token_policy
+
+    return {"reminded": token_policy.send_reminders(now)}
+
+
+@job("personal_tokens.revoke_unused", minute="40")
+def _personal_tokens_revoke_unused(now: datetime) -> dict[str, Any]:
+    """ "Revoke tokens unused for N days", company by company."""
+    from oauth_server.services import token_policy
+
+    return {"revoked": token_policy.revoke_unused(now)}
+
+
 @job("purge", minute="45", hour="3")
 def _purge(now: datetime) -> dict[str, Any]:
     """Codes, pairs, grants and personal tokens ended past ``PURGE_RETENTION_DAYS``."""

@@ -57,6 +57,7 @@ KINDS: dict[str, str] = {
     "approval_requested": "{{ requested_by }} asks to connect {{ app_name }} to {{ company_name }}",
     "invitation": "You are invited to {{ company_name }}'s workspace",
     "password_reset": "Set a new password for {{ company_name }}'s workspace",
+    "token_expiring": "API token “{{ name }}” expires in {{ days }} day{{ 's' if days != 1 }}",
     "token_leaked": "{{ count }} leaked {{ 'token' if count == 1 else 'tokens' }} of "
     "{{ company_name }} revoked",
 }

@@ -105,13 +105,14 @@ def no_token() -> ApiError:
     )
 
 
-def invalid_token() -> ApiError:
+def invalid_token(description: str | None = None) -> ApiError:
+    """``description``: why, when it is more than "not valid" (the lifetime policy)."""
     return ApiError(
         401,
-        "The API token is unknown, malformed, expired or revoked.",
+        description or "The API token is unknown, malformed, expired or revoked.",
         headers={
             "WWW-Authenticate": challenge(
-                "invalid_token", description="The access token is not valid"
+                "invalid_token", description=description or "The access token is not valid"
             )
         },
     )
@@ -138,7 +139,7 @@ def refused(refusal: bearer.Refused) -> ApiError:
     if refusal.error is None:
         return no_token()
     if refusal.error == bearer.INVALID_TOKEN:
-        return invalid_token()
+        return invalid_token(refusal.message if refusal.described else None)
     return invalid_request(refusal.message)
 
 

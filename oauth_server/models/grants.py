@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -45,7 +46,9 @@ class GrantRules:
     aliases the caller joined) and for columns already read (``live``).
 
     Not revoked, its app not deleted, its teammate there and active (while the teammate
-    is deactivated, the grant is suspended: it works again on reactivation).
+    is deactivated, the grant is suspended: it works again on reactivation). And for a
+    refresh, within its absolute lifetime (GRANT_LIFETIME_DAYS from its creation:
+    ``within_lifetime``, ``within_lifetime_in``): the app must ask the teammate again.
     """
 
     if TYPE_CHECKING:
@@ -74,6 +77,22 @@ class GrantRules:
             clients.c.deleted_at.is_(None),
             TeammateRules.acting_in(teammates),
         )
+
+    @staticmethod
+    def ends_at(created_at: datetime, lifetime_days: int) -> datetime:
+        """The end of a grant's absolute lifetime."""
+        return created_at + timedelta(days=lifetime_days)
+
+    @staticmethod
+    def within_lifetime(created_at: datetime, lifetime_days: int, now: datetime) -> bool:
+        return now < GrantRules.ends_at(created_at, lifetime_days)
+
+    @staticmethod
+    def within_lifetime_in(grants: FromClause, born_after: Any) -> ColumnElement[bool]:
+        """``within_lifetime`` in SQL; ``born_after`` is now less the lifetime (a value or a
+        bind parameter: the lifetime is one setting, so no date arithmetic in SQL)."""
+        within: ColumnElement[bool] = grants.c.created_at > born_after
+        return within
 
     def is_live(self) -> bool:
         teammate = self.teammate

@@ -52,12 +52,17 @@ class RecoveryCode(Base):
 
 
 class SecurityPolicy(Base):
-    """One row per company that changed a default; no row: two-factor is optional."""
+    """One row per company that changed a default; no row: two-factor is optional and
+    personal tokens have no lifetime policy (services/token_policy.py)."""
 
     __tablename__ = "security_policies"
 
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), primary_key=True)
     require_two_factor_for_admins: Mapped[bool] = mapped_column(default=False)
+    # "Maximum token lifetime" of personal tokens, from their creation; None: none.
+    max_token_lifetime_days: Mapped[int | None]
+    # "Revoke tokens unused for": personal tokens unused that long are revoked; None: off.
+    revoke_unused_after_days: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("teammates.id", ondelete="SET NULL")

@@ -29,11 +29,14 @@ DETAIL_MAX = 500
 CHALLENGED = frozenset({401, 403})
 
 
-def challenge(error: str | None = None, *, scope: str | None = None) -> str:
+def challenge(
+    error: str | None = None, *, scope: str | None = None, description: str | None = None
+) -> str:
     """SCIM's ``WWW-Authenticate`` value: its realm and its metadata URL, always."""
     return bearer.challenge(
         error,
         realm=REALM,
+        description=description,
         scope=scope,
         resource_metadata=protected_resources.SCIM.metadata_url(),
     )
@@ -84,11 +87,12 @@ def no_token() -> ScimError:
     )
 
 
-def invalid_token() -> ScimError:
+def invalid_token(description: str | None = None) -> ScimError:
+    """``description``: why, when it is more than "not valid" (the lifetime policy)."""
     return ScimError(
         401,
-        "The token is unknown, malformed, expired or revoked.",
-        headers={"WWW-Authenticate": challenge("invalid_token")},
+        description or "The token is unknown, malformed, expired or revoked.",
+        headers={"WWW-Authenticate": challenge("invalid_token", description=description)},
     )
 
 
@@ -102,7 +106,7 @@ def refused(refusal: bearer.Refused) -> ScimError:
     if refusal.error is None:
         return no_token()
     if refusal.error == bearer.INVALID_TOKEN:
-        return invalid_token()
+        return invalid_token(refusal.message if refusal.described else None)
     return ScimError(
         400,
         refusal.message,

@@ -118,6 +118,7 @@ class ClaimedRefresh(PairRules):
     scope: str
     audience: str | None  # RFC 8707: the resources the spent pair was bound to
     teammate_id: int
+    grant_created_at: datetime  # the start of the grant's absolute lifetime
 
 
 # The statements of the token endpoint, built once: a request only binds its values.
@@ -156,8 +157,9 @@ _CLAIM_CODE = (
     )
 )
 
-# Only grants in force (GrantRules: not revoked, app not deleted, teammate active): a
-# refresh during a deactivation is refused without spending the refresh token. A
+# Only grants in force (GrantRules: not revoked, app not deleted, teammate active, within
+# its absolute lifetime): a refresh during a deactivation, or after the grant's lifetime,
+# is refused without spending the refresh token. A
 # correlated EXISTS: primary-key lookups for the one token, never a scan of every live
 # grant.
 #
@@ -179,6 +181,7 @@ _CLAIM_REFRESH = (
         .where(
             _GRANTS.c.id == _TOKENS.c.grant_id,
             GrantRules.live_in(_GRANTS, _CLIENTS, _TEAMMATES),
+            GrantRules.within_lifetime_in(_GRANTS, bindparam("grant_born_after")),
         )
         .correlate(_TOKENS)
         .with_for_update(of=_GRANTS, key_share=True)
@@ -194,6 +197,10 @@ _CLAIM_REFRESH = (
         _TOKENS.c.scope,
         _TOKENS.c.audience,
         select(_GRANTS.c.teammate_id)
+        .where(_GRANTS.c.id == _TOKENS.c.grant_id)
+        .correlate(_TOKENS)
+        .scalar_subquery(),
+        select(_GRANTS.c.created_at)
         .where(_GRANTS.c.id == _TOKENS.c.grant_id)
         .correlate(_TOKENS)
         .scalar_subquery(),
@@ -251,7 +258,7 @@ _INSERT_GRANT = {
 # lock keeps the token endpoint's order, grant first, and makes a concurrent join wait
 # to add its scopes to the union this one writes.
 _LIVE_GRANT = (
-    select(_GRANTS.c.id, _GRANTS.c.scope)
+    select(_GRANTS.c.id, _GRANTS.c.scope, _GRANTS.c.created_at)
     .where(
         _GRANTS.c.company_id == bindparam("company_id"),
         _GRANTS.c.client_pk == bindparam("client_pk"),
@@ -334,7 +341,13 @@ def claim_refresh(value: str, client: AnyClient) -> ClaimedRefresh | GraceReplay
     now = utcnow()
     claimed = db.session.execute(
         _CLAIM_REFRESH,
-        {"presented": refresh_hash, "client": client.id, "now": now, "claimed_at": now},
+        {
+            "presented": refresh_hash,
+            "client": client.id,
+            "now": now,
+            "claimed_at": now,
+            "grant_born_after": now - timedelta(days=grant_lifetime_days()),
+        },
     ).first()
     if claimed is not None:
         return ClaimedRefresh(*claimed)
@@ -412,6 +425,19 @@ def _grant_values(
     }
 
 
+def grant_lifetime_days() -> int:
+    days: int = current_app.config["GRANT_LIFETIME_DAYS"]
+    return days
+
+
+def refresh_ends(grant_created_at: datetime, now: datetime) -> datetime:
+    """When a refresh token issued now stops working: its own expiry (REFRESH_TOKEN_TTL)
+    or the end of its grant's absolute lifetime, whichever is sooner."""
+    ends = GrantRules.ends_at(grant_created_at, grant_lifetime_days())
+    refresh_ttl = current_app.config["REFRESH_TOKEN_TTL"]
+    return min(ends, now + timedelta(seconds=refresh_ttl)) if refresh_ttl else ends
+
+
 def _pair_values(
     token: dict[str, Any],
     *,
@@ -420,10 +446,10 @@ def _pair_values(
     company_id: int,
     audience: str | None,
     now: datetime,
+    refresh_expires_at: datetime,
     predecessor_id: int | None = None,
     grace_seconds: int = 0,
 ) -> dict[str, Any]:
-    refresh_ttl = current_app.config["REFRESH_TOKEN_TTL"]
     return {
         "grant_id": grant_id,
         "client_pk": client_pk,
@@ -435,7 +461,7 @@ def _pair_values(
         ),
         "issued_at": now,
         "access_expires_at": now + timedelta(seconds=int(token["expires_in"])),
-        "refresh_expires_at": now + timedelta(seconds=refresh_ttl) if refresh_ttl else None,
+        "refresh_expires_at": refresh_expires_at if "refresh_token" in token else None,
         "audience": audience,
         "predecessor_id": predecessor_id,
         # Kept only when the app may be answered with it again.
@@ -451,9 +477,10 @@ def union_scope(granted: str, added: str) -> str:
     return " ".join(merged)
 
 
-def _join_live_grant(claimed: ClaimedCode, client_pk: int) -> tuple[int, str] | None:
+def _join_live_grant(claimed: ClaimedCode, client_pk: int) -> tuple[int, str, datetime] | None:
     """Add the code's scopes to the teammate's live grant for this app, if there is one;
-    its id and its scope now (the union)."""
+    its id, its scope now (the union) and its creation. A grant past its absolute lifetime
+    is not joined: it is revoked (``Via.LIFETIME``), and the caller starts a new one."""
     row = db.session.execute(
         _LIVE_GRANT,
         {
@@ -464,13 +491,17 @@ def _join_live_grant(claimed: ClaimedCode, client_pk: int) -> tuple[int, str] | 
     ).first()
     if row is None:
         return None
-    grant_id, granted = row
+    grant_id, granted, created_at = row
+    if not GrantRules.within_lifetime(created_at, grant_lifetime_days(), utcnow()):
+        grant = db.session.get_one(OAuthGrant, grant_id)
+        revocation.revoke(grant, actor=None, via=revocation.Via.LIFETIME)
+        return None
     union = union_scope(granted, claimed.scope)
     if union != granted:
         db.session.execute(_WIDEN_GRANT, {"grant_id": grant_id, "union": union})
         added = [s for s in union.split() if s not in granted.split()]
         _record_grant(security_log.EventType.GRANT_WIDENED, claimed, client_pk, grant_id, added)
-    return grant_id, union
+    return grant_id, union, created_at
 
 
 def _record_grant(
@@ -506,21 +537,24 @@ def _first_grant(claimed: ClaimedCode, client_pk: int, now: datetime) -> int | N
     return grant_id
 
 
-def _grant_for_code(claimed: ClaimedCode, client_pk: int, now: datetime) -> tuple[int, str]:
-    """The grant a redeemed code's pair belongs to, and the pair's scope.
+def _grant_for_code(
+    claimed: ClaimedCode, client_pk: int, now: datetime
+) -> tuple[int, str, datetime]:
+    """The grant a redeemed code's pair belongs to, the pair's scope, and the grant's
+    creation (the start of its absolute lifetime).
 
     One grant per teammate and app: the code starts the teammate's grant for the app or,
     when they hold one, joins it. Its scope becomes the union, which the new pair gets
     too: the teammate approved the new scopes just now and the others before, for the
-    same app. A grant revoked between the refused insert and the join is no longer in
-    the way: the insert is tried once more.
+    same app. A grant revoked between the refused insert and the join (or by the join,
+    past its lifetime) is no longer in the way: the insert is tried once more.
     """
     for _attempt in range(2):
         grant_id = _first_grant(claimed, client_pk, now)
         if grant_id is not None:
             created = security_log.EventType.GRANT_CREATED
             _record_grant(created, claimed, client_pk, grant_id, claimed.scope.split())
-        joined = (grant_id, claimed.scope) if grant_id is not None else None
+        joined = (grant_id, claimed.scope, now) if grant_id is not None else None
         joined = joined or _join_live_grant(claimed, client_pk)
         if joined is not None:
             db.session.execute(_LINK_CODE, {"code_id": claimed.id, "new_grant_id": joined[0]})
@@ -540,7 +574,8 @@ def store_claimed(
     or new) or a spent refresh token (under its grant), good at ``audience`` (RFC 8707;
     None: unbound); return its id. After a refresh, with the app's ``grace_seconds``, the
     pair keeps its own token response sealed for the spent token presented again
-    (``GraceReplay``).
+    (``GraceReplay``). The response gets ``refresh_token_expires_in``: the seconds until
+    the refresh token's own expiry or its grant's end, whichever is sooner.
 
     A joined grant may give the pair more scopes than the code named: ``token["scope"]``
     (the response) says so. In the request's transaction: the token endpoint commits once
@@ -549,9 +584,14 @@ def store_claimed(
     now = utcnow()
     predecessor_id: int | None = None
     if isinstance(claimed, ClaimedCode):
-        grant_id, token["scope"] = _grant_for_code(claimed, client_pk, now)
+        grant_id, token["scope"], grant_created_at = _grant_for_code(claimed, client_pk, now)
     else:
         grant_id, predecessor_id = claimed.grant_id, claimed.id
+        grant_created_at = claimed.grant_created_at
+    refresh_expires_at = refresh_ends(grant_created_at, now)
+    if "refresh_token" in token:
+        seconds = int((refresh_expires_at - now).total_seconds())
+        token["refresh_token_expires_in"] = max(seconds, 0)
     pair_id: int = db.session.execute(
         _INSERT_PAIR,
         _pair_values(
@@ -561,6 +601,7 @@ def store_claimed(
             company_id=claimed.company_id,
             audience=audience,
             now=now,
+            refresh_expires_at=refresh_expires_at,
             predecessor_id=predecessor_id,
             grace_seconds=grace_seconds,
         ),

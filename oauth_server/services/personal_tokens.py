@@ -23,12 +23,26 @@ from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
 from oauth_server.services import keyset
 from oauth_server.services import security_log
+from oauth_server.services import token_policy
 from oauth_server.services.vault import vault
 
 log = logging.getLogger("oauth_server.audit")
 
 NAME_MAX = 100
 EXPIRY_CHOICES = (None, 7, 30, 90, 365)
+STATUS_LABELS = {
+    "active": "Active",
+    "expired": "Expired",
+    "expired_by_policy": "Expired by policy",
+    "revoked": "Revoked",
+    "suspended": "Suspended",
+}
+
+
+def expiry_choices(company: Company) -> tuple[int | None, ...]:
+    """The expirations New Token offers: those the company's lifetime policy allows."""
+    policy = token_policy.policy_of(company.id)
+    return tuple(days for days in EXPIRY_CHOICES if policy.allows(days))
 
 
 def issue_personal_token(
@@ -47,6 +61,7 @@ def issue_personal_token(
     scope = check_scope(company, scope)
     if expires_in_days not in EXPIRY_CHOICES:
         raise ValidationFailed("Choose an offered expiration.", field="expires_in_days")
+    token_policy.check_expiry(company.id, expires_in_days)
     value = tokens.generate(tokens.Kind.PERSONAL)
     now = utcnow()
     token = PersonalToken(
@@ -142,10 +157,13 @@ def reveal(token: PersonalToken, *, actor: Teammate | None = None) -> str | None
 
 def status(token: PersonalToken, now: datetime | None = None) -> str:
     """The token's state as its pages name it, by its rules (``PersonalTokenRules``)."""
+    now = now or utcnow()
     if token.is_revoked():
         return "revoked"
-    if token.is_expired(now or utcnow()):
+    if token.expired(token.expires_at, now):
         return "expired"
+    if token.is_past_lifetime(now):
+        return "expired_by_policy"  # the company's maximum token lifetime
     if token.is_suspended():
         return "suspended"  # works again when its creator is reactivated
     return "active"

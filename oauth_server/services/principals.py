@@ -32,6 +32,7 @@ from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.models import PersonalToken
+from oauth_server.models import SecurityPolicy
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
@@ -172,8 +173,18 @@ class Principal:
         return self.reaches_all_teams or team_id in self.team_ids
 
 
+class PastLifetime(Exception):
+    """A personal token older than its company's maximum token lifetime: refused like any
+    dead token, but saying why (the policy "applies when used")."""
+
+    def __init__(self, max_days: int) -> None:
+        super().__init__(f"past the maximum token lifetime ({max_days} days)")
+        self.max_days = max_days
+
+
 def authenticate_bearer(value: str) -> Principal | None:
-    """The principal of a live token string, or None (unknown, revoked, expired, malformed)."""
+    """The principal of a live token string, or None (unknown, revoked, expired, malformed).
+    ``PastLifetime`` for a personal token its company's lifetime policy stopped."""
     kind = tokens.kind_of(value)
     if kind is tokens.Kind.PERSONAL:
         return _personal_principal(value)
@@ -190,6 +201,7 @@ _teammates = Teammate.__table__
 _pairs = OAuthToken.__table__
 _grants = OAuthGrant.__table__
 _clients = OAuthClient.__table__
+_policies = SecurityPolicy.__table__
 
 _COMPANY = (
     _companies.c.id.label("company_id"),
@@ -204,19 +216,23 @@ _TEAMMATE = (
     _teammates.c.active,
 )
 
-# The token by its lookup hash (a unique index), with its company and creator.
+# The token by its lookup hash (a unique index), with its company, its company's maximum
+# token lifetime (the policy row, by its primary key, if there is one) and creator.
 PERSONAL_LOOKUP = (
     select(
         _tokens.c.id,
         _tokens.c.scope,
+        _tokens.c.created_at,
         _tokens.c.expires_at,
         _tokens.c.revoked_at,
         _tokens.c.last_used_at,
+        _policies.c.max_token_lifetime_days,
         *_COMPANY,
         *_TEAMMATE,
     )
     .select_from(_tokens)
     .join(_companies, _companies.c.id == _tokens.c.company_id)
+    .outerjoin(_policies, _policies.c.company_id == _tokens.c.company_id)
     .outerjoin(_teammates, _teammates.c.id == _tokens.c.created_by_id)
     .where(_tokens.c.lookup_hash == bindparam("digest"))
 )
@@ -264,11 +280,16 @@ def _company(row: Row[Any]) -> CompanyRef:
 def _personal_principal(value: str) -> Principal | None:
     row = _lookup(PERSONAL_LOOKUP, value)
     now = utcnow()
-    if (
-        row is None
-        or not PersonalToken.live(row.revoked_at, row.expires_at, now)
-        or PersonalToken.suspended(row.teammate_id, row.active)
-    ):
+    if row is None:
+        return None
+    max_days = row.max_token_lifetime_days
+    if not PersonalToken.live(
+        row.revoked_at, row.expires_at, now, row.created_at, max_days
+    ) or PersonalToken.suspended(row.teammate_id, row.active):
+        # The refused path only: say why when the policy is the reason.
+        if PersonalToken.live(row.revoked_at, row.expires_at, now):
+            if PersonalToken.past_lifetime(row.created_at, max_days, now):
+                raise PastLifetime(max_days)
         return None
     usage.record_use(PersonalToken, row.id, row.last_used_at, now)
     creator = (

@@ -34,6 +34,8 @@ from sqlalchemy import Update
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import event
+from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -76,6 +78,8 @@ class Via(StrEnum):
     APP_BLOCKED = "app_blocked"  # "Block app" under Apps with Access
     ALL_APPS = "all_apps"  # "Revoke all third-party access"
     API = "api"  # DELETE /api/v1/tokens/{id}, by an admin's token inventory token
+    UNUSED = "unused"  # the lifetime policy's "Revoke tokens unused for" (a lifecycle job)
+    LIFETIME = "lifetime"  # a partner grant past GRANT_LIFETIME_DAYS, replaced by a new one
     LEAK_REPORT = "leak_report"  # found in public: secret scanning or /security/report-leaked
 
 
@@ -102,6 +106,7 @@ def _statement(
     within: str | None = None,
     locked_in_order: bool = False,
     returning: tuple[str, ...] = (),
+    idle: bool = False,
 ) -> Update:
     """The conditional UPDATE revoking rows of ``table``, built once per shape: a
     revocation only binds its values.
@@ -111,6 +116,8 @@ def _statement(
     pending, ``CodeRules.pending_in``), get the ``stamp_<column>`` values.
     ``locked_in_order``: the rows are locked in id order first (PostgreSQL; SQLite has one
     writer at a time), so two bulk revocations never wait for each other in a cycle.
+    ``idle``: only rows unused (last used, else created) before ``idle_before`` and not
+    expired at ``idle_now`` (a personal token: "Revoke tokens unused for").
     """
 
     def revocable(rows: Any) -> Any:
@@ -121,6 +128,11 @@ def _statement(
         conditions += [rows.c[column] == bindparam("match_" + column) for column in match]
         if within is not None:
             conditions.append(rows.c[within].in_(bindparam("in_" + within, expanding=True)))
+        if idle:
+            used = func.coalesce(rows.c.last_used_at, rows.c.created_at)
+            conditions.append(used < bindparam("idle_before"))
+            expires = rows.c.expires_at
+            conditions.append(or_(expires.is_(None), expires > bindparam("idle_now")))
         return and_(*conditions)
 
     if locked_in_order:
@@ -146,6 +158,7 @@ def _execute(
     within: tuple[str, list[int]] | None = None,
     locked_in_order: bool = False,
     returning: tuple[str, ...] = (),
+    idle: tuple[Any, Any] | None = None,
 ) -> CursorResult[Any]:
     """Run ``_statement``'s UPDATE, in SQL only: the caller's commit expires whatever the
     session holds, so there is nothing to synchronize."""
@@ -157,8 +170,11 @@ def _execute(
         within=within[0] if within else None,
         locked_in_order=locked_in_order,
         returning=returning,
+        idle=idle is not None,
     )
     params = {"match_" + c: v for c, v in match.items()}
+    if idle is not None:
+        params["idle_before"], params["idle_now"] = idle
     params |= {"stamp_" + c: v for c, v in stamps.items()}
     if within:
         params["in_" + within[0]] = within[1]
@@ -306,6 +322,17 @@ def revoke_partner_access(company_id: int, *, actor: Teammate | None, via: Via) 
     return _revoke_grants({"company_id": company_id}, utcnow(), actor=actor, via=via)
 
 
+def revoke_unused(company_id: int, unused_since: Any, now: Any, *, via: Via = Via.UNUSED) -> int:
+    """ "Revoke tokens unused for": the company's personal tokens unexpired at ``now`` and
+    last used (or, never used, created) before ``unused_since``, by the system. The bulk
+    form's one UPDATE (and one INSERT of their security log rows), in the caller's
+    transaction. Returns how many were revoked."""
+    db.session.flush()
+    return _revoke_personal(
+        {"company_id": company_id}, now, actor=None, via=via, idle=(unused_since, now)
+    )
+
+
 def _revoke_grants(
     match: dict[str, Any],
     now: Any,
@@ -343,16 +370,22 @@ def _revoke_personal(
     actor: Teammate | None,
     via: Via,
     reason: str | None = None,
-) -> None:
+    idle: tuple[Any, Any] | None = None,
+) -> int:
     revoked = sorted(
         _execute(
-            _PERSONAL, _revoked_by(now, actor, via), match=match, returning=("id", "company_id")
+            _PERSONAL,
+            _revoked_by(now, actor, via),
+            match=match,
+            returning=("id", "company_id"),
+            idle=idle,
         ).all()
     )
     for token in revoked:
         _queue(PersonalToken.kind, token.id, token.company_id, actor, via)
     rows = [(token.id, token.company_id, None) for token in revoked]
     _record(PersonalToken.kind, rows, actor, via, reason=reason)
+    return len(revoked)
 
 
 def _end_team_scope(company_id: int, team_id: int, now: Any, *, via: Via) -> int:
@@ -418,6 +451,8 @@ _DOORS = {
     Via.APP_BLOCKED: security_log.Door.POLICY,
     Via.ALL_APPS: security_log.Door.POLICY,
     Via.API: security_log.Door.API,
+    Via.UNUSED: security_log.Door.POLICY,
+    Via.LIFETIME: security_log.Door.POLICY,
     Via.LEAK_REPORT: security_log.Door.LEAK_REPORT,
 }
 _REVOKED = {

@@ -26,12 +26,14 @@ from oauth_server.models import PersonalToken
 from oauth_server.services import grants
 from oauth_server.services import personal_tokens
 from oauth_server.services import revocation
+from oauth_server.services import token_policy
 from oauth_server.settings.blueprints import bp
 from oauth_server.settings.blueprints import confirmed
 from oauth_server.settings.blueprints import cursor
 from oauth_server.settings.blueprints import path_id
 from oauth_server.settings.forms import ConfirmForm
 from oauth_server.settings.forms import NewTokenForm
+from oauth_server.settings.forms import TokenPolicyForm
 
 
 @bp.get("/")
@@ -39,8 +41,21 @@ def index() -> Response:
     return redirect(url_for("settings.api_tokens"))
 
 
+def _policy_form() -> TokenPolicyForm:
+    policy = token_policy.policy_of(current_user.company_id)
+    return TokenPolicyForm(
+        formdata=None,
+        max_token_lifetime=str(policy.max_lifetime_days or ""),
+        revoke_unused=str(policy.revoke_unused_days or ""),
+    )
+
+
 @bp.get("/plugins-api/api")
-def api_tokens() -> str:
+def api_tokens() -> Any:
+    return _api_page(_policy_form())
+
+
+def _api_page(policy_form: TokenPolicyForm, status: int = 200) -> Any:
     company = current_user.company
     before = cursor()
     page_size = current_app.config["TOKEN_LIST_PAGE_SIZE"]
@@ -50,8 +65,9 @@ def api_tokens() -> str:
     app_grants, grants_next = grants.list_live_grants(
         company, before_id=cursor("apps_before"), limit=page_size
     )
-    return render_template(
+    page = render_template(
         "settings/api_tokens.html",
+        policy_form=policy_form,
         tokens=rows,
         next_cursor=next_cursor,
         grants=app_grants,
@@ -60,7 +76,32 @@ def api_tokens() -> str:
         label=lambda scope: scopes.label(scope, company.teams),
         labels=lambda scope: scopes.labels(scope, company.teams),
         status=personal_tokens.status,
+        status_labels=personal_tokens.STATUS_LABELS,
     )
+    return page, status
+
+
+@bp.post("/plugins-api/api/policy")
+@sudo.required
+def set_token_policy() -> Any:
+    """The Policy section: "Maximum token lifetime", "Revoke tokens unused for"."""
+    form = TokenPolicyForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            confirmed()  # an expired form: 400 asking to reload
+        return _api_page(form, 400)
+    try:
+        token_policy.set_policy(
+            current_user.company,
+            max_lifetime_days=form.max_days,
+            revoke_unused_days=form.unused_days,
+            actor=current_user,
+        )
+    except DomainError as error:
+        form.max_token_lifetime.errors = [error.message]
+        return _api_page(form, 400)
+    flash("Token policy saved.", "info")
+    return redirect(url_for("settings.api_tokens"))
 
 
 @bp.route("/plugins-api/api/tokens/new", methods=["GET", "POST"])
@@ -68,7 +109,7 @@ def api_tokens() -> str:
 def new_token() -> Any:
     company = current_user.company
     form = NewTokenForm()
-    form.offer(company)
+    form.offer(company, personal_tokens.expiry_choices(company))
     if request.method == "GET":
         return render_template("settings/new_token.html", form=form)
     if form.validate_on_submit():
@@ -104,6 +145,7 @@ def token_detail(token_id: str) -> str:
         value=personal_tokens.reveal(token, actor=current_user) if revealed else None,
         scope_label=scopes.labels(token.scope, company.teams),
         status=personal_tokens.status(token),
+        status_labels=personal_tokens.STATUS_LABELS,
         form=ConfirmForm(),
     )
 

@@ -31,6 +31,19 @@ from oauth_server.services.events import OVERLAP_HOURS
 from oauth_server.services.personal_tokens import NAME_MAX
 
 EXPIRY_LABELS = {"": "Never", "7": "7 days", "30": "30 days", "90": "90 days", "365": "1 year"}
+MAX_LIFETIME_LABELS = {
+    "": "None",
+    "30": "30 days",
+    "90": "90 days",
+    "180": "180 days",
+    "365": "365 days",
+}
+UNUSED_LABELS = {"": "Off", "30": "30 days", "90": "90 days", "180": "180 days"}
+
+
+def _days(raw: str | None) -> int | None:
+    """A validated days choice; None for "" (never, none, off)."""
+    return int(raw) if raw and raw.isdigit() else None
 
 
 def _strip(value: str | None) -> str | None:
@@ -80,11 +93,20 @@ class NewTokenForm(FlaskForm):
         validators=[AnyOf(list(EXPIRY_LABELS), message="Choose one of the offered expirations.")],
     )
 
-    def offer(self, company: Company) -> None:
-        """Radio choices: only the scopes this company is offered now."""
+    def offer(self, company: Company, expiries: tuple[int | None, ...] | None = None) -> None:
+        """Radio choices: only the scopes this company is offered now; expirations: only
+        ``expiries`` (those the company's lifetime policy allows), the longest chosen
+        until the admin chooses."""
         choices = offered(company)
         self.scope.choices = [SelectChoice(c.value, c.label) for c in choices]
         self.descriptions = {c.value: c.description for c in choices}
+        if expiries is None:
+            return
+        values = ["" if days is None else str(days) for days in expiries]
+        self.expires_in_days.choices = [SelectChoice(v, EXPIRY_LABELS[v]) for v in values]
+        if values and (self.expires_in_days.data or "") not in values:
+            if not self.is_submitted():
+                self.expires_in_days.data = values[0] if "" in values else values[-1]
 
     @property
     def chosen_scope(self) -> str:
@@ -97,6 +119,33 @@ class NewTokenForm(FlaskForm):
         """The chosen expiration in days; None for "Never" (validated by AnyOf)."""
         raw = self.expires_in_days.data or ""
         return int(raw) if raw.isdigit() else None
+
+
+class TokenPolicyForm(FlaskForm):
+    """Plugins & API > API > Policy: the lifetime policy of personal tokens."""
+
+    max_token_lifetime = SelectField(
+        "Maximum token lifetime",
+        choices=[SelectChoice(v, label) for v, label in MAX_LIFETIME_LABELS.items()],
+        default="",
+        validate_choice=False,
+        validators=[AnyOf(list(MAX_LIFETIME_LABELS), message="Choose an offered maximum.")],
+    )
+    revoke_unused = SelectField(
+        "Revoke tokens unused for",
+        choices=[SelectChoice(v, label) for v, label in UNUSED_LABELS.items()],
+        default="",
+        validate_choice=False,
+        validators=[AnyOf(list(UNUSED_LABELS), message="Choose an offered period.")],
+    )
+
+    @property
+    def max_days(self) -> int | None:
+        return _days(self.max_token_lifetime.data)
+
+    @property
+    def unused_days(self) -> int | None:
+        return _days(self.revoke_unused.data)
 
 
 class AllowanceForm(FlaskForm):

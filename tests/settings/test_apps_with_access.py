@@ -360,6 +360,8 @@ SETTINGS_POSTS = {
     "/settings/developers/<client_pk>/events-secret",
     "/settings/developers/<client_pk>/events/test",
     "/settings/developers/<client_pk>/events/<delivery_id>/redeliver",
+    # The lifetime policy of personal tokens (Plugins & API > API > Policy).
+    "/settings/plugins-api/api/policy",
 }
 
 
