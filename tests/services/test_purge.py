@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy import update
 
 from oauth_server import lifecycle
@@ -223,3 +224,26 @@ def test_purge_is_a_lifecycle_job(personal: dict[str, int], now: datetime) -> No
     done = lifecycle.run_all(now)
     assert done["purge"] == {"codes": 0, "tokens": 0, "grants": 0, "personal_tokens": 2}
     assert "purge" in lifecycle.JOBS
+
+
+@pytest.mark.postgres
+def test_a_row_another_transaction_holds_is_skipped_not_waited_for(
+    company_under_test: CompanyUnderTest, now: datetime
+) -> None:
+    tokens = []
+    for _ in range(3):
+        token, _ = make_personal_token(company_under_test.company)
+        _set(PersonalToken, token.id, revoked_at=now - 100 * DAY)
+        tokens.append(token.id)
+    held = tokens[1]
+    with db.engine.connect() as other:
+        other.execute(
+            select(PersonalToken.id).where(PersonalToken.id == held).with_for_update()
+        ).all()
+
+        done = purge.purge(now, batch=10, pause=0)
+
+        assert done["personal_tokens"] == 2
+        other.rollback()
+    assert _ids(PersonalToken) == {held}
+    assert purge.purge(now, pause=0)["personal_tokens"] == 1  # the next run takes it
