@@ -422,6 +422,38 @@ def lifecycle_run() -> None:
 
 @main.command()
 @click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(0, 36500),
+    help="Retention in days (default: PURGE_RETENTION_DAYS, 90).",
+)
+@click.option(
+    "--batch-size",
+    "batch",
+    type=click.IntRange(1, 100_000),
+    default=500,
+    show_default=True,
+    help="Rows deleted per transaction.",
+)
+@click.option(
+    "--pause",
+    type=click.FloatRange(0, 100),
+    default=3.0,
+    show_default=True,
+    help="After each batch, wait this many times as long as it took (0: no pause).",
+)
+@in_app
+def purge(days: int | None, batch: int, pause: float) -> None:
+    """Delete expired codes, and tokens and grants ended longer ago than the retention, in
+    small batches; print how many rows of each went."""
+    from oauth_server.models.base import utcnow
+    from oauth_server.services import purge as purging
+
+    emit(purging.purge(utcnow(), days=days, batch=batch, pause=pause))
+
+
+@main.command()
+@click.option(
     "--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Threads."
 )
 @click.option(

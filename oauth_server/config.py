@@ -65,6 +65,9 @@ ENVIRONMENT = (
     "GRANT_LIFETIME_DAYS",
     "EVENTS_RETRY_FIRST_SECONDS",
     "EVENTS_RETRY_WINDOW_SECONDS",
+    "SECRET_SCANNING_PUBLIC_KEYS",
+    "RATELIMIT_LEAK_REPORT",
+    "PURGE_RETENTION_DAYS",
 )
 
 
@@ -160,6 +163,12 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "SECURITY_LOG_RETENTION_DAYS": int(env.get("SECURITY_LOG_RETENTION_DAYS", "400")),
         # A partner grant's absolute lifetime: no refresh after it (GrantRules).
         "GRANT_LIFETIME_DAYS": int(env.get("GRANT_LIFETIME_DAYS", "180")),
+        # Leaked tokens (security/): GitHub's secret-scanning key file, and the public
+        # report form's budget per client address.
+        "SECRET_SCANNING_PUBLIC_KEYS": env.get("SECRET_SCANNING_PUBLIC_KEYS") or None,
+        "RATELIMIT_LEAK_REPORT": env.get("RATELIMIT_LEAK_REPORT", "10 per minute"),
+        # Revoked or expired tokens and grants are deleted this long after (services/purge).
+        "PURGE_RETENTION_DAYS": int(env.get("PURGE_RETENTION_DAYS", "90")),
     }
     config["SESSION_COOKIE_SECURE"] = config["OAUTH_ISSUER"].startswith("https://")
     from_env = {

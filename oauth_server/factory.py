@@ -75,6 +75,7 @@ SESSIONLESS_PATHS = (
     "/.well-known/",
     "/healthz",
     "/readyz",
+    "/security/",
 )
 
 
@@ -220,6 +221,10 @@ def blueprints(app: Flask) -> None:
     app.add_url_rule("/", endpoint="home", view_func=home)
     csrf.exempt(api_bp)
     csrf.exempt(scim_bp)  # bearer tokens only, no browser session
+    from oauth_server.security import bp as security_bp
+
+    app.register_blueprint(security_bp)
+    csrf.exempt(security_bp)  # JSON from GitHub or anyone, no browser session
     limiter.exempt(health_bp)
 
 

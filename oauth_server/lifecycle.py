@@ -91,3 +91,11 @@ def _personal_tokens_revoke_unused(now: datetime) -> dict[str, Any]:
     from oauth_server.services import token_policy
 
     return {"revoked": token_policy.revoke_unused(now)}
+
+
+@job("purge", minute="45", hour="3")
+def _purge(now: datetime) -> dict[str, Any]:
+    """Codes, pairs, grants and personal tokens ended past ``PURGE_RETENTION_DAYS``."""
+    from oauth_server.services import purge
+
+    return purge.purge(now)

@@ -58,6 +58,8 @@ KINDS: dict[str, str] = {
     "invitation": "You are invited to {{ company_name }}'s workspace",
     "password_reset": "Set a new password for {{ company_name }}'s workspace",
     "token_expiring": "API token “{{ name }}” expires in {{ days }} day{{ 's' if days != 1 }}",
+    "token_leaked": "{{ count }} leaked {{ 'token' if count == 1 else 'tokens' }} of "
+    "{{ company_name }} revoked",
 }
 
 JOB_KIND = "mail.send"

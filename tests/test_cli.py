@@ -381,3 +381,37 @@ def test_clients_create_with_events_url_prints_the_signing_secret_once(cli: Cli)
         "--events-url", "http://eventful.example/events",
     )  # fmt: skip
     assert "must use https" in assert_one_line_error(refused)
+
+
+def test_purge_prints_what_it_deleted_on_one_line(cli: Cli, cli_app: Flask) -> None:
+    from datetime import timedelta
+
+    from oauth_server.models import PersonalToken
+    from oauth_server.models.base import utcnow
+
+    company = cli.create("companies", "create", "Purge Co")
+    admin = cli.create(
+        "users", "create", "--company", "Purge Co", "--email", "ada@purge.test",
+        "--password", "wombat-42-pass", "--admin",
+    )  # fmt: skip
+    with stored(cli_app):
+        owner = db.session.get_one(Company, company["id"])
+        actor = db.session.get_one(Teammate, admin["id"])
+        ended, _ = personal_tokens.issue_personal_token(
+            owner, actor=actor, name="old", scope="shared"
+        )
+        ended.revoked_at = utcnow() - timedelta(days=40)
+        db.session.commit()
+        ended_id = ended.id
+
+    kept = cli.run("purge")
+    purged = cli.run("purge", "--older-than", "30")
+
+    assert kept.returncode == 0, kept.stderr
+    assert json.loads(kept.stdout) == {"codes": 0, "grants": 0, "personal_tokens": 0, "tokens": 0}
+    assert purged.returncode == 0, purged.stderr
+    assert len(purged.stdout.splitlines()) == 1
+    assert json.loads(purged.stdout)["personal_tokens"] == 1
+    with stored(cli_app):
+        assert db.session.get(PersonalToken, ended_id) is None
+    assert "--older-than" in assert_one_line_error(cli.run("purge", "--older-than", "-1"), 2)

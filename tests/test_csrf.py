@@ -25,6 +25,7 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 EXEMPT_BLUEPRINTS = {
     "api",  # bearer tokens
     "scim",  # bearer tokens
+    "security",  # leaked token reports: GitHub's signed JSON, or anyone's, no session
 }
 EXEMPT_ENDPOINTS = {
     "oauth.token",  # RFC 6749: the client authenticates itself

@@ -80,6 +80,7 @@ class Via(StrEnum):
     API = "api"  # DELETE /api/v1/tokens/{id}, by an admin's token inventory token
     UNUSED = "unused"  # the lifetime policy's "Revoke tokens unused for" (a lifecycle job)
     LIFETIME = "lifetime"  # a partner grant past GRANT_LIFETIME_DAYS, replaced by a new one
+    LEAK_REPORT = "leak_report"  # found in public: secret scanning or /security/report-leaked
 
 
 class Revocable(Protocol):
@@ -452,6 +453,7 @@ _DOORS = {
     Via.API: security_log.Door.API,
     Via.UNUSED: security_log.Door.POLICY,
     Via.LIFETIME: security_log.Door.POLICY,
+    Via.LEAK_REPORT: security_log.Door.LEAK_REPORT,
 }
 _REVOKED = {
     PersonalToken.kind: security_log.EventType.PERSONAL_TOKEN_REVOKED,
