@@ -128,9 +128,12 @@ def _delete(
             .limit(batch)
             .with_for_update(skip_locked=True)
         )
-        if unlink_successors:
-            ids = list(db.session.scalars(chosen))
-            if ids:
+        # The batch's ids first, then a DELETE of exactly those: as a subquery of the
+        # DELETE, PostgreSQL may run the locking, limited SELECT more than once (a
+        # rescan) and delete more than a batch.
+        ids = list(db.session.scalars(chosen))
+        if ids:
+            if unlink_successors:
                 # The pairs that replaced these let go of them first (a refresh grace
                 # period ended long ago).
                 db.session.execute(
@@ -138,10 +141,7 @@ def _delete(
                     .where(_TOKENS.c.predecessor_id.in_(ids))
                     .values(predecessor_id=None)
                 )
-                db.session.execute(delete(table).where(table.c.id.in_(ids)))
-        else:
-            statement = delete(table).where(table.c.id.in_(chosen.scalar_subquery()))
-            ids = list(db.session.scalars(statement.returning(table.c.id)))
+            db.session.execute(delete(table).where(table.c.id.in_(ids)))
         db.session.commit()
         deleted += len(ids)
         if len(ids) < batch:
