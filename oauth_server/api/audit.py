@@ -13,7 +13,6 @@ from flask import Response
 from flask import request
 from pydantic import BaseModel
 from pydantic import Field
-from sqlalchemy import select
 
 from oauth_server import scopes
 from oauth_server.api import pagination
@@ -26,6 +25,7 @@ from oauth_server.models import AuditEvent
 from oauth_server.services import inventory
 from oauth_server.services import keyset
 from oauth_server.services import security_log
+from oauth_server.services import security_log_reading
 
 
 class AuditActor(BaseModel):
@@ -98,15 +98,14 @@ _FILTERS: tuple[dict[str, Any], ...] = (
 def list_audit_events() -> Response:
     principal = current_principal()
     inventory.check_reader(principal)
-    filters = security_log.parse_filters(request.args)
-    query = select(AuditEvent).where(*filters.query(principal.company.id))
+    filters = security_log_reading.parse_filters(request.args)
     kept: dict[str, Any] = {
         k: request.args.get(k) for k in ("since", "until", "token", "app", "teammate")
     }
     kept["type"] = list(filters.types)
     return pagination.page(
-        query,
+        filters.statement(principal.company.id),
         keyset.company_key(AuditEvent),
-        security_log.item,
+        security_log_reading.item,
         **{k: v for k, v in kept.items() if v},
     )
