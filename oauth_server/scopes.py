@@ -55,16 +55,23 @@ DESCRIPTIONS = {
 }
 READ_ONLY_DESCRIPTION = " Read only: GET requests."
 _TEAM_RE = re.compile(r"^team:([1-9][0-9]{0,17})(?::read)?$")
-_STATIC = (
+# Stands for "any team:<id> scope" in a list of accepted scopes (api/protect.py).
+ANY_TEAM = "team:{team_id}"
+#: Every scope, as the OpenAPI document lists them (``team:{team_id}`` for any team).
+CATALOGUE = (
     SHARED,
     SHARED_READ,
     PRIVATE,
     PRIVATE_READ,
     PROVISIONING,
     SCIM,
+    ANY_TEAM,
+    ANY_TEAM + READ_SUFFIX,
     MESSAGES_SEND,
     TOKENS,
 )
+# The scopes that name no team: every one well formed, and all but SCIM always offered.
+_STATIC = frozenset(s for s in CATALOGUE if not s.startswith(TEAM_PREFIX))
 #: Scopes a personal token may hold but consent never grants (never in a partner grant).
 PERSONAL_ONLY = frozenset({TOKENS})
 #: What a partner app may ask for in every workspace (metadata ``scopes_supported``);
@@ -170,10 +177,10 @@ def offered(company: Company) -> list[ScopeChoice]:
 
 def is_offered(company: Offering, scope: str) -> bool:
     """Whether ``scope`` is offered to ``company`` right now (plan, Teams feature, own team)."""
-    if scope in (SHARED, SHARED_READ, PRIVATE, PRIVATE_READ, PROVISIONING, MESSAGES_SEND, TOKENS):
-        return True
     if scope == SCIM:
         return company.on_scale_plan
+    if scope in _STATIC:
+        return True
     team_id = team_id_of(scope)
     if team_id is None or not company.teams_feature:
         return False
@@ -240,24 +247,9 @@ def labels(scope_string: str, teams: Iterable[Team] = ()) -> str:
     return ", ".join(label(s, teams) for s in scope_string.split())
 
 
-#: Every scope, as the OpenAPI document lists them (``team:{team_id}`` for any team).
-CATALOGUE = (
-    SHARED,
-    SHARED_READ,
-    PRIVATE,
-    PRIVATE_READ,
-    PROVISIONING,
-    SCIM,
-    "team:{team_id}",
-    "team:{team_id}:read",
-    MESSAGES_SEND,
-    TOKENS,
-)
-
-
 def generic_label(scope: str) -> str:
     """A label without a workspace (the OpenAPI document): ``team:{team_id}`` is any team."""
-    if bare(scope) == "team:{team_id}":
+    if bare(scope) == ANY_TEAM:
         suffix = READ_ONLY_LABEL if is_read_only(scope) else ""
         return "Team: {team name}" + suffix
     return label(scope)

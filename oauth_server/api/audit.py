@@ -13,16 +13,19 @@ from flask import Response
 from flask import request
 from pydantic import BaseModel
 from pydantic import Field
-from sqlalchemy import select
 
 from oauth_server import scopes
 from oauth_server.api import pagination
+from oauth_server.api.inventory import READERS
 from oauth_server.api.protect import current_principal
+from oauth_server.api.registry import PAGE_TOKEN
+from oauth_server.api.registry import query_parameter
 from oauth_server.api.registry import route
 from oauth_server.models import AuditEvent
 from oauth_server.services import inventory
 from oauth_server.services import keyset
 from oauth_server.services import security_log
+from oauth_server.services import security_log_reading
 
 
 class AuditActor(BaseModel):
@@ -55,40 +58,28 @@ class AuditEventItem(BaseModel):
     details: dict[str, Any] = Field(description="Scopes, a reason, a policy's old and new value.")
 
 
-def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
-
-
 _FILTERS: tuple[dict[str, Any], ...] = (
-    _query(
+    query_parameter(
         "since",
         "ISO 8601 date or date and time (UTC without an offset): events at or after it.",
         {"type": "string", "format": "date-time"},
     ),
-    _query(
+    query_parameter(
         "until",
         "ISO 8601 date or date and time: events before it (a date alone: to its end).",
         {"type": "string", "format": "date-time"},
     ),
-    _query(
+    query_parameter(
         "type",
         "Only events of this type (repeat it, or separate types with commas, for several).",
         {"type": "string", "enum": list(security_log.EVENT_TYPES)},
     ),
-    _query("token", "Only events of this token: pt_<id> or gr_<id>.", {"type": "string"}),
-    _query("app", "Only events of this app, by its client_id.", {"type": "string"}),
-    _query("teammate", "Only events by this teammate: an id or an e-mail.", {"type": "string"}),
-    _query(
-        "page_token",
-        "Cursor of the next page, as found in `_pagination.next`.",
-        {"type": "string"},
+    query_parameter("token", "Only events of this token: pt_<id> or gr_<id>.", {"type": "string"}),
+    query_parameter("app", "Only events of this app, by its client_id.", {"type": "string"}),
+    query_parameter(
+        "teammate", "Only events by this teammate: an id or an e-mail.", {"type": "string"}
     ),
+    query_parameter("page_token", PAGE_TOKEN, {"type": "string"}),
 )
 
 
@@ -102,22 +93,19 @@ _FILTERS: tuple[dict[str, Any], ...] = (
     response=AuditEventItem,
     paged=True,
     parameters=_FILTERS,
-    description="Only a personal token with the tokens scope, created by a teammate who is "
-    "still an admin (else 403); a partner token is refused. Newest first. Bad dates or "
-    "types: 400.",
+    description=READERS + " Newest first. Bad dates or types: 400.",
 )
 def list_audit_events() -> Response:
     principal = current_principal()
     inventory.check_reader(principal)
-    filters = security_log.parse_filters(request.args)
-    query = select(AuditEvent).where(*filters.query(principal.company.id))
+    filters = security_log_reading.parse_filters(request.args)
     kept: dict[str, Any] = {
         k: request.args.get(k) for k in ("since", "until", "token", "app", "teammate")
     }
     kept["type"] = list(filters.types)
     return pagination.page(
-        query,
+        filters.statement(principal.company.id),
         keyset.company_key(AuditEvent),
-        security_log.item,
+        security_log_reading.item,
         **{k: v for k, v in kept.items() if v},
     )

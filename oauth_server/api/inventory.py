@@ -21,6 +21,8 @@ from oauth_server.api import schemas
 from oauth_server.api.pagination import envelope
 from oauth_server.api.pagination import requested_limit
 from oauth_server.api.protect import current_principal
+from oauth_server.api.registry import PAGE_TOKEN
+from oauth_server.api.registry import query_parameter
 from oauth_server.api.registry import route
 from oauth_server.errors import ValidationFailed
 from oauth_server.extensions import db
@@ -54,33 +56,24 @@ class TokenItem(BaseModel):
     revoked_at: datetime | None
 
 
-_DESCRIPTION = (
+# Who may call the token routes, and /audit-events (api/audit.py).
+READERS = (
     "Only a personal token with the tokens scope, created by a teammate who is still an "
     "admin (else 403); a partner token is refused."
 )
 _FILTERS: tuple[dict[str, Any], ...] = (
-    {
-        "name": "kind",
-        "in": "query",
-        "required": False,
-        "description": "Only personal tokens, or only partner grants.",
-        "schema": {"type": "string", "enum": list(inventory.KINDS)},
-    },
-    {
-        "name": "last_used_before",
-        "in": "query",
-        "required": False,
-        "description": "ISO 8601 date or date and time (UTC without an offset): items last "
+    query_parameter(
+        "kind",
+        "Only personal tokens, or only partner grants.",
+        {"type": "string", "enum": list(inventory.KINDS)},
+    ),
+    query_parameter(
+        "last_used_before",
+        "ISO 8601 date or date and time (UTC without an offset): items last "
         "used before it, or never used and created before it.",
-        "schema": {"type": "string", "format": "date-time"},
-    },
-    {
-        "name": "page_token",
-        "in": "query",
-        "required": False,
-        "description": "Cursor of the next page, as found in `_pagination.next`.",
-        "schema": {"type": "string"},
-    },
+        {"type": "string", "format": "date-time"},
+    ),
+    query_parameter("page_token", PAGE_TOKEN, {"type": "string"}),
 )
 
 
@@ -94,7 +87,7 @@ _FILTERS: tuple[dict[str, Any], ...] = (
     response=TokenItem,
     paged=True,
     parameters=_FILTERS,
-    description=_DESCRIPTION + " Personal tokens first, then grants, each newest first.",
+    description=READERS + " Personal tokens first, then grants, each newest first.",
 )
 def list_tokens() -> Response:
     principal = current_principal()
@@ -129,7 +122,7 @@ def list_tokens() -> Response:
     tag="tokens",
     scopes=(scopes.TOKENS,),
     status=204,
-    description=_DESCRIPTION
+    description=READERS
     + " Through the same revocation as Revoke access: a grant ends with its tokens. "
     "Revoking again is a 204 too; another company's or a malformed id is a 404.",
 )

@@ -18,7 +18,9 @@ from oauth_server import scopes
 from oauth_server.api.blueprint import bp
 from oauth_server.api.pagination import MAX_LIMIT
 from oauth_server.api.registry import OPERATIONS
+from oauth_server.api.registry import PAGE_TOKEN
 from oauth_server.api.registry import Operation
+from oauth_server.api.registry import query_parameter
 from oauth_server.api.registry import route
 from oauth_server.urls import issuer
 
@@ -72,20 +74,12 @@ ERROR_RESPONSES = {
     429: "Too many requests; see `Retry-After`.",
 }
 PAGING_PARAMETERS: list[dict[str, Any]] = [
-    {
-        "name": "limit",
-        "in": "query",
-        "required": False,
-        "description": f"Items per page, 1 to {MAX_LIMIT}.",
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 25},
-    },
-    {
-        "name": "page_token",
-        "in": "query",
-        "required": False,
-        "description": "Cursor of the next page, as found in `_pagination.next`.",
-        "schema": {"type": "integer", "minimum": 1},
-    },
+    query_parameter(
+        "limit",
+        f"Items per page, 1 to {MAX_LIMIT}.",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 25},
+    ),
+    query_parameter("page_token", PAGE_TOKEN, {"type": "integer", "minimum": 1}),
 ]
 
 

@@ -46,21 +46,25 @@ def requested_limit() -> int:
 
 
 def envelope(
-    items: list[dict[str, Any]], cursor: str | None, *, limit: int, **endpoint_args: Any
+    items: list[dict[str, Any]], cursor: int | str | None, *, limit: int, **endpoint_args: Any
 ) -> Response:
-    """The envelope of a page whose cursor is not a row id (the token inventory's
-    ``pt_12``): its items, and the link to the next page when there is a ``cursor``."""
-    next_url = None
-    if cursor is not None:
-        kept = {k: v for k, v in endpoint_args.items() if v is not None}
-        next_url = external_url(request.endpoint or "", limit=limit, page_token=cursor, **kept)
+    """``items`` and the link to the next page when there is a ``cursor`` (a row id, or
+    the token inventory's ``pt_12``); an endpoint argument of None is left out."""
+    next_url = _next_url(cursor, limit, endpoint_args)
     data = {"_results": items, "_pagination": {"next": next_url}}
     return cast(Response, current_app.json.response(data))
 
 
+def _next_url(cursor: int | str | None, limit: int, endpoint_args: dict[str, Any]) -> str | None:
+    if cursor is None:
+        return None
+    # The URL map leaves out the arguments that are None.
+    return external_url(request.endpoint or "", limit=limit, page_token=cursor, **endpoint_args)
+
+
 def _window() -> tuple[int, int | None]:
     """The request's ``limit`` and ``page_token`` (the id the page starts below)."""
-    return _int_arg("limit", 1, MAX_LIMIT) or DEFAULT_LIMIT, _int_arg("page_token", 1, None)
+    return requested_limit(), _int_arg("page_token", 1, None)
 
 
 def _envelope(
@@ -69,21 +73,12 @@ def _envelope(
     """``limit`` of ``rows`` (one more was asked for, to know of a next page) and the
     link to that next page."""
     rows, cursor = keyset.cut(rows, limit)
-    next_url = None
-    if cursor is not None:
-        next_url = external_url(
-            request.endpoint or "",
-            limit=limit,
-            page_token=cursor,
-            **endpoint_args,
-        )
     if isinstance(serialize, RowDumper):
         return current_app.response_class(
-            serialize.page(rows, next_url),
+            serialize.page(rows, _next_url(cursor, limit, endpoint_args)),
             mimetype=current_app.json.mimetype,  # type: ignore[attr-defined]
         )
-    data = {"_results": [serialize(row) for row in rows], "_pagination": {"next": next_url}}
-    return cast(Response, current_app.json.response(data))
+    return envelope([serialize(row) for row in rows], cursor, limit=limit, **endpoint_args)
 
 
 def page(

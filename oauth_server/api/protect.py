@@ -26,13 +26,9 @@ def current_principal() -> Principal:
     return principal
 
 
-# Stands for "any team:<id> scope" in a list of accepted scopes.
-ANY_TEAM = "team:{team_id}"
-
-
 def holds(principal: Principal, scope: str) -> bool:
-    """Whether the principal has ``scope``, or any team scope for ``ANY_TEAM``."""
-    if scope == ANY_TEAM:
+    """Whether the principal has ``scope``, or any team scope for ``scopes.ANY_TEAM``."""
+    if scope == scopes.ANY_TEAM:
         return bool(principal.team_ids)
     return principal.has(scope)
 

@@ -46,6 +46,20 @@ class Operation:
 OPERATIONS: list[Operation] = []
 
 
+PAGE_TOKEN = "Cursor of the next page, as found in `_pagination.next`."
+
+
+def query_parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional query parameter, as OpenAPI writes it (``route(parameters=...)``)."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
 def route(
     rule: str,
     method: str,

@@ -14,7 +14,6 @@ from flask import Response
 
 from oauth_server import scopes
 from oauth_server.api.pagination import prepared_page
-from oauth_server.api.protect import ANY_TEAM
 from oauth_server.api.protect import current_principal
 from oauth_server.api.registry import route
 from oauth_server.api.schemas import COLLECTIONS
@@ -29,7 +28,7 @@ from oauth_server.services import resources as service
 from oauth_server.urls import external_url
 
 # A team item needs shared or its team's scope; a private item needs private.
-RESOURCE_SCOPES = (scopes.SHARED, scopes.PRIVATE, ANY_TEAM)
+RESOURCE_SCOPES = (scopes.SHARED, scopes.PRIVATE, scopes.ANY_TEAM)
 
 _VISIBILITY = (
     "Team items need the shared scope or the team's team:<id> scope; private items need "

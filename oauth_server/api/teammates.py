@@ -9,7 +9,6 @@ from flask import Response
 from oauth_server import scopes
 from oauth_server.api import schemas
 from oauth_server.api.pagination import page
-from oauth_server.api.protect import ANY_TEAM
 from oauth_server.api.protect import current_principal
 from oauth_server.api.registry import route
 from oauth_server.models import Teammate
@@ -26,7 +25,7 @@ def _serialize(teammate: Teammate) -> dict[str, Any]:
     endpoint="list_teammates",
     summary="List teammates, newest first",
     tag="teammates",
-    scopes=(scopes.SHARED, scopes.PROVISIONING, scopes.PRIVATE, ANY_TEAM),
+    scopes=(scopes.SHARED, scopes.PROVISIONING, scopes.PRIVATE, scopes.ANY_TEAM),
     response=schemas.Teammate,
     paged=True,
     description=(

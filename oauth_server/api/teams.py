@@ -9,14 +9,13 @@ from flask import Response
 from oauth_server import scopes
 from oauth_server.api import schemas
 from oauth_server.api.pagination import page
-from oauth_server.api.protect import ANY_TEAM
 from oauth_server.api.protect import current_principal
 from oauth_server.api.registry import route
 from oauth_server.models import Team
 from oauth_server.services import teams
 
 # A private-only token has no business with teams: 403 naming shared.
-TEAM_SCOPES = (scopes.SHARED, scopes.PROVISIONING, ANY_TEAM)
+TEAM_SCOPES = (scopes.SHARED, scopes.PROVISIONING, scopes.ANY_TEAM)
 _VISIBILITY = "shared and provisioning see every team; team:<id> scopes see their own teams."
 
 

@@ -152,12 +152,12 @@ class Principal:
 
     def read_only_holding(self, scope: str) -> str | None:
         """The read-only scope of the token whose bare scope is ``scope`` (any team scope
-        for ``team:{team_id}``), if it holds one: what a refusal at a write level names."""
+        for ``scopes.ANY_TEAM``), if it holds one: what a refusal at a write level names."""
         for held in self.scopes:
             if not scopes.is_read_only(held):
                 continue
             wanted = scopes.bare(held)
-            if wanted == scope or (scope == "team:{team_id}" and scopes.team_id_of(held)):
+            if wanted == scope or (scope == scopes.ANY_TEAM and scopes.team_id_of(held)):
                 return wanted
         return None
 

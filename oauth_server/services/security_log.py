@@ -11,14 +11,11 @@ request's (``remote_addr``, behind ``TRUSTED_PROXIES`` the client's, see factory
 event outside a request (the CLI, a job) has none. Rows never hold a token's value or
 hash: a token is named by its id.
 
-Reading: ``page`` (newest first, keyset paging on (company_id, id)), ``rows_for_export``
-(the same filters, in batches), and ``delete_expired`` for retention.
+Reading is services/security_log_reading.py; ``delete_expired`` is the retention.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -32,24 +29,19 @@ from typing import cast
 from flask import current_app
 from flask import has_request_context
 from flask import request
-from sqlalchemy import ColumnElement
 from sqlalchemy import Table
 from sqlalchemy import bindparam
 from sqlalchemy import delete
-from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 
-from oauth_server import ids
 from oauth_server import text
-from oauth_server.errors import ValidationFailed
 from oauth_server.extensions import db
 from oauth_server.models import AuditEvent
 from oauth_server.models import OAuthClient
 from oauth_server.models import Teammate
 from oauth_server.models.audit import IP_MAX
 from oauth_server.models.base import utcnow
-from oauth_server.services import keyset
 from oauth_server.services.identities import email_key
 
 
@@ -268,160 +260,9 @@ def sign_in_limited(email: str, *, window_seconds: int) -> None:
         db.session.commit()
 
 
-# --- reading -------------------------------------------------------------------------------
-
-DATE_MAX = 40  # longer than any ISO 8601 instant
-_DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_ITEM_ID_RE = re.compile(r"(pt|gr)_([1-9][0-9]{0,17})")
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What a page, an export or the API keeps: every one optional, all ANDed."""
-
-    types: tuple[str, ...] = ()
-    token_id: int | None = None  # a personal token
-    grant_id: int | None = None
-    app: str | None = None  # a client_id
-    teammate: str | None = None  # the actor: a teammate id, or an e-mail
-    since: datetime | None = None  # inclusive
-    until: datetime | None = None  # exclusive
-
-    def query(self, company_id: int) -> list[ColumnElement[bool]]:
-        conditions = [keyset.in_company(AuditEvent, company_id)]
-        if len(self.types) == 1:
-            conditions.append(AuditEvent.type == self.types[0])
-        elif self.types:
-            conditions.append(AuditEvent.type.in_(self.types))
-        if self.token_id is not None:
-            conditions.append(AuditEvent.token_id == self.token_id)
-        if self.grant_id is not None:
-            conditions.append(AuditEvent.grant_id == self.grant_id)
-        if self.app:
-            conditions.append(AuditEvent.client_id == self.app)
-        if self.teammate:
-            number = ids.whole_number(self.teammate)
-            if number is not None:
-                conditions.append(AuditEvent.actor_teammate_id == number)
-            else:
-                conditions.append(func.lower(AuditEvent.actor_email) == self.teammate.lower())
-        if self.since is not None:
-            conditions.append(AuditEvent.time >= self.since)
-        if self.until is not None:
-            conditions.append(AuditEvent.time < self.until)
-        return conditions
-
-
-def parse_types(raw: Sequence[str]) -> tuple[str, ...]:
-    """Event types, each one of ``EVENT_TYPES`` (a comma-separated list is several)."""
-    items = [part.strip() for value in raw for part in value.split(",") if part.strip()]
-    unknown = [item for item in items if item not in EVENT_TYPES]
-    if unknown:
-        raise ValidationFailed(
-            f"unknown event type {unknown[0][:50]!r}; one of: " + ", ".join(EVENT_TYPES),
-            field="type",
-        )
-    return tuple(dict.fromkeys(items))
-
-
-def parse_instant(raw: str | None, field: str) -> datetime | None:
-    """An ISO 8601 date or date and time (UTC when it names no offset)."""
-    if raw is None or raw == "":
-        return None
-    try:
-        if len(raw) > DATE_MAX:
-            raise ValueError(raw)
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed(
-            "must be an ISO 8601 date or date and time, e.g. 2026-01-31T00:00:00Z", field=field
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def parse_token(raw: str | None) -> tuple[int | None, int | None]:
-    """The token filter: ``pt_12`` (personal token 12, as the token inventory names it),
-    ``gr_34`` (partner grant 34) or a bare number (a personal token)."""
-    if raw is None or raw.strip() == "":
-        return None, None
-    raw = raw.strip()
-    match = _ITEM_ID_RE.fullmatch(raw)
-    number = int(match.group(2)) if match else ids.whole_number(raw)
-    if number is None or not ids.is_id(number):
-        raise ValidationFailed("must be a token id such as pt_12 or gr_34", field="token")
-    if match and match.group(1) == "gr":
-        return None, number
-    return number, None
-
-
-def parse_filters(args: Any) -> Filters:
-    """The filters of a request's query string (the page's and the API's names)."""
-    since = parse_instant(args.get("since"), "since")
-    until = parse_instant(args.get("until"), "until")
-    if until is not None and _DATE_ONLY.fullmatch(args.get("until") or ""):
-        until += timedelta(days=1)  # a date alone: to the end of that day
-    if since is not None and until is not None and until <= since:
-        raise ValidationFailed("must be later than since", field="until")
-    token_id, grant_id = parse_token(args.get("token"))
-    app = (args.get("app") or "").strip() or None
-    teammate = (args.get("teammate") or "").strip() or None
-    return Filters(
-        types=parse_types(args.getlist("type")),
-        token_id=token_id,
-        grant_id=grant_id,
-        app=app[:255] if app else None,
-        teammate=teammate[:320] if teammate else None,
-        since=since,
-        until=until,
-    )
-
-
-def page(
-    company_id: int, filters: Filters, *, before: int | None, limit: int
-) -> tuple[list[AuditEvent], int | None]:
-    """One page of the company's events, newest first, below the cursor ``before``, and
-    the cursor of the next page (None on the last)."""
-    query = select(AuditEvent).where(*filters.query(company_id))
-    query = keyset.newest_below(query, keyset.company_key(AuditEvent), limit=limit, before=before)
-    return keyset.cut(list(db.session.scalars(query)), limit)
-
-
-def rows_for_export(company_id: int, filters: Filters, *, batch: int = 500) -> Iterator[AuditEvent]:
-    """Every event the filters keep, newest first, read a batch at a time (keyset)."""
-    before: int | None = None
-    while True:
-        rows, before = page(company_id, filters, before=before, limit=batch)
-        yield from rows
-        db.session.expunge_all()  # an export of a million rows keeps none in memory
-        if before is None:
-            return
-
-
 def iso(moment: datetime) -> str:
     """UTC, ISO 8601, to the second: 2026-12-05T08:00:00Z."""
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def item(row: AuditEvent) -> dict[str, Any]:
-    """An event as the API and the JSON Lines export write it."""
-    actor: dict[str, Any] = {"kind": row.actor_kind}
-    if row.actor_teammate_id is not None:
-        actor |= {"id": row.actor_teammate_id, "email": row.actor_email}
-    app = None
-    if row.client_pk is not None:
-        app = {"client_id": row.client_id, "name": row.client_name}
-    return {
-        "id": row.id,
-        "time": iso(row.time),
-        "type": row.type,
-        "actor": actor,
-        "door": row.door,
-        "token_id": f"pt_{row.token_id}" if row.token_id is not None else None,
-        "grant_id": f"gr_{row.grant_id}" if row.grant_id is not None else None,
-        "app": app,
-        "ip": row.ip,
-        "details": row.details or {},
-    }
 
 
 # --- retention -----------------------------------------------------------------------------

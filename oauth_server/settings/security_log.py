@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +18,8 @@ from flask import stream_with_context
 from flask_login import current_user
 
 from oauth_server.errors import ValidationFailed
-from oauth_server.services import security_log
+from oauth_server.services import security_log_reading as reading
+from oauth_server.services.security_log import EVENT_TYPES
 from oauth_server.settings.blueprints import bp
 from oauth_server.settings.blueprints import cursor
 
@@ -50,27 +52,30 @@ def _filter_args() -> dict[str, Any]:
     return kept
 
 
+def _error(problem: ValidationFailed) -> str:
+    return f"{problem.field}: {problem.message}" if problem.field else problem.message
+
+
 @bp.get("/security-log")
 def security_log_page() -> tuple[str, int]:
     company = current_user.company
     error = None
     try:
-        filters = security_log.parse_filters(request.args)
+        filters = reading.parse_filters(request.args)
     except ValidationFailed as problem:
-        error = f"{problem.field}: {problem.message}" if problem.field else problem.message
+        error = _error(problem)
         filters = None
     rows: list[Any] = []
     next_cursor = None
     before = cursor()
     if filters is not None:
-        rows, next_cursor = security_log.page(company.id, filters, before=before, limit=PAGE_SIZE)
+        rows, next_cursor = reading.page(company.id, filters, before=before, limit=PAGE_SIZE)
     html = render_template(
         "settings/security_log.html",
-        rows=rows,
-        items=[security_log.item(row) for row in rows],
+        items=[reading.item(row) for row in rows],
         next_cursor=next_cursor,
         paged=before is not None,
-        event_types=security_log.EVENT_TYPES,
+        event_types=EVENT_TYPES,
         args=request.args,
         chosen_types=request.args.getlist("type"),
         filter_args=_filter_args(),
@@ -79,17 +84,20 @@ def security_log_page() -> tuple[str, int]:
     return html, 400 if error else 200
 
 
-def _export_filters() -> security_log.Filters | Response:
+def _export(
+    lines: Callable[[Iterator[dict[str, Any]]], Iterator[str]], mimetype: str, extension: str
+) -> Response:
+    """A streamed download of the events the request's filters keep, each written by
+    ``lines`` as an ``item``; a plain-text 400 for a bad filter."""
     try:
-        return security_log.parse_filters(request.args)
+        filters = reading.parse_filters(request.args)
     except ValidationFailed as problem:
-        message = f"{problem.field}: {problem.message}" if problem.field else problem.message
-        return Response(message + "\n", status=400, mimetype="text/plain")
-
-
-def _download(body: Iterator[str], mimetype: str, extension: str) -> Response:
+        return Response(_error(problem) + "\n", status=400, mimetype="text/plain")
+    company_id = current_user.company.id
+    rows = reading.rows_for_export(company_id, filters)
+    body = lines(reading.item(row) for row in rows)
     response = Response(stream_with_context(body), mimetype=mimetype)
-    filename = f"security-log-{current_user.company.id}.{extension}"
+    filename = f"security-log-{company_id}.{extension}"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -123,38 +131,30 @@ def csv_row(item: dict[str, Any]) -> list[str]:
     return [safe_cell(v) for v in values]
 
 
+def _csv_lines(items: Iterator[dict[str, Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for item in items:
+        writer.writerow(csv_row(item))
+        if buffer.tell() > 16384:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _jsonl_lines(items: Iterator[dict[str, Any]]) -> Iterator[str]:
+    dumps = current_app.json.dumps
+    for item in items:
+        yield dumps(item) + "\n"
+
+
 @bp.get("/security-log/export.csv")
 def security_log_csv() -> Response:
-    filters = _export_filters()
-    if isinstance(filters, Response):
-        return filters
-    company_id = current_user.company.id
-
-    def lines() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
-        for row in security_log.rows_for_export(company_id, filters):
-            writer.writerow(csv_row(security_log.item(row)))
-            if buffer.tell() > 16384:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    return _download(lines(), "text/csv", "csv")
+    return _export(_csv_lines, "text/csv", "csv")
 
 
 @bp.get("/security-log/export.jsonl")
 def security_log_jsonl() -> Response:
-    filters = _export_filters()
-    if isinstance(filters, Response):
-        return filters
-    company_id = current_user.company.id
-    dumps = current_app.json.dumps
-
-    def lines() -> Iterator[str]:
-        for row in security_log.rows_for_export(company_id, filters):
-            yield dumps(security_log.item(row)) + "\n"
-
-    return _download(lines(), "application/jsonl", "jsonl")
+    return _export(_jsonl_lines, "application/jsonl", "jsonl")

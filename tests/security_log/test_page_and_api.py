@@ -19,6 +19,7 @@ from flask import Flask
 from oauth_server.models import AuditEvent
 from oauth_server.models import Teammate
 from oauth_server.services import security_log
+from oauth_server.services import security_log_reading
 from oauth_server.settings import security_log as page_module
 from tests.conftest import Clock
 from tests.conftest import bearer
@@ -257,9 +258,9 @@ def test_an_export_streams_every_row_past_one_batch(
             door=security_log.Door.POLICY,
         )
     db.session.commit()
-    real = security_log.rows_for_export
+    real = security_log_reading.rows_for_export
     monkeypatch.setattr(
-        security_log, "rows_for_export", lambda c, f, batch=3: real(c, f, batch=batch)
+        security_log_reading, "rows_for_export", lambda c, f, batch=3: real(c, f, batch=batch)
     )
     response = admin_client.get(JSONL_URL)
     assert response.is_streamed
