@@ -117,13 +117,7 @@ def _revoked_pairs(client_id: str, count: int, grants: int) -> None:
     revoked = (utcnow() - timedelta(days=100)).isoformat()
     issued = (utcnow() - timedelta(days=101)).isoformat()
     salt = os.urandom(8).hex()
-    raw = db.engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        try:
-            cursor.execute("SET session_replication_role = replica")
-        except Exception:  # not a superuser: keep the foreign-key checks
-            raw.rollback()
+    with seeding.copying(db.engine, "oauth_grants", "oauth_tokens") as cursor:
         copy_sql = (
             "COPY oauth_grants (company_id, client_pk, teammate_id, scope, created_at,"
             " revoked_at, revoked_via) FROM STDIN"
@@ -151,19 +145,6 @@ def _revoked_pairs(client_id: str, count: int, grants: int) -> None:
                         f"\t{issued}\t{issued}\t{issued}\t{revoked}\n"
                     )
                 copy.write("".join(rows))
-        raw.commit()
-        cursor.execute("RESET session_replication_role")
-        raw.commit()
-        driver = raw.driver_connection
-        assert driver is not None
-        driver.autocommit = True  # VACUUM runs outside a transaction
-        try:
-            cursor.execute("VACUUM (ANALYZE) oauth_grants")
-            cursor.execute("VACUUM (ANALYZE) oauth_tokens")
-        finally:
-            driver.autocommit = False
-    finally:
-        raw.close()
     took = time.perf_counter() - started
     log(f"seeded {count:,} revoked pairs in {grants:,} grants: {took:.0f} s")
 

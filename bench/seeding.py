@@ -68,6 +68,35 @@ def personal_token_count() -> int:
     return int(db.session.scalar(select(func.count()).select_from(PersonalToken)) or 0)
 
 
+@contextlib.contextmanager
+def copying(engine: Any, *tables: str) -> Iterator[Any]:
+    """A raw PostgreSQL cursor for COPY, in one transaction, with foreign-key triggers off
+    when the role may (the rows are valid by construction); committed, then ``tables``
+    vacuumed and analysed, as after any bulk load: statistics for the planner, and the
+    vacuum that autovacuum would otherwise start in the middle of the measurements."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute("SET session_replication_role = replica")
+        except Exception:  # not a superuser: keep the foreign-key checks
+            raw.rollback()
+        yield cursor
+        raw.commit()
+        cursor.execute("RESET session_replication_role")
+        raw.commit()
+        driver = raw.driver_connection
+        assert driver is not None
+        driver.autocommit = True  # VACUUM runs outside a transaction
+        try:
+            for table in tables:
+                cursor.execute(f"VACUUM (ANALYZE) {table}")
+        finally:
+            driver.autocommit = False
+    finally:
+        raw.close()
+
+
 def bulk_personal_tokens(email: str, count: int) -> float:
     """``count`` more personal tokens of the admin ``email``'s company; seconds taken.
 
@@ -112,38 +141,17 @@ def bulk_personal_tokens(email: str, count: int) -> float:
             yield (company_id, admin_id, f"filler {i}", "shared", hashes[i], blob, now)
 
     if engine.dialect.name == "postgresql":
-        raw = engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            try:
-                cursor.execute("SET session_replication_role = replica")
-            except Exception:  # not a superuser: keep the foreign-key checks
-                raw.rollback()
-            copy_sql = f"COPY {name} ({', '.join(columns)}) FROM STDIN"
-            # COPY's text format, written a chunk at a time (psycopg's write_row adapts
-            # each value in Python: five times slower). bytea as \\x<hex>.
-            fixed = f"{company_id}\t{admin_id}\t"
-            tail = f"\tshared\t%s\t\\\\x{blob.hex()}\t{now.isoformat()}\n"
-            with cursor.copy(copy_sql) as copy:
-                for start in range(0, count, CHUNK):
-                    stop = min(start + CHUNK, count)
-                    copy.write(
-                        "".join(f"{fixed}filler {i}" + tail % hashes[i] for i in range(start, stop))
-                    )
-            raw.commit()
-            cursor.execute("RESET session_replication_role")
-            raw.commit()
-            # As after any bulk load: statistics for the planner, and the vacuum that
-            # autovacuum would otherwise start in the middle of the measurements.
-            driver = raw.driver_connection
-            assert driver is not None
-            driver.autocommit = True  # VACUUM runs outside a transaction
-            try:
-                cursor.execute(f"VACUUM (ANALYZE) {name}")
-            finally:
-                driver.autocommit = False
-        finally:
-            raw.close()
+        copy_sql = f"COPY {name} ({', '.join(columns)}) FROM STDIN"
+        # COPY's text format, written a chunk at a time (psycopg's write_row adapts
+        # each value in Python: five times slower). bytea as \\x<hex>.
+        fixed = f"{company_id}\t{admin_id}\t"
+        tail = f"\tshared\t%s\t\\\\x{blob.hex()}\t{now.isoformat()}\n"
+        with copying(engine, name) as cursor, cursor.copy(copy_sql) as copy:
+            for start in range(0, count, CHUNK):
+                stop = min(start + CHUNK, count)
+                copy.write(
+                    "".join(f"{fixed}filler {i}" + tail % hashes[i] for i in range(start, stop))
+                )
     else:
         placeholders = ", ".join("?" for _ in columns)
         sql = f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({placeholders})"

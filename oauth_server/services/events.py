@@ -115,9 +115,7 @@ def check_events_url(url: str | None) -> str | None:
         )
     if parts.fragment:
         raise ValidationFailed("The event URL may not have a fragment.", field="events_url")
-    loopback = parts.netloc.rsplit("@", 1)[-1].split(":")[0] in ANY_PORT_HOSTS or (
-        parts.hostname == "::1"
-    )
+    loopback = parts.netloc.split(":")[0] in ANY_PORT_HOSTS or parts.hostname == "::1"
     if parts.scheme == "https":
         return url
     if parts.scheme == "http" and loopback and outbound.allow_loopback():
@@ -211,30 +209,34 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-def _event(
-    type_: str, grant: EndedGrant, reason: str, now: datetime, revoked_at: datetime | None
-) -> dict[str, Any]:
+def _row(type_: str, client_pk: int, now: datetime, **fields: Any) -> dict[str, Any]:
+    """An event's row, pending; its payload is the id, type and time, then ``fields``."""
     webhook_id = "msg_" + uuid.uuid4().hex
-    payload = {
-        "id": webhook_id,
-        "type": type_,
-        "timestamp": _iso(now),
-        "company_id": grant.company_id,
-        "grant_id": grant.id,
-        "teammate_id": grant.teammate_id,
-        "reason": reason,
-        "revoked_at": _iso(revoked_at),
-    }
     return {
         "id": webhook_id,
-        "client_pk": grant.client_pk,
+        "client_pk": client_pk,
         "type": type_,
-        "payload": payload,
+        "payload": {"id": webhook_id, "type": type_, "timestamp": _iso(now), **fields},
         "status": DeliveryStatus.PENDING,
         "attempts": 0,
         "created_at": now,
         "next_try_at": now,
     }
+
+
+def _event(
+    type_: str, grant: EndedGrant, reason: str, now: datetime, revoked_at: datetime | None
+) -> dict[str, Any]:
+    return _row(
+        type_,
+        grant.client_pk,
+        now,
+        company_id=grant.company_id,
+        grant_id=grant.id,
+        teammate_id=grant.teammate_id,
+        reason=reason,
+        revoked_at=_iso(revoked_at),
+    )
 
 
 def _listening(client_pks: Iterable[int]) -> set[int]:
@@ -299,21 +301,10 @@ def send_test(client: OAuthClient) -> str:
     """A ``test`` event to the app's event URL, now; its ``webhook-id``."""
     if client.events_url is None:
         raise ValidationFailed("Set an event URL first.", field="events_url")
-    now = clock.now()
-    webhook_id = "msg_" + uuid.uuid4().hex
-    row = {
-        "id": webhook_id,
-        "client_pk": client.id,
-        "type": TEST,
-        "payload": {"id": webhook_id, "type": TEST, "timestamp": _iso(now)},
-        "status": DeliveryStatus.PENDING,
-        "attempts": 0,
-        "created_at": now,
-        "next_try_at": now,
-    }
+    row = _row(TEST, client.id, clock.now())
     _enqueue([row])
     db.session.commit()
-    return webhook_id
+    return str(row["id"])
 
 
 def redeliver(client: OAuthClient, delivery_id: str) -> EventDelivery:

@@ -85,11 +85,6 @@ class Finding:
     source: str | None
 
 
-def token_hash(value: str) -> str:
-    """The SHA-256 hex digest GitHub matches our answer with (also our lookup hash)."""
-    return tokens.lookup_hash(value)
-
-
 def clean(value: Any, limit: int) -> str | None:
     """A URL or source as stored and mailed: text, bounded, without any token of ours."""
     if not isinstance(value, str) or not value.strip():
@@ -120,8 +115,9 @@ def _handle_one(found: Found) -> tuple[bool, Finding | None]:
     url, source = clean(found.url, URL_MAX), clean(found.source, SOURCE_MAX)
     via = revocation.Via.LEAK_REPORT
     if kind is tokens.Kind.PERSONAL:
+        digest = tokens.lookup_hash(found.value)
         personal = db.session.scalar(
-            select(PersonalToken).where(PersonalToken.lookup_hash == token_hash(found.value))
+            select(PersonalToken).where(PersonalToken.lookup_hash == digest)
         )
         if personal is None:
             return False, None

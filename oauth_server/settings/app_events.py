@@ -13,22 +13,12 @@ from flask_login import current_user
 
 from oauth_server.auth import sudo
 from oauth_server.errors import DomainError
-from oauth_server.models import OAuthClient
 from oauth_server.services import events
 from oauth_server.settings import developer_apps
 from oauth_server.settings.blueprints import bp
 from oauth_server.settings.blueprints import confirmed
 from oauth_server.settings.forms import EventUrlForm
 from oauth_server.settings.forms import RotateEventSecretForm
-
-
-def context(app: OAuthClient, url_form: EventUrlForm | None = None) -> dict[str, Any]:
-    """What the app page's events section shows."""
-    return {
-        "events_url_form": url_form or EventUrlForm(events_url=app.events_url or ""),
-        "events_rotate_form": RotateEventSecretForm(),
-        "deliveries": events.recent(app),
-    }
 
 
 @bp.post("/developers/<client_pk>/events-url")

@@ -20,14 +20,17 @@ from oauth_server.auth import sudo
 from oauth_server.errors import DomainError
 from oauth_server.models import OAuthClient
 from oauth_server.services import clients
+from oauth_server.services import events
 from oauth_server.services import revocation
 from oauth_server.settings.blueprints import bp
 from oauth_server.settings.blueprints import confirmed
 from oauth_server.settings.blueprints import path_id
 from oauth_server.settings.forms import ConfirmForm
+from oauth_server.settings.forms import EventUrlForm
 from oauth_server.settings.forms import MaxScopeForm
 from oauth_server.settings.forms import NewAppForm
 from oauth_server.settings.forms import RefreshGraceForm
+from oauth_server.settings.forms import RotateEventSecretForm
 from oauth_server.settings.forms import grace_seconds
 
 
@@ -79,12 +82,10 @@ def _detail(
     grace: RefreshGraceForm | None = None,
     maximum: MaxScopeForm | None = None,
     events_secret: str | None = None,
-    events_form: Any = None,
+    events_form: EventUrlForm | None = None,
 ) -> str:
-    """An app's page: its settings, and its secret (or event signing secret) when one was
-    just created."""
-    from oauth_server.settings import app_events
-
+    """An app's page: its settings, its revocation events, and its secret (or event signing
+    secret) when one was just created."""
     if grace is None:
         grace = RefreshGraceForm(refresh_grace_seconds=str(app.refresh_grace_seconds))
     if maximum is None:
@@ -98,7 +99,9 @@ def _detail(
         max_scope_form=maximum,
         labels=lambda scope: scopes.labels(scope, current_user.company.teams),
         events_secret=events_secret,
-        **app_events.context(app, events_form),
+        events_url_form=events_form or EventUrlForm(events_url=app.events_url or ""),
+        events_rotate_form=RotateEventSecretForm(),
+        deliveries=events.recent(app),
     )
 
 
