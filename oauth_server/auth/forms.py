@@ -10,7 +10,9 @@ from wtforms.validators import Length
 from oauth_server.settings.forms import NoControlCharacters
 
 
-class LoginForm(FlaskForm):
+class ForgotPasswordForm(FlaskForm):
+    """ "Forgot password?": the sign-in e-mail alone."""
+
     email = EmailField(
         "Email",
         validators=[
@@ -19,11 +21,25 @@ class LoginForm(FlaskForm):
             NoControlCharacters("An e-mail address"),
         ],
     )
+
+
+class LoginForm(ForgotPasswordForm):
+    """The sign-in e-mail, and the password."""
+
     password = PasswordField(
         "Password",
         validators=[InputRequired("Enter your password."), Length(max=200)],
     )
     next = HiddenField()
+
+
+class SetPasswordForm(FlaskForm):
+    """ "Set your password": the e-mailed link's code travels in the form's body."""
+
+    code = HiddenField()
+    password = PasswordField(
+        "Password", validators=[InputRequired("Choose a password."), Length(max=200)]
+    )
 
 
 class ConfirmPasswordForm(FlaskForm):

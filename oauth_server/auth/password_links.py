@@ -13,39 +13,16 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import EmailField
-from wtforms import HiddenField
-from wtforms import PasswordField
-from wtforms.validators import InputRequired
-from wtforms.validators import Length
 
 from oauth_server import ratelimits
+from oauth_server.auth.forms import ForgotPasswordForm
+from oauth_server.auth.forms import SetPasswordForm
 from oauth_server.auth.views import bp
 from oauth_server.errors import ValidationFailed
 from oauth_server.extensions import limiter
 from oauth_server.services import password_links
 from oauth_server.services.password_links import LinkUnusable
-from oauth_server.settings.forms import NoControlCharacters
-
-
-class ForgotPasswordForm(FlaskForm):
-    email = EmailField(
-        "Email",
-        validators=[
-            InputRequired("Enter your e-mail address."),
-            Length(max=320),
-            NoControlCharacters("An e-mail address"),
-        ],
-    )
-
-
-class SetPasswordForm(FlaskForm):
-    code = HiddenField()
-    password = PasswordField(
-        "Password", validators=[InputRequired("Choose a password."), Length(max=200)]
-    )
 
 
 def _reset_account_key() -> str:

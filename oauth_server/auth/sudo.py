@@ -99,6 +99,19 @@ def page(
     return render_template("auth/confirm_password.html", form=form, action=action, carried=carried)
 
 
+def refused(
+    form: ConfirmPasswordForm, *, action: str, carried: list[tuple[str, str]] | None = None
+) -> tuple[str, int] | None:
+    """The page again for a form sent incomplete (400) or with a wrong password (401);
+    None for the right password, which started sudo mode."""
+    if not form.validate():
+        return page(form, action=action, carried=carried), 400
+    if not password_right(form.sudo_password.data or ""):
+        form.sudo_password.errors = [WRONG_PASSWORD]
+        return page(form, action=action, carried=carried), 401
+    return None
+
+
 def required(view: Callable[P, Any]) -> Callable[P, Any]:
     """The view runs in sudo mode only; otherwise "Confirm your password" first."""
 
@@ -119,15 +132,9 @@ def required(view: Callable[P, Any]) -> Callable[P, Any]:
             for name, value in request.form.items(multi=True)
             if name not in _NOT_CARRIED
         ]
-        form = ConfirmPasswordForm()
         if PASSWORD_FIELD not in request.form:
-            form = ConfirmPasswordForm(formdata=None)
-            return page(form, action=_here(), carried=carried)
-        if not form.validate():
-            return page(form, action=_here(), carried=carried), 400
-        if not password_right(form.sudo_password.data or ""):
-            form.sudo_password.errors = [WRONG_PASSWORD]
-            return page(form, action=_here(), carried=carried), 401
-        return view(*args, **kwargs)
+            return page(ConfirmPasswordForm(formdata=None), action=_here(), carried=carried)
+        refusal = refused(ConfirmPasswordForm(), action=_here(), carried=carried)
+        return refusal or view(*args, **kwargs)
 
     return guarded

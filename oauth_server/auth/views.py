@@ -125,10 +125,4 @@ def confirm_password() -> Any:
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
         return sudo.page(form, action=action)
-    if not form.validate_on_submit():
-        return sudo.page(form, action=action), 400
-    if not sudo.password_right(form.sudo_password.data or ""):
-        form.sudo_password.errors = [sudo.WRONG_PASSWORD]
-        return sudo.page(form, action=action), 401
-    target: Response = redirect(safe_next(form.next.data))
-    return target
+    return sudo.refused(form, action=action) or redirect(safe_next(form.next.data))

@@ -168,8 +168,11 @@ def run(job_id: str) -> None:
     log.info("job done", extra=ids)
 
 
-def retry_delay(attempts: int) -> float:
-    """Seconds before the next attempt after ``attempts`` failed ones: doubling."""
+def retry_delay(attempts: int) -> float | None:
+    """Seconds before the next attempt after ``attempts`` failed ones, doubling; None past
+    JOB_RETRIES (the schedule of a kind without its own)."""
+    if attempts > current_app.config["JOB_RETRIES"]:
+        return None
     base = float(current_app.config["JOB_RETRY_DELAY"])
     return base * 2.0 ** max(attempts - 1, 0)
 
@@ -185,20 +188,13 @@ def _failed(job_id: str, error: Exception) -> datetime | None:
     # A broken rule (DomainError: an e-mail that would carry a secret) or a missing handler
     # fails the same way every time: no retry.
     permanent = isinstance(error, DomainError | LookupError)
-    schedule = registry.RETRIES.get(job.kind)
-    if schedule is not None:
-        delay_or_none = None if permanent else schedule(job.attempts)
-    elif job.attempts > current_app.config["JOB_RETRIES"] or permanent:
-        delay_or_none = None
-    else:
-        delay_or_none = retry_delay(job.attempts)
-    if delay_or_none is None:
+    delay = None if permanent else registry.RETRIES.get(job.kind, retry_delay)(job.attempts)
+    if delay is None:
         job.state = JobState.FAILED
         job.finished_at = clock.now()
         db.session.commit()
         log.error("job failed", extra=ids)
         return None
-    delay = delay_or_none
     job.state = JobState.RETRYING
     # Whole seconds: Huey's schedule keeps no fraction, and the retry's message must not
     # arrive before the row says it is due.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -19,6 +20,21 @@ from oauth_server.models import Teammate
 from oauth_server.services import security_log
 
 log = logging.getLogger("oauth_server.audit")
+
+
+def _active_admin(company_id: int) -> tuple[ColumnElement[bool], ...]:
+    return (
+        Teammate.company_id == company_id,
+        Teammate.is_admin.is_(True),
+        Teammate.active.is_(True),
+    )
+
+
+def active_admins(company_id: int) -> list[Teammate]:
+    """The company's active admins, in id order (whom a company-wide e-mail goes to)."""
+    return list(
+        db.session.scalars(select(Teammate).where(*_active_admin(company_id)).order_by(Teammate.id))
+    )
 
 
 class LastAdmin(Conflict):
@@ -44,12 +60,7 @@ def ensure_admin_remains(
     others = db.session.scalar(
         select(func.count())
         .select_from(Teammate)
-        .where(
-            Teammate.company_id == teammate.company_id,
-            Teammate.id != teammate.id,
-            Teammate.is_admin.is_(True),
-            Teammate.active.is_(True),
-        )
+        .where(*_active_admin(teammate.company_id), Teammate.id != teammate.id)
     )
     if not others:
         raise LastAdmin(

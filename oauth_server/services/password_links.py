@@ -36,7 +36,6 @@ from oauth_server import passwords
 from oauth_server import text
 from oauth_server import tokens
 from oauth_server import urls
-from oauth_server.errors import Conflict
 from oauth_server.errors import DomainError
 from oauth_server.errors import NotFound
 from oauth_server.extensions import db
@@ -48,7 +47,6 @@ from oauth_server.models.password_links import Purpose
 from oauth_server.services import sessions
 from oauth_server.services import teammates
 from oauth_server.services import teams
-from oauth_server.services.identities import email_key
 from oauth_server.services.identities import normalize_email
 from oauth_server.services.revocation import Via
 from oauth_server.services.transactions import commit_or_conflict
@@ -220,8 +218,7 @@ def invite(
     """Create a teammate who sets their password through an e-mailed invitation."""
     email = normalize_email(email)
     name = text.name(name, "Name", required=False)
-    # E-mail is the sign-in name, unique across companies: never say which holds it.
-    taken = Conflict(f"The e-mail address {email} is taken.", field="email")
+    taken = teammates.email_conflict(email)
     if teammates.email_taken(email):
         raise taken
     chosen = (
@@ -326,11 +323,7 @@ def set_scim_invitations(company: Company, enabled: bool, *, actor: Teammate) ->
 def request_reset(email: str) -> None:
     """ "Forgot password?": an e-mail to an active teammate with this sign-in e-mail, queued;
     nothing for anyone else. The caller answers the same either way."""
-    teammate = (
-        db.session.scalar(select(Teammate).where(Teammate.email_key == email_key(email)))
-        if text.is_storable(email)
-        else None
-    )
+    teammate = teammates.with_email(email)
     if teammate is None or not teammate.active:
         return
     invitation = pending_invitation(teammate.id)

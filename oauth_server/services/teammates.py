@@ -64,8 +64,6 @@ from oauth_server.services.visibility import visible_teammates
 
 log = logging.getLogger("oauth_server.audit")
 
-PASSWORD_MIN = passwords.PASSWORD_MIN
-PASSWORD_MAX = passwords.PASSWORD_MAX
 IDS_CHUNK = 500  # keeps IN lists short on every backend
 
 
@@ -80,7 +78,7 @@ def email_taken(email: str, *, other_than: int | None = None) -> bool:
     return db.session.scalar(query) is not None
 
 
-def _email_conflict(email: str) -> Conflict:
+def email_conflict(email: str) -> Conflict:
     # E-mail is the sign-in name, unique across companies: never say which holds it.
     return Conflict(f"The e-mail address {email} is taken.", field="email")
 
@@ -112,11 +110,7 @@ def authenticate(email: str, password: str) -> Teammate | None:
     A hash from before argon2, or made with other argon2 parameters, is replaced by a new
     one at this successful check (only then is the password known).
     """
-    teammate = (
-        db.session.scalar(select(Teammate).where(Teammate.email_key == email_key(email)))
-        if text.is_storable(email)
-        else None
-    )
+    teammate = with_email(email)
     if teammate is None:
         passwords.verify_nothing(password or "")  # as long as for a known e-mail
         return None
@@ -133,12 +127,15 @@ def authenticate(email: str, password: str) -> Teammate | None:
 # --- finding teammates -------------------------------------------------------------------
 
 
+def with_email(email: str) -> Teammate | None:
+    """The teammate of any company who signs in with ``email``, or None."""
+    if not text.is_storable(email):
+        return None
+    return db.session.scalar(select(Teammate).where(Teammate.email_key == email_key(email)))
+
+
 def by_email(email: str) -> Teammate:
-    teammate = (
-        db.session.scalar(select(Teammate).where(Teammate.email_key == email_key(email)))
-        if text.is_storable(email)
-        else None
-    )
+    teammate = with_email(email)
     if teammate is None:
         raise NotFound(f"No teammate with e-mail {email.strip()[:EMAIL_MAX]}.")
     return teammate
@@ -294,7 +291,7 @@ def _user_name_conflict(user_name: str) -> Conflict:
 def _conflict_of(teammate: Teammate) -> Conflict:
     """Which unique value a concurrent writer took: asked again, after the rollback."""
     if email_taken(teammate.email, other_than=teammate.id):
-        return _email_conflict(teammate.email)
+        return email_conflict(teammate.email)
     return _user_name_conflict(teammate.scim_user_name)
 
 
@@ -319,7 +316,7 @@ def provision_teammate(
     if _user_name_taken(company.id, user_name):
         raise _user_name_conflict(user_name)
     if email_taken(email):
-        raise _email_conflict(email)
+        raise email_conflict(email)
     teammate = Teammate(
         company_id=company.id,
         email=email,
@@ -373,7 +370,7 @@ def update_identity(
             if _user_name_taken(teammate.company_id, new_user_name, other_than=teammate.id):
                 raise _user_name_conflict(new_user_name)
         if email != teammate.email and email_taken(email, other_than=teammate.id):
-            raise _email_conflict(email)
+            raise email_conflict(email)
     else:
         email = teammate.email
     external = (

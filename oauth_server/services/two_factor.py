@@ -20,6 +20,7 @@ from datetime import datetime
 
 import pyotp
 from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -154,12 +155,13 @@ def new_recovery_codes(teammate: Teammate) -> list[str]:
 
 
 def unused_recovery_codes(teammate_id: int) -> int:
-    return len(
-        db.session.scalars(
-            select(RecoveryCode.id).where(
+    return (
+        db.session.scalar(
+            select(func.count()).where(
                 RecoveryCode.teammate_id == teammate_id, RecoveryCode.used_at.is_(None)
             )
-        ).all()
+        )
+        or 0
     )
 
 
