@@ -34,6 +34,7 @@ from sqlalchemy.orm import SessionTransaction
 from oauth_server import clock
 from oauth_server import logs
 from oauth_server.errors import DomainError
+from oauth_server.errors import NotFound
 from oauth_server.extensions import db
 from oauth_server.jobs import queue
 from oauth_server.jobs import registry
@@ -150,7 +151,7 @@ def run(job_id: str) -> None:
     handle = registry.HANDLERS.get(job.kind)
     try:
         if handle is None:
-            raise LookupError(f"no handler for job kind {job.kind!r}")
+            raise NotFound(f"no handler for job kind {job.kind!r}")
         handle(job)
     except Exception as error:
         db.session.rollback()
@@ -185,9 +186,9 @@ def _failed(job_id: str, error: Exception) -> datetime | None:
     job.last_error = message
     job.claimed_until = None
     ids = {"job_id": job.id, "kind": job.kind, "attempt": job.attempts, "error": message}
-    # A broken rule (DomainError: an e-mail that would carry a secret) or a missing handler
-    # fails the same way every time: no retry.
-    permanent = isinstance(error, DomainError | LookupError)
+    # A broken rule (DomainError: an e-mail that would carry a secret, a missing handler)
+    # fails the same way every time: no retry. Anything else may pass on another try.
+    permanent = isinstance(error, DomainError)
     delay = None if permanent else registry.RETRIES.get(job.kind, retry_delay)(job.attempts)
     if delay is None:
         job.state = JobState.FAILED

@@ -41,6 +41,14 @@ def _flaky(job: Job) -> None:
         raise ConnectionError("smtp.example.test said no")
 
 
+@jobs.handler("test.missing_key")
+def _missing_key(job: Job) -> None:
+    RUNS.append({"id": job.id, "attempt": job.attempts})
+    if FAILURES["left"]:
+        FAILURES["left"] -= 1
+        raise KeyError("a bug of the handler's, or data not there yet")
+
+
 @pytest.fixture(autouse=True)
 def _fresh(job_queue: dict[str, Any]) -> None:
     RUNS.clear()
@@ -124,6 +132,37 @@ def test_a_job_that_fails_then_succeeds_is_done(app: Flask, clock: Clock) -> Non
         "ConnectionError: smtp.example.test said no",
     )
     assert jobs.failed_jobs() == []
+
+
+def test_a_handler_raising_a_key_error_is_retried_like_any_failure(
+    app: Flask, clock: Clock
+) -> None:
+    app.config.update(JOB_RETRIES=3, JOB_RETRY_DELAY=5)
+    FAILURES["left"] = 1
+    job_id = jobs.enqueue("test.missing_key")
+    db.session.commit()
+
+    jobs.run_pending()
+    assert _job(job_id).state == JobState.RETRYING
+    _run_retries(clock)
+
+    assert [run["attempt"] for run in RUNS] == [1, 2]
+    assert _job(job_id).state == JobState.DONE
+
+
+def test_a_job_whose_kind_has_no_handler_fails_at_once(app: Flask) -> None:
+    job_id = jobs.enqueue("test.record", n=1)
+    db.session.commit()
+    handler = registry.HANDLERS.pop("test.record")
+    try:
+        jobs.run_pending()
+    finally:
+        registry.HANDLERS["test.record"] = handler
+
+    job = _job(job_id)
+    assert (job.state, job.attempts) == (JobState.FAILED, 1)
+    assert job.last_error == "NotFound: no handler for job kind 'test.record'"
+    assert queue.queue().huey.scheduled() == []
 
 
 def test_a_retry_is_not_run_before_its_delay(app: Flask, clock: Clock) -> None:
