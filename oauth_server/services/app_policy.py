@@ -450,8 +450,8 @@ def block_app(company: Company, client_pk: int, *, actor: Teammate) -> tuple[OAu
                 door=security_log.Door.POLICY,
                 client=client.id,
             )
-    revoked = revocation.revoke_app_in_company(
-        company.id, client.id, actor=actor, via=revocation.Via.APP_BLOCKED
+    revoked = revocation.revoke_partner_access(
+        company.id, client_pk=client.id, actor=actor, via=revocation.Via.APP_BLOCKED
     )
     db.session.commit()
     log.info(
