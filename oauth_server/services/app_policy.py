@@ -359,19 +359,20 @@ def _approval_of(company_id: int, client_pk: int) -> AppApproval:
     ).one()
 
 
-def approvals(company: Company, *statuses: Approval) -> list[AppApproval]:
-    """The company's requests in these statuses, oldest first, with their app and teammate."""
-    return list(
-        db.session.scalars(
-            select(AppApproval)
-            .where(
-                AppApproval.company_id == company.id,
-                AppApproval.status.in_([s.value for s in statuses]),
-            )
-            .options(joinedload(AppApproval.client), joinedload(AppApproval.requested_by))
-            .order_by(AppApproval.requested_at, AppApproval.id)
-        )
+def approvals(company: Company) -> tuple[list[AppApproval], list[AppApproval]]:
+    """The company's requests, pending and answered, oldest first, with their app and
+    teammate: one query."""
+    rows = db.session.scalars(
+        select(AppApproval)
+        .where(AppApproval.company_id == company.id)
+        .options(joinedload(AppApproval.client), joinedload(AppApproval.requested_by))
+        .order_by(AppApproval.requested_at, AppApproval.id)
     )
+    pending: list[AppApproval] = []
+    answered: list[AppApproval] = []
+    for row in rows:
+        (pending if row.status == Approval.PENDING else answered).append(row)
+    return pending, answered
 
 
 def answer_request(
