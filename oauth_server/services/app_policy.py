@@ -186,20 +186,7 @@ def set_third_party_apps(company: Company, value: str, *, actor: Teammate) -> Po
         raise ValidationFailed(
             "Choose one of the third-party app policies.", field="third_party_apps"
         ) from None
-    row = _policy_row(company, actor)
-    _policy_changed(company, actor, "third_party_apps", row.third_party_apps, choice.value)
-    row.third_party_apps = choice.value
-    _commit_policy()
-    log.info(
-        "policy changed",
-        extra={
-            "company_id": company.id,
-            "actor_id": actor.id,
-            "policy": "third_party_apps",
-            "value": choice.value,
-        },
-    )
-    return policy_of(company.id)
+    return _set(company, actor, "third_party_apps", choice.value, logged=choice.value)
 
 
 def parse_domains(raw: str) -> list[str]:
@@ -232,34 +219,47 @@ def parse_domains(raw: str) -> list[str]:
 def set_trusted_domains(company: Company, raw: str, *, actor: Teammate) -> Policy:
     """Replace the trusted domains (empty: metadata-document apps from any host)."""
     domains = parse_domains(raw)
+    return _set(company, actor, "trusted_domains", domains, logged=" ".join(domains))
+
+
+def _set(company: Company, actor: Teammate, policy: str, new: object, *, logged: str) -> Policy:
+    """Store one column of the policy, with its security log row (none when the value
+    stays) and its audit line; commits."""
     row = _policy_row(company, actor)
-    _policy_changed(company, actor, "trusted_domains", list(row.trusted_domains), domains)
-    row.trusted_domains = domains
+    old = getattr(row, policy)
+    if old != new:
+        _record(
+            security_log.EventType.POLICY_CHANGED,
+            company,
+            actor,
+            details={"policy": policy, "old": old, "new": new},
+        )
+    setattr(row, policy, new)
     _commit_policy()
     log.info(
         "policy changed",
-        extra={
-            "company_id": company.id,
-            "actor_id": actor.id,
-            "policy": "trusted_domains",
-            "value": " ".join(domains),
-        },
+        extra={"company_id": company.id, "actor_id": actor.id, "policy": policy, "value": logged},
     )
     return policy_of(company.id)
 
 
-def _policy_changed(
-    company: Company, actor: Teammate, policy: str, old: object, new: object
+def _record(
+    event: security_log.EventType,
+    company: Company,
+    actor: Teammate,
+    *,
+    client: int | None = None,
+    details: dict[str, object] | None = None,
 ) -> None:
-    """The security log row of a policy change (none when the value stays)."""
-    if old != new:
-        security_log.record(
-            security_log.EventType.POLICY_CHANGED,
-            company.id,
-            actor=security_log.Actor.of(actor),
-            door=security_log.Door.POLICY,
-            details={"policy": policy, "old": old, "new": new},
-        )
+    """The security log row of an admin's change here (the policy door)."""
+    security_log.record(
+        event,
+        company.id,
+        actor=security_log.Actor.of(actor),
+        door=security_log.Door.POLICY,
+        client=client,
+        details=details,
+    )
 
 
 def _commit_policy() -> None:
@@ -359,19 +359,20 @@ def _approval_of(company_id: int, client_pk: int) -> AppApproval:
     ).one()
 
 
-def approvals(company: Company, *statuses: Approval) -> list[AppApproval]:
-    """The company's requests in these statuses, oldest first, with their app and teammate."""
-    return list(
-        db.session.scalars(
-            select(AppApproval)
-            .where(
-                AppApproval.company_id == company.id,
-                AppApproval.status.in_([s.value for s in statuses]),
-            )
-            .options(joinedload(AppApproval.client), joinedload(AppApproval.requested_by))
-            .order_by(AppApproval.requested_at, AppApproval.id)
-        )
+def approvals(company: Company) -> tuple[list[AppApproval], list[AppApproval]]:
+    """The company's requests, pending and answered, oldest first, with their app and
+    teammate: one query."""
+    rows = db.session.scalars(
+        select(AppApproval)
+        .where(AppApproval.company_id == company.id)
+        .options(joinedload(AppApproval.client), joinedload(AppApproval.requested_by))
+        .order_by(AppApproval.requested_at, AppApproval.id)
     )
+    pending: list[AppApproval] = []
+    answered: list[AppApproval] = []
+    for row in rows:
+        (pending if row.status == Approval.PENDING else answered).append(row)
+    return pending, answered
 
 
 def answer_request(
@@ -389,13 +390,10 @@ def answer_request(
     row.status = (Approval.APPROVED if approve else Approval.DECLINED).value
     row.decided_by_id = actor.id
     row.decided_at = utcnow()
-    security_log.record(
-        security_log.EventType.APP_APPROVED if approve else security_log.EventType.APP_DECLINED,
-        company.id,
-        actor=security_log.Actor.of(actor),
-        door=security_log.Door.POLICY,
-        client=row.client_pk,
+    answered = (
+        security_log.EventType.APP_APPROVED if approve else security_log.EventType.APP_DECLINED
     )
+    _record(answered, company, actor, client=row.client_pk)
     db.session.commit()
     log.info(
         "app approval answered",
@@ -443,15 +441,9 @@ def block_app(company: Company, client_pk: int, *, actor: Teammate) -> tuple[OAu
         except IntegrityError:
             pass  # blocked by another admin at the same moment
         else:
-            security_log.record(
-                security_log.EventType.APP_BLOCKED,
-                company.id,
-                actor=security_log.Actor.of(actor),
-                door=security_log.Door.POLICY,
-                client=client.id,
-            )
-    revoked = revocation.revoke_app_in_company(
-        company.id, client.id, actor=actor, via=revocation.Via.APP_BLOCKED
+            _record(security_log.EventType.APP_BLOCKED, company, actor, client=client.id)
+    revoked = revocation.revoke_partner_access(
+        company.id, client_pk=client.id, actor=actor, via=revocation.Via.APP_BLOCKED
     )
     db.session.commit()
     log.info(
@@ -469,13 +461,7 @@ def unblock_app(company: Company, client_pk: int, *, actor: Teammate) -> OAuthCl
         delete(AppBlock).where(AppBlock.company_id == company.id, AppBlock.client_pk == client.id)
     )
     if unblocked.rowcount:  # type: ignore[attr-defined]
-        security_log.record(
-            security_log.EventType.APP_UNBLOCKED,
-            company.id,
-            actor=security_log.Actor.of(actor),
-            door=security_log.Door.POLICY,
-            client=client.id,
-        )
+        _record(security_log.EventType.APP_UNBLOCKED, company, actor, client=client.id)
     db.session.commit()
     log.info(
         "app unblocked",

@@ -202,21 +202,30 @@ def register_client(
         max_scope=maximum,
     )
     db.session.add(client)
-    if owner_company is not None:  # an app of the CLI belongs to no company's log
-        db.session.flush()
-        security_log.record(
-            security_log.EventType.CLIENT_REGISTERED,
-            owner_company.id,
-            actor=security_log.Actor.of(actor),
-            door=security_log.Door.SETTINGS if actor else security_log.Door.SYSTEM,
-            client=client.id,
-        )
+    if owner_company is not None:
+        db.session.flush()  # its id, for the security log
+        _record(security_log.EventType.CLIENT_REGISTERED, client, actor, settings=bool(actor))
     db.session.commit()
     log.info(
         "client registered",
         extra={"client_id": client.client_id, "actor_id": actor.id if actor else None},
     )
     return client, secret
+
+
+def _record(
+    event: security_log.EventType, client: OAuthClient, actor: Teammate | None, *, settings: bool
+) -> None:
+    """The security log row of a change to an app, in its company's log (an app of the CLI
+    belongs to no company's log): through the Developers page, else by the system."""
+    if client.owner_company_id is not None:
+        security_log.record(
+            event,
+            client.owner_company_id,
+            actor=security_log.Actor.of(actor),
+            door=security_log.Door.SETTINGS if settings else security_log.Door.SYSTEM,
+            client=client.id,
+        )
 
 
 # Built once: the lookup of every request at the protocol endpoints only binds its value.
@@ -297,14 +306,7 @@ def rotate_secret(client: OAuthClient, *, actor: Teammate | None) -> str:
     secret = tokens.generate(tokens.Kind.CLIENT_SECRET)
     client.secret_hash = hash_secret(secret)
     client.secret_rotated_at = utcnow()
-    if client.owner_company_id is not None:
-        security_log.record(
-            security_log.EventType.CLIENT_SECRET_ROTATED,
-            client.owner_company_id,
-            actor=security_log.Actor.of(actor),
-            door=security_log.Door.SETTINGS if actor else security_log.Door.SYSTEM,
-            client=client.id,
-        )
+    _record(security_log.EventType.CLIENT_SECRET_ROTATED, client, actor, settings=bool(actor))
     db.session.commit()
     log.info(
         "client secret rotated",
@@ -355,14 +357,7 @@ def delete_client(client: OAuthClient, *, actor: Teammate | None, via: Via) -> N
     """
     client.deleted_at = utcnow()
     client.secret_hash = None
-    if client.owner_company_id is not None:
-        security_log.record(
-            security_log.EventType.CLIENT_DELETED,
-            client.owner_company_id,
-            actor=security_log.Actor.of(actor),
-            door=security_log.Door.SETTINGS if via == Via.SETTINGS else security_log.Door.SYSTEM,
-            client=client.id,
-        )
+    _record(security_log.EventType.CLIENT_DELETED, client, actor, settings=via == Via.SETTINGS)
     events.drop_pending(client.id)  # and no new event: the app is deleted
     db.session.commit()
     revoked = revocation.revoke_all_for(client, actor=actor, via=via)

@@ -298,24 +298,31 @@ def claim_code(code: str, client: AnyClient) -> ClaimedCode | None:
         .execution_options(populate_existing=True)
     )
     if row is not None and row.client_pk == client.id and row.used_at is not None:
-        _replayed_code(row)
+        log.warning(
+            "authorization code replayed", extra={"code_id": row.id, "grant_id": row.grant_id}
+        )
+        _spent_again(
+            row, security_log.EventType.AUTHORIZATION_CODE_REPLAYED, revocation.Via.CODE_REPLAY
+        )
     return None
 
 
-def _replayed_code(row: AuthorizationCode) -> None:
-    log.warning("authorization code replayed", extra={"code_id": row.id, "grant_id": row.grant_id})
+def _spent_again(
+    row: AuthorizationCode | OAuthToken, event: security_log.EventType, via: revocation.Via
+) -> None:
+    """A spent code or refresh token presented again by its app: the security log row,
+    and its grant revoked."""
     security_log.record(
-        security_log.EventType.AUTHORIZATION_CODE_REPLAYED,
+        event,
         row.company_id,
         actor=security_log.APP,
         door=security_log.Door.OAUTH,
         grant_id=row.grant_id,
         client=row.client_pk,
     )
-    if row.grant_id is not None:
-        grant = db.session.get(OAuthGrant, row.grant_id)
-        if grant is not None:
-            revocation.revoke(grant, actor=None, via=revocation.Via.CODE_REPLAY)
+    grant = db.session.get(OAuthGrant, row.grant_id) if row.grant_id is not None else None
+    if grant is not None:
+        revocation.revoke(grant, actor=None, via=via)
 
 
 def peek_refresh(value: str, client: AnyClient) -> OAuthToken | None:
@@ -368,15 +375,7 @@ def claim_refresh(value: str, client: AnyClient) -> ClaimedRefresh | GraceReplay
             )
             return replay
         log.warning("refresh token reused", extra={"grant_id": row.grant_id})
-        security_log.record(
-            security_log.EventType.REFRESH_TOKEN_REUSED,
-            row.company_id,
-            actor=security_log.APP,
-            door=security_log.Door.OAUTH,
-            grant_id=row.grant_id,
-            client=row.client_pk,
-        )
-        revocation.revoke(row.grant, actor=None, via=revocation.Via.REFRESH_REUSE)
+        _spent_again(row, security_log.EventType.REFRESH_TOKEN_REUSED, revocation.Via.REFRESH_REUSE)
     return None
 
 

@@ -99,9 +99,8 @@ def check_scope(company: Company, scope: str) -> str:
     beside a read-only resource scope (``shared:read messages:send``)."""
     items = scopes.parse(scope)
     primary, extra = (items[0], items[1:]) if items else ("", [])
-    if primary == scopes.MESSAGES_SEND or not scopes.is_offered(company, primary):
-        raise ScopeNotOffered("This permission scope is not available.", field="scope")
-    if extra and extra != [scopes.MESSAGES_SEND]:
+    offered = primary != scopes.MESSAGES_SEND and scopes.is_offered(company, primary)
+    if not offered or extra not in ([], [scopes.MESSAGES_SEND]):
         raise ScopeNotOffered("This permission scope is not available.", field="scope")
     if extra and not scopes.is_read_only(primary):
         raise ScopeNotOffered(

@@ -3,7 +3,7 @@ app, teammate and team deletion).
 
 Every revocation is a conditional UPDATE built by ``_statement`` (once per shape): the
 single form (``revoke``, ``revoke_access_token``) and the bulk form (``revoke_all_for``,
-``revoke_app_in_company``, ``revoke_partner_access``).
+``revoke_partner_access``).
 Rows are stamped revoked, never deleted, so the history stays. Each UPDATE is
 conditional on not being revoked yet: two concurrent revocations record one actor.
 
@@ -303,23 +303,19 @@ def revoke_all_for(owner: Owner, *, actor: Teammate | None, via: Via) -> int:
     return _revoke_grants({column: owner.id}, now, actor=actor, via=via, reason=reason)
 
 
-def revoke_app_in_company(
-    company_id: int, client_pk: int, *, actor: Teammate | None, via: Via
+def revoke_partner_access(
+    company_id: int, *, client_pk: int | None = None, actor: Teammate | None, via: Via
 ) -> int:
-    """ "Block app": every grant of one app in one company, with their tokens and pending
-    codes; the app's grants elsewhere live on. The bulk form's few statements, in the
-    caller's transaction. Returns the number of grants revoked."""
-    db.session.flush()
-    match = {"company_id": company_id, "client_pk": client_pk}
-    return _revoke_grants(match, utcnow(), actor=actor, via=via)
-
-
-def revoke_partner_access(company_id: int, *, actor: Teammate | None, via: Via) -> int:
-    """ "Revoke all third-party access": every partner grant of the company, with their
+    """ "Revoke all third-party access", or with ``client_pk`` "Block app": every partner
+    grant of the company (of that one app; its grants elsewhere live on), with their
     tokens and pending codes; personal tokens are not touched (``revoke_all_for`` on a
-    company takes those too). Returns the number of grants revoked."""
+    company takes those too). The bulk form's few statements, in the caller's
+    transaction. Returns the number of grants revoked."""
     db.session.flush()
-    return _revoke_grants({"company_id": company_id}, utcnow(), actor=actor, via=via)
+    match = {"company_id": company_id}
+    if client_pk is not None:
+        match["client_pk"] = client_pk
+    return _revoke_grants(match, utcnow(), actor=actor, via=via)
 
 
 def revoke_unused(company_id: int, unused_since: Any, now: Any, *, via: Via = Via.UNUSED) -> int:

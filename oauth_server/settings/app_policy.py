@@ -25,7 +25,6 @@ from oauth_server import ids
 from oauth_server import scopes
 from oauth_server.auth import sudo
 from oauth_server.errors import ValidationFailed
-from oauth_server.models.app_policy import Approval
 from oauth_server.models.base import utcnow
 from oauth_server.services import app_policy
 from oauth_server.services import grants
@@ -78,14 +77,15 @@ def _page(policy_form: PolicyForm, domains_form: TrustedDomainsForm, status: int
         where=where,
     )
     filters = {k: request.args[k] for k in ("app", "teammate", "last_use") if request.args.get(k)}
+    pending, answered = app_policy.approvals(company)
     page = render_template(
         "settings/app_policy.html",
         policy=app_policy.policy_of(company.id),
         policy_form=policy_form,
         domains_form=domains_form,
         form=ConfirmForm(),
-        pending=app_policy.approvals(company, Approval.PENDING),
-        answered=app_policy.approvals(company, Approval.APPROVED, Approval.DECLINED),
+        pending=pending,
+        answered=answered,
         blocked=app_policy.blocked_apps(company),
         grants=rows,
         grants_next=next_cursor,
