@@ -18,7 +18,6 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -37,7 +36,6 @@ from oauth_server.extensions import csrf
 from oauth_server.extensions import db
 from oauth_server.extensions import limiter
 from oauth_server.extensions import read_without_transaction
-from oauth_server.models import PersonalToken
 from oauth_server.models.app_policy import Approval
 from oauth_server.models.clients import AnyClient
 from oauth_server.oauth import requests
@@ -48,6 +46,7 @@ from oauth_server.services import app_policy
 from oauth_server.services import clients
 from oauth_server.services import consent
 from oauth_server.services import grants
+from oauth_server.services import personal_tokens
 from oauth_server.services import revocation
 from oauth_server.urls import external_url
 
@@ -324,9 +323,7 @@ def _revoke_personal(value: str) -> Response:
             "Only a personal token authenticates as Bearer here.",
             **{"WWW-Authenticate": challenge},
         )
-    row = db.session.scalar(
-        select(PersonalToken).where(PersonalToken.lookup_hash == tokens.lookup_hash(value))
-    )
+    row = personal_tokens.find_by_value(value)
     if row is None:
         return _oauth_error(
             401, "invalid_token", "Unknown token.", **{"WWW-Authenticate": challenge}

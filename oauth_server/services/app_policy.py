@@ -50,6 +50,7 @@ from oauth_server.models.base import utcnow
 from oauth_server.models.clients import AnyClient
 from oauth_server.services import revocation
 from oauth_server.services import security_log
+from oauth_server.services.admins import active_admins
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -330,13 +331,7 @@ def notify_admins(approval: AppApproval, client: OAuthClient, teammate: Teammate
     """An e-mail to each active admin of the company about a new request, queued in the
     request's transaction (sent by the worker once it commits). It names the app and the
     teammate and links to Apps with Access, where the admin answers."""
-    admins = db.session.scalars(
-        select(Teammate).where(
-            Teammate.company_id == approval.company_id,
-            Teammate.is_admin.is_(True),
-            Teammate.active.is_(True),
-        )
-    )
+    admins = active_admins(approval.company_id)
     link = urls.external_url("settings.apps_with_access")
     company_name = teammate.company.name
     for admin in admins:

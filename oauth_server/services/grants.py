@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm import joinedload
@@ -19,6 +18,7 @@ from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
 from oauth_server.models import Teammate
 from oauth_server.services import keyset
+from oauth_server.services import usage
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,7 @@ class GrantFilter:
         if self.teammate_id is not None:
             where.append(OAuthGrant.teammate_id == self.teammate_id)
         if self.unused_since is not None:
-            last = func.coalesce(OAuthGrant.last_used_at, OAuthGrant.created_at)
-            where.append(last < self.unused_since)
+            where.append(usage.unused_before(OAuthGrant, self.unused_since))
         if self.never_used:
             where.append(OAuthGrant.last_used_at.is_(None))
         return where

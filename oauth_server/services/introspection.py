@@ -5,17 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from oauth_server import resource_indicators
 from oauth_server import scopes
 from oauth_server import tokens
-from oauth_server.extensions import db
 from oauth_server.models import PersonalToken
 from oauth_server.models.base import utcnow
 from oauth_server.models.clients import AnyClient
 from oauth_server.services import consent
 from oauth_server.services import oauth_tokens
+from oauth_server.services import personal_tokens
 from oauth_server.services.presented import PresentedToken
 
 
@@ -37,9 +35,7 @@ class PresentedPersonal:
 def find(value: str) -> PresentedPersonal | PresentedToken | None:
     kind = tokens.kind_of(value)
     if kind is tokens.Kind.PERSONAL:
-        row = db.session.scalar(
-            select(PersonalToken).where(PersonalToken.lookup_hash == tokens.lookup_hash(value))
-        )
+        row = personal_tokens.find_by_value(value)
         return PresentedPersonal(row) if row is not None else None
     if kind in (tokens.Kind.ACCESS, tokens.Kind.REFRESH):
         # Its rules, its grant's included, are read by Authlib (is_revoked, is_expired).

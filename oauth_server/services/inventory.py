@@ -15,9 +15,6 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement
-from sqlalchemy import and_
-from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -31,6 +28,7 @@ from oauth_server.models import PersonalToken
 from oauth_server.models import Teammate
 from oauth_server.services import keyset
 from oauth_server.services import revocation
+from oauth_server.services import usage
 from oauth_server.services.principals import Principal
 
 PERSONAL = "personal"
@@ -92,14 +90,6 @@ def check_reader(principal: Principal) -> None:
         raise NotAllowed("The token inventory is for personal tokens created by an admin.")
 
 
-def _unused_since(model: Any, before: datetime) -> ColumnElement[bool]:
-    """Not used since ``before``: last used before it, or never used and made before it."""
-    return or_(
-        model.last_used_at < before,
-        and_(model.last_used_at.is_(None), model.created_at < before),
-    )
-
-
 def _teammate(row: Teammate | None) -> dict[str, Any] | None:
     return {"id": row.id, "email": row.email} if row is not None else None
 
@@ -144,7 +134,7 @@ def _rows(
     else:
         query = query.options(joinedload(OAuthGrant.client), joinedload(OAuthGrant.teammate))
     if unused_before is not None:
-        query = query.where(_unused_since(model, unused_before))
+        query = query.where(usage.unused_before(model, unused_before))
     query = keyset.newest_below(query, keyset.company_key(model), limit=limit - 1, before=before)
     return list(db.session.scalars(query))
 

@@ -30,8 +30,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from oauth_server import mail
 from oauth_server import text
 from oauth_server import tokens
@@ -40,11 +38,12 @@ from oauth_server.extensions import db
 from oauth_server.models import Company
 from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
-from oauth_server.models import PersonalToken
 from oauth_server.models import Teammate
 from oauth_server.services import oauth_tokens
+from oauth_server.services import personal_tokens
 from oauth_server.services import revocation
 from oauth_server.services import security_log
+from oauth_server.services.admins import active_admins
 from oauth_server.services.presented import PresentedToken
 
 TRUE_POSITIVE = "true_positive"
@@ -115,10 +114,7 @@ def _handle_one(found: Found) -> tuple[bool, Finding | None]:
     url, source = clean(found.url, URL_MAX), clean(found.source, SOURCE_MAX)
     via = revocation.Via.LEAK_REPORT
     if kind is tokens.Kind.PERSONAL:
-        digest = tokens.lookup_hash(found.value)
-        personal = db.session.scalar(
-            select(PersonalToken).where(PersonalToken.lookup_hash == digest)
-        )
+        personal = personal_tokens.find_by_value(found.value)
         if personal is None:
             return False, None
         if not revocation.revoke(personal, actor=None, via=via):
@@ -176,13 +172,7 @@ def _notify(findings: list[Finding]) -> None:
         by_company.setdefault(finding.company_id, []).append(finding)
     for company_id, found in by_company.items():
         company = db.session.get_one(Company, company_id)
-        admins = db.session.scalars(
-            select(Teammate).where(
-                Teammate.company_id == company_id,
-                Teammate.is_admin.is_(True),
-                Teammate.active.is_(True),
-            )
-        )
+        admins = active_admins(company_id)
         items = [{"what": f.label, "url": f.url or "", "source": f.source or ""} for f in found]
         link = urls.external_url("settings.security_log_page")
         for admin in admins:

@@ -127,6 +127,13 @@ def list_personal_tokens(
     return keyset.cut(list(db.session.scalars(query)), limit)
 
 
+def find_by_value(value: str) -> PersonalToken | None:
+    """The personal token whose string is ``value`` (revoked or not), by its lookup hash."""
+    return db.session.scalar(
+        select(PersonalToken).where(PersonalToken.lookup_hash == tokens.lookup_hash(value))
+    )
+
+
 def get_personal_token(company: Company, token_id: int) -> PersonalToken:
     token = db.session.scalar(
         select(PersonalToken).where(

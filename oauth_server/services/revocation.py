@@ -34,7 +34,6 @@ from sqlalchemy import Update
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import event
-from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -55,6 +54,7 @@ from oauth_server.models.base import utcnow
 from oauth_server.models.grants import CodeRules
 from oauth_server.services import events
 from oauth_server.services import security_log
+from oauth_server.services import usage
 from oauth_server.services.presented import PRESENTED
 from oauth_server.services.presented import PresentedToken
 
@@ -129,8 +129,7 @@ def _statement(
         if within is not None:
             conditions.append(rows.c[within].in_(bindparam("in_" + within, expanding=True)))
         if idle:
-            used = func.coalesce(rows.c.last_used_at, rows.c.created_at)
-            conditions.append(used < bindparam("idle_before"))
+            conditions.append(usage.unused_before(rows.c, bindparam("idle_before")))
             expires = rows.c.expires_at
             conditions.append(or_(expires.is_(None), expires > bindparam("idle_now")))
         return and_(*conditions)

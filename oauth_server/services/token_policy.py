@@ -54,6 +54,7 @@ from oauth_server.models.personal_tokens import REMINDER_DAYS
 from oauth_server.models.personal_tokens import PersonalTokenRules
 from oauth_server.services import revocation
 from oauth_server.services import security_log
+from oauth_server.services.admins import active_admins
 
 log = logging.getLogger("oauth_server.audit")
 
@@ -279,13 +280,7 @@ def send_reminders(now: datetime) -> int:
 
 
 def _remind(token: PersonalToken, ends: datetime, days: int) -> None:
-    admins = db.session.scalars(
-        select(Teammate.email).where(
-            Teammate.company_id == token.company_id,
-            Teammate.is_admin.is_(True),
-            Teammate.active.is_(True),
-        )
-    ).all()
+    admins = [admin.email for admin in active_admins(token.company_id)]
     creator = token.created_by
     recipients = [creator.email] if creator is not None and creator.is_active else []
     recipients += [email for email in admins if email not in recipients]

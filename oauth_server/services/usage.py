@@ -7,10 +7,19 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import ColumnElement
+from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import update
 
 from oauth_server.extensions import db
+
+
+def unused_before(rows: Any, before: Any) -> ColumnElement[bool]:
+    """Not used since ``before``: last used before it, or never used and made before it.
+    ``rows``: a model or a table's columns with ``last_used_at`` and ``created_at``."""
+    unused: ColumnElement[bool] = func.coalesce(rows.last_used_at, rows.created_at) < before
+    return unused
 
 
 def record_use(model: Any, row_id: int, last_used_at: datetime | None, now: datetime) -> None:
