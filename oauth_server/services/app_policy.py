@@ -48,6 +48,7 @@ from oauth_server.models.app_policy import Approval
 from oauth_server.models.app_policy import ThirdPartyApps
 from oauth_server.models.base import utcnow
 from oauth_server.models.clients import AnyClient
+from oauth_server.services import policies
 from oauth_server.services import revocation
 from oauth_server.services import security_log
 from oauth_server.services.admins import active_admins
@@ -168,17 +169,6 @@ def _blocked(company_id: int, client_pk: int) -> bool:
 # --- the policy and trusted domains --------------------------------------------------------
 
 
-def _policy_row(company: Company, actor: Teammate) -> AppPolicy:
-    row = db.session.get(AppPolicy, company.id)
-    if row is None:
-        row = AppPolicy(company_id=company.id, third_party_apps=ThirdPartyApps.ALL.value)
-        row.trusted_domains = []
-        db.session.add(row)
-    row.updated_at = utcnow()
-    row.updated_by_id = actor.id
-    return row
-
-
 def set_third_party_apps(company: Company, value: str, *, actor: Teammate) -> Policy:
     """ "Third-party apps": one of ``ThirdPartyApps``. Existing grants are not touched."""
     try:
@@ -187,7 +177,7 @@ def set_third_party_apps(company: Company, value: str, *, actor: Teammate) -> Po
         raise ValidationFailed(
             "Choose one of the third-party app policies.", field="third_party_apps"
         ) from None
-    return _set(company, actor, "third_party_apps", choice.value, logged=choice.value)
+    return _set(company, actor, "third_party_apps", choice.value)
 
 
 def parse_domains(raw: str) -> list[str]:
@@ -220,27 +210,13 @@ def parse_domains(raw: str) -> list[str]:
 def set_trusted_domains(company: Company, raw: str, *, actor: Teammate) -> Policy:
     """Replace the trusted domains (empty: metadata-document apps from any host)."""
     domains = parse_domains(raw)
-    return _set(company, actor, "trusted_domains", domains, logged=" ".join(domains))
+    return _set(company, actor, "trusted_domains", domains)
 
 
-def _set(company: Company, actor: Teammate, policy: str, new: object, *, logged: str) -> Policy:
-    """Store one column of the policy, with its security log row (none when the value
-    stays) and its audit line; commits."""
-    row = _policy_row(company, actor)
-    old = getattr(row, policy)
-    if old != new:
-        _record(
-            security_log.EventType.POLICY_CHANGED,
-            company,
-            actor,
-            details={"policy": policy, "old": old, "new": new},
-        )
-    setattr(row, policy, new)
-    _commit_policy()
-    log.info(
-        "policy changed",
-        extra={"company_id": company.id, "actor_id": actor.id, "policy": policy, "value": logged},
-    )
+def _set(company: Company, actor: Teammate, policy: str, new: object) -> Policy:
+    """Store one column of the company's policy row (services/policies.save); commits."""
+    defaults = {"third_party_apps": ThirdPartyApps.ALL.value, "trusted_domains": []}
+    policies.save(AppPolicy, company, {policy: new}, actor=actor, defaults=defaults)
     return policy_of(company.id)
 
 
@@ -261,17 +237,6 @@ def _record(
         client=client,
         details=details,
     )
-
-
-def _commit_policy() -> None:
-    """Two admins saving a company's first policy row at once: the second one updates."""
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise ValidationFailed(
-            "Another admin saved the policy at the same time: try again."
-        ) from None
 
 
 # --- approval requests -----------------------------------------------------------------------

@@ -39,7 +39,6 @@ from sqlalchemy import Table
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 
 from oauth_server import mail
 from oauth_server import urls
@@ -49,9 +48,9 @@ from oauth_server.models import Company
 from oauth_server.models import PersonalToken
 from oauth_server.models import SecurityPolicy
 from oauth_server.models import Teammate
-from oauth_server.models.base import utcnow
 from oauth_server.models.personal_tokens import REMINDER_DAYS
 from oauth_server.models.personal_tokens import PersonalTokenRules
+from oauth_server.services import policies
 from oauth_server.services import revocation
 from oauth_server.services import security_log
 from oauth_server.services.admins import active_admins
@@ -117,45 +116,16 @@ def set_policy(
         )
     if revoke_unused_days not in UNUSED_CHOICES:
         raise ValidationFailed("Choose one of the offered periods.", field="revoke_unused")
-    row = db.session.get(SecurityPolicy, company.id)
-    if row is None:
-        row = SecurityPolicy(company_id=company.id, require_two_factor_for_admins=False)
-        db.session.add(row)
-    changes = {
-        "max_token_lifetime_days": (row.max_token_lifetime_days, max_lifetime_days),
-        "revoke_unused_after_days": (row.revoke_unused_after_days, revoke_unused_days),
-    }
-    for name, (old, new) in changes.items():
-        if old != new:
-            security_log.record(
-                security_log.EventType.POLICY_CHANGED,
-                company.id,
-                actor=security_log.Actor.of(actor),
-                door=security_log.Door.POLICY,  # as the third-party app policy's changes
-                details={"policy": name, "old": old, "new": new},
-            )
-    row.max_token_lifetime_days = max_lifetime_days
-    row.revoke_unused_after_days = revoke_unused_days
-    row.updated_at = utcnow()
-    row.updated_by_id = actor.id
-    try:
-        db.session.commit()
-    except IntegrityError:  # two admins saving the company's first row at once
-        db.session.rollback()
-        raise ValidationFailed(
-            "Another admin saved the policy at the same time: try again."
-        ) from None
-    for name, (old, new) in changes.items():
-        if old != new:
-            log.info(
-                "policy changed",
-                extra={
-                    "company_id": company.id,
-                    "actor_id": actor.id,
-                    "policy": name,
-                    "value": new,
-                },
-            )
+    policies.save(
+        SecurityPolicy,
+        company,
+        {
+            "max_token_lifetime_days": max_lifetime_days,
+            "revoke_unused_after_days": revoke_unused_days,
+        },
+        actor=actor,
+        defaults={"require_two_factor_for_admins": False},
+    )
     return policy_of(company.id)
 
 
