@@ -16,7 +16,7 @@ from oauth_server.models import AuditEvent
 from oauth_server.models import PersonalToken
 from oauth_server.models.base import utcnow
 from oauth_server.services import token_policy
-from tests.browser.pages import log_in_form
+from tests.browser.pages import log_in
 from tests.browser.pages import open_api_settings
 from tests.factories import make_personal_token
 from tests.isolation import rows
@@ -34,8 +34,7 @@ def test_admin_sets_the_policy_and_old_tokens_show_expired_by_policy(
         .values(created_at=utcnow() - timedelta(days=100))
     )
     db.session.commit()
-    page.goto("/login")
-    log_in_form(page, admin.email)
+    log_in(page, admin.email)
     open_api_settings(page)
     policy = page.locator("#token-policy")
     policy.get_by_role("heading", name="Policy").wait_for()
@@ -76,8 +75,7 @@ def test_new_token_offers_only_what_the_policy_allows(page: Any, admin: Any) -> 
     token_policy.set_policy(
         admin.company, max_lifetime_days=30, revoke_unused_days=None, actor=admin
     )
-    page.goto("/login")
-    log_in_form(page, admin.email)
+    log_in(page, admin.email)
     open_api_settings(page)
     page.get_by_role("link", name="New Token", exact=True).click()
     expiration = page.get_by_label("Expiration", exact=True)
