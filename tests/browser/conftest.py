@@ -23,6 +23,7 @@ from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
 from tests.conftest import LiveServer
+from tests.processes import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -40,22 +41,16 @@ TIMEOUT_MS = 10_000
 ISSUER = "http://localhost"  # OAUTH_ISSUER of the test config
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: browser tests must run)", pytrace=False)
-    pytest.skip(reason)
-
-
 # Package scope, not session: tests/e2e starts its own Chromium, and two sync Playwrights
 # cannot run at once in one thread; each package's ends before the next package starts.
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        _unavailable(f"Chromium not found at {CHROMIUM}: `apt-get install chromium` to run these")
+        unavailable(f"Chromium not found at {CHROMIUM}: `apt-get install chromium` to run these")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("the playwright package is not installed: `pip install -e '.[dev]'`")
+        unavailable("the playwright package is not installed: `pip install -e '.[dev]'`")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
