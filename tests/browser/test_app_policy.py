@@ -21,6 +21,7 @@ from tests.browser.conftest import authorization_url
 from tests.browser.conftest import me
 from tests.browser.conftest import oauth_session
 from tests.browser.conftest import query
+from tests.browser.pages import answer_next_dialog
 from tests.browser.pages import log_in
 from tests.browser.pages import log_in_form
 from tests.browser.pages import open_api_settings
@@ -53,8 +54,9 @@ def test_admin_sets_the_policy_in_the_page(page: Any, admin: Any, artifacts: Any
     assert policy.get_by_label("Allow all apps", exact=True).is_checked()
     policy.get_by_label("No third-party apps", exact=True).check()
     # Dismissed: nothing changes.
-    page.once("dialog", lambda dialog: dialog.dismiss())
+    asked = answer_next_dialog(page, accept=False)
     page.get_by_role("button", name="Save policy", exact=True).click()
+    assert asked and asked[0].startswith("Change which third-party apps")
     assert app_policy.policy_of(admin.company_id).third_party_apps == "all"
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Save policy", exact=True).click()

@@ -16,6 +16,7 @@ from oauth_server.models import AuditEvent
 from oauth_server.models import PersonalToken
 from oauth_server.models.base import utcnow
 from oauth_server.services import token_policy
+from tests.browser.pages import answer_next_dialog
 from tests.browser.pages import log_in
 from tests.browser.pages import open_api_settings
 from tests.factories import make_personal_token
@@ -50,8 +51,9 @@ def test_admin_sets_the_policy_and_old_tokens_show_expired_by_policy(
     lifetime.select_option(label="90 days")
     unused.select_option(label="30 days")
     # Dismissed: nothing changes.
-    page.once("dialog", lambda dialog: dialog.dismiss())
+    asked = answer_next_dialog(page, accept=False)
     policy.get_by_role("button", name="Save token policy", exact=True).click()
+    assert asked and asked[0].startswith("Save the token policy?")
     assert token_policy.policy_of(admin.company_id) == token_policy.NO_POLICY
     page.once("dialog", lambda dialog: dialog.accept())
     policy.get_by_role("button", name="Save token policy", exact=True).click()
