@@ -10,6 +10,7 @@ import os
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -33,6 +34,7 @@ from oauth_server.extensions import db
 from oauth_server.extensions import limiter
 from tests.factories import CompanyUnderTest
 from tests.factories import make_company_under_test
+from tests.isolation import IsolatedClient
 from tests.isolation import isolated_client
 from tests.mailbox import SmtpServer
 
@@ -204,6 +206,19 @@ def login(client: FlaskClient, email: str, password: str = "wombat-42-pass") -> 
     response = post_form(client, "/login", "/login", {"email": email, "password": password})
     assert response.status_code == 302, response.get_data(as_text=True)
     return response
+
+
+def signed_in_as(app: Flask, email: str) -> IsolatedClient:
+    """A new client signed in as the teammate with ``email``."""
+    client = isolated_client(app)
+    login(client, email)
+    return client
+
+
+@pytest.fixture
+def signed_in(app: Flask) -> Callable[[Any], IsolatedClient]:
+    """A new client signed in as ``teammate``."""
+    return lambda teammate: signed_in_as(app, teammate.email)
 
 
 def bearer(value: str) -> dict[str, str]:

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import itertools
+import secrets
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from oauth_server import tokens
 from oauth_server.extensions import db
 from oauth_server.models import RESOURCE_MODELS
+from oauth_server.models import AuthorizationCode
 from oauth_server.models import Company
 from oauth_server.models import OAuthGrant
+from oauth_server.models import OAuthToken
 from oauth_server.models import PersonalToken
 from oauth_server.models import Shift
 from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.services import clients
 from oauth_server.services import companies
+from oauth_server.services import consent
+from oauth_server.services import oauth_tokens
 from oauth_server.services import personal_tokens
 from oauth_server.services import teammates
 from oauth_server.services import teams
@@ -120,6 +128,50 @@ def make_grant(
     db.session.add(grant)
     db.session.commit()
     return grant
+
+
+def make_code(app: Any, teammate: Teammate, scope: str = "shared") -> tuple[AuthorizationCode, str]:
+    """An authorization code of ``teammate`` for the app row ``app``, not redeemed yet."""
+    value = tokens.generate(tokens.Kind.CODE)
+    row = consent.store_code(
+        value,
+        client=app,
+        teammate=teammate,
+        redirect_uri=REDIRECT_URI,
+        scope=scope,
+        code_challenge=create_s256_code_challenge(secrets.token_urlsafe(48)),
+        code_challenge_method="S256",
+    )
+    return row, value
+
+
+@dataclass
+class Pair:
+    """An access and refresh token pair: its row and its two values."""
+
+    row: OAuthToken
+    access: str
+    refresh: str
+
+
+def store_pair(app: Any, grant_type: str, claimed: Any) -> Pair:
+    """The pair the token endpoint issues for a claimed code or refresh token."""
+    issued = oauth_tokens.generate_bearer(grant_type, app, scope=claimed.scope)
+    pair_id = oauth_tokens.store_claimed(issued, client_pk=app.id, claimed=claimed)
+    db.session.commit()
+    row = db.session.get_one(OAuthToken, pair_id)
+    return Pair(row, issued["access_token"], issued["refresh_token"])
+
+
+def make_pair(app: Any, teammate: Teammate, scope: str = "shared") -> Pair:
+    """A redeemed code: the first token pair of a new grant of ``teammate`` to ``app``."""
+    _, value = make_code(app, teammate, scope)
+    return store_pair(app, "authorization_code", oauth_tokens.claim_code(value, app))
+
+
+def rotate_pair(app: Any, pair: Pair) -> Pair:
+    """The next pair, for ``pair``'s refresh token."""
+    return store_pair(app, "refresh_token", oauth_tokens.claim_refresh(pair.refresh, app))
 
 
 @dataclass

@@ -32,6 +32,25 @@ _OUR_PREFIXES = (
 )
 
 
+def unavailable(reason: str) -> None:
+    """Skip on a developer's machine; under CI (``CI=true``) what a test needs must be there."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: these tests must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+def redis_server_url() -> str:
+    """The Redis server tests may use (127.0.0.1:6379), or a skip (a failure under CI)."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as error:
+        unavailable(f"Redis is not reachable at {url}: {error}")
+    return url
+
+
 def is_ours(name: str) -> bool:
     """Whether the environment variable ``name`` is one of our settings."""
     return name in _OUR_NAMES or name.startswith(_OUR_PREFIXES)

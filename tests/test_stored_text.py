@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from flask import Flask
-from sqlalchemy import func
 from sqlalchemy import select
 
 from oauth_server import cli as cli_module
@@ -27,13 +26,13 @@ from oauth_server.models import Teammate
 from oauth_server.text import UnstorableText
 from tests.conftest import bearer
 from tests.conftest import csrf_from
-from tests.conftest import login
 from tests.conftest import post_form
+from tests.conftest import signed_in_as
 from tests.factories import make_admin
 from tests.factories import make_company
 from tests.factories import make_personal_token
 from tests.factories import make_team
-from tests.isolation import isolated_client
+from tests.isolation import count
 
 # NUL (PostgreSQL refuses it), C0 controls, DEL, a C1 control; tab and line breaks.
 BAD = {
@@ -48,18 +47,11 @@ BAD = {
 CASES = pytest.mark.parametrize("bad", list(BAD.values()), ids=list(BAD))
 
 
-def count(model: type[Any]) -> int:
-    db.session.expire_all()
-    return db.session.scalar(select(func.count()).select_from(model)) or 0
-
-
 @pytest.fixture
 def admin_client(app: Flask) -> Any:
     company = make_company("Acme", plan="scale", teams_feature=True)
     make_admin(company, email="admin@acme.test")
-    client = isolated_client(app)
-    login(client, "admin@acme.test")
-    return client
+    return signed_in_as(app, "admin@acme.test")
 
 
 # --- pages --------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from oauth_server.services import teammates
 from tests.conftest import bearer
 from tests.conftest import login
 from tests.conftest import post_form
+from tests.conftest import signed_in_as
 from tests.factories import PASSWORD
 from tests.factories import make_admin
 from tests.factories import make_company
@@ -80,8 +81,7 @@ def test_the_reset_link_sets_the_password_once_ends_sessions_and_keeps_tokens(
     app: Flask, bob: Teammate, smtp_server: SmtpServer
 ) -> None:
     # Bob is signed in in one browser, has a personal token and a partner grant.
-    signed_in = isolated_client(app)
-    login(signed_in, "bob@acme.test")
+    signed_in = signed_in_as(app, "bob@acme.test")
     assert signed_in.get("/preferences").status_code == 200
     bob.is_admin = True  # a personal token needs an admin actor
     db.session.commit()

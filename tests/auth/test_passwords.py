@@ -22,16 +22,14 @@ from tests.conftest import post_form
 from tests.factories import PASSWORD
 from tests.factories import make_company
 from tests.factories import make_teammate
+from tests.isolation import fresh
 from tests.processes import clean_env
 
 CHEAP = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 
 
 def _stored(teammate: Teammate) -> str:
-    db.session.expire_all()
-    fresh = db.session.get(Teammate, teammate.id)
-    assert fresh is not None
-    return fresh.password_hash
+    return str(fresh(teammate).password_hash)
 
 
 def test_production_hashes_are_argon2id_with_the_libraries_defaults(app: Flask) -> None:

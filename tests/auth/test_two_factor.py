@@ -9,7 +9,6 @@ from html import unescape
 
 import pyotp
 import pytest
-from flask import Flask
 
 from oauth_server.extensions import db
 from oauth_server.models import BrowserSession
@@ -17,7 +16,7 @@ from oauth_server.models import RecoveryCode
 from oauth_server.models import TwoFactor
 from oauth_server.services import two_factor
 from tests.conftest import csrf_from
-from tests.conftest import login
+from tests.conftest import signed_in_as
 from tests.factories import PASSWORD
 from tests.factories import make_admin
 from tests.factories import make_company
@@ -40,12 +39,6 @@ def company():
 @pytest.fixture
 def ada(company):
     return make_teammate(company, email="ada@acme.test")
-
-
-def signed_in(app: Flask, email: str):
-    client = isolated_client(app)
-    login(client, email)
-    return client
 
 
 def code_at(secret: str, clock, offset_steps: int = 0) -> str:
@@ -81,7 +74,7 @@ def code_step(client, code: str):
 @pytest.fixture
 def enrolled(app, ada, clock) -> str:
     """Ada has two-factor on; her TOTP secret. Time then moves on a step."""
-    secret, _codes = enrol(signed_in(app, ada.email), clock)
+    secret, _codes = enrol(signed_in_as(app, ada.email), clock)
     clock.advance(30)
     return secret
 
@@ -90,12 +83,12 @@ def enrolled(app, ada, clock) -> str:
 
 
 def test_preferences_offer_to_set_it_up(app, ada):
-    html = signed_in(app, ada.email).get("/preferences").get_data(as_text=True)
+    html = signed_in_as(app, ada.email).get("/preferences").get_data(as_text=True)
     assert 'href="/preferences/two-factor/setup">Set up two-factor</a>' in html
 
 
 def test_setup_shows_the_secret_once_and_turns_on_with_a_code(app, ada, clock):
-    client = signed_in(app, ada.email)
+    client = signed_in_as(app, ada.email)
     page = client.get(SETUP)
     html = page.get_data(as_text=True)
     secret = SECRET_RE.search(html).group(1)
@@ -136,7 +129,7 @@ def test_setup_shows_the_secret_once_and_turns_on_with_a_code(app, ada, clock):
 
 @pytest.mark.parametrize("code", ["", "12345", "abcdef", "1" * 100, "١٢٣٤٥٦", "12 34 56\x00"])
 def test_setup_refuses_bad_codes_without_a_500(app, ada, code):
-    client = signed_in(app, ada.email)
+    client = signed_in_as(app, ada.email)
     html = client.get(SETUP).get_data(as_text=True)
     response = client.post(SETUP, data={"code": code, "csrf_token": csrf_from(html)})
     assert response.status_code == 400
@@ -144,7 +137,7 @@ def test_setup_refuses_bad_codes_without_a_500(app, ada, code):
 
 
 def test_setup_needs_sudo_mode(app, ada, clock):
-    client = signed_in(app, ada.email)
+    client = signed_in_as(app, ada.email)
     clock.advance(901)
     response = client.get(SETUP)
     assert response.status_code == 302
@@ -214,7 +207,7 @@ def test_codes_of_the_next_and_previous_step_count_and_no_more(
 
 
 def test_a_recovery_code_signs_in_once(app, ada, company, clock):
-    _secret, codes = enrol(signed_in(app, ada.email), clock)
+    _secret, codes = enrol(signed_in_as(app, ada.email), clock)
     client = isolated_client(app)
     password_step(client, ada.email)
 
@@ -267,7 +260,7 @@ def test_failed_codes_are_rate_limited(app, ada, enrolled, clock):
 
 def test_no_secret_or_code_in_the_log(app, ada, clock, caplog):
     caplog.set_level(logging.DEBUG)
-    secret, codes = enrol(signed_in(app, ada.email), clock)
+    secret, codes = enrol(signed_in_as(app, ada.email), clock)
     clock.advance(30)
     client = isolated_client(app)
     password_step(client, ada.email)
@@ -288,7 +281,7 @@ def post_preferences(client, url: str):
 
 
 def test_new_recovery_codes_replace_the_old_ones(app, ada, clock):
-    client = signed_in(app, ada.email)
+    client = signed_in_as(app, ada.email)
     _secret, old = enrol(client, clock)
     response = post_preferences(client, "/preferences/two-factor/recovery-codes")
     new = CODES_RE.findall(response.get_data(as_text=True))
@@ -300,7 +293,7 @@ def test_new_recovery_codes_replace_the_old_ones(app, ada, clock):
 
 
 def test_turn_off_needs_sudo_mode_then_signing_in_takes_the_password_only(app, ada, clock):
-    client = signed_in(app, ada.email)
+    client = signed_in_as(app, ada.email)
     enrol(client, clock)
     clock.advance(901)
 
@@ -319,7 +312,7 @@ def test_turn_off_needs_sudo_mode_then_signing_in_takes_the_password_only(app, a
 
 
 def test_new_recovery_codes_need_sudo_mode(app, ada, clock):
-    client = signed_in(app, ada.email)
+    client = signed_in_as(app, ada.email)
     _secret, old = enrol(client, clock)
     clock.advance(901)
     asked = post_preferences(client, "/preferences/two-factor/recovery-codes")
@@ -338,13 +331,13 @@ def test_admins_without_two_factor_are_sent_to_set_it_up(app, company, clock):
     admin = make_admin(company, email="admin@acme.test")
     mate = make_teammate(company, email="mate@acme.test")
     require_for_admins(company, admin)
-    client = signed_in(app, admin.email)
+    client = signed_in_as(app, admin.email)
 
     for page in ("/", "/preferences", "/settings/plugins-api/api", "/settings/teammates"):
         response = client.get(page)
         assert response.status_code == 302, page
         assert response.headers["Location"] == SETUP
-    assert signed_in(app, mate.email).get("/preferences").status_code == 200  # not an admin
+    assert signed_in_as(app, mate.email).get("/preferences").status_code == 200  # not an admin
 
     enrol(client, clock)
     assert client.get("/settings/teammates").status_code == 200
@@ -357,7 +350,7 @@ def test_admins_without_two_factor_are_sent_to_set_it_up(app, company, clock):
 def test_sign_out_still_works_for_an_admin_sent_to_set_up(app, company):
     admin = make_admin(company, email="admin@acme.test")
     require_for_admins(company, admin)
-    client = signed_in(app, admin.email)
+    client = signed_in_as(app, admin.email)
     html = client.get(SETUP).get_data(as_text=True)
     response = client.post("/logout", data={"csrf_token": csrf_from(html)})
     assert response.status_code == 302
@@ -367,7 +360,7 @@ def test_sign_out_still_works_for_an_admin_sent_to_set_up(app, company):
 
 def test_the_company_setting_is_on_the_teammates_page(app, company):
     admin = make_admin(company, email="admin@acme.test")
-    client = signed_in(app, admin.email)
+    client = signed_in_as(app, admin.email)
     html = client.get("/settings/teammates").get_data(as_text=True)
     assert '<label for="require-two-factor">Require two-factor for admins</label>' in html
     response = client.post(
@@ -382,7 +375,7 @@ def test_the_company_setting_is_on_the_teammates_page(app, company):
 def test_a_teammate_cannot_change_the_company_setting(app, company):
     make_admin(company, email="admin@acme.test")
     mate = make_teammate(company, email="mate@acme.test")
-    client = signed_in(app, mate.email)
+    client = signed_in_as(app, mate.email)
     html = client.get("/preferences").get_data(as_text=True)
     response = client.post(
         "/settings/teammates/two-factor", data={"required": "y", "csrf_token": csrf_from(html)}

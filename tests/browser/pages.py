@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.factories import PASSWORD
@@ -12,6 +13,25 @@ def log_in_form(page: Any, email: str) -> None:
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Log in", exact=True).click()
+
+
+def answer_next_dialog(page: Any, accept: bool) -> list[str]:
+    """Accept or dismiss the next ``confirm()``; the list returned gets its message."""
+    shown: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        shown.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", answer)
+    return shown
+
+
+def log_in(page: Any, email: str) -> None:
+    """Open the login page, sign in as ``email`` and wait for the home page."""
+    page.goto("/login")
+    log_in_form(page, email)
+    page.wait_for_url(re.compile(r"/$"))
 
 
 def open_api_settings(page: Any) -> None:

@@ -3,12 +3,10 @@ level, and the token reads but does not write."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import requests
 
-from tests.browser.pages import log_in_form
+from tests.browser.pages import log_in
 from tests.browser.pages import open_api_settings
 
 pytestmark = pytest.mark.browser
@@ -19,9 +17,7 @@ LABEL = "Shared resources (read only)"
 def test_choose_shared_read_only_and_see_the_level_in_the_token_list(
     page, live_server, artifacts, company, admin
 ):
-    page.goto("/login")
-    log_in_form(page, admin.email)
-    page.wait_for_url(re.compile(r"/$"))
+    log_in(page, admin.email)
 
     open_api_settings(page)
     page.get_by_role("link", name="New Token", exact=True).click()

@@ -5,11 +5,9 @@ teammate's next authorization ends at the partner with a code that redeems."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from authlib.common.security import generate_token
 
 from oauth_server import scopes
 from oauth_server.extensions import db
@@ -18,12 +16,15 @@ from oauth_server.models import AuthorizationCode
 from oauth_server.services import app_policy
 from oauth_server.services import clients
 from oauth_server.services import companies
+from tests.browser.conftest import PartnerCallback
+from tests.browser.conftest import authorization_url
+from tests.browser.conftest import me
+from tests.browser.conftest import oauth_session
+from tests.browser.conftest import query
+from tests.browser.pages import answer_next_dialog
+from tests.browser.pages import log_in
 from tests.browser.pages import log_in_form
 from tests.browser.pages import open_api_settings
-from tests.browser.test_partner_consent import PartnerCallback
-from tests.browser.test_partner_consent import me
-from tests.browser.test_partner_consent import oauth_session
-from tests.browser.test_partner_consent import query
 from tests.factories import make_team
 from tests.factories import make_teammate
 from tests.isolation import count
@@ -32,13 +33,6 @@ from tests.isolation import rows
 pytestmark = pytest.mark.browser
 
 APP_NAME = "Ticket Mirror"
-
-
-@pytest.fixture(scope="module")
-def callback() -> Iterator[PartnerCallback]:
-    server = PartnerCallback()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -54,15 +48,15 @@ def open_apps_with_access(page: Any) -> None:
 
 
 def test_admin_sets_the_policy_in_the_page(page: Any, admin: Any, artifacts: Any) -> None:
-    page.goto("/login")
-    log_in_form(page, admin.email)
+    log_in(page, admin.email)
     open_apps_with_access(page)
     policy = page.get_by_role("group", name="Third-party apps")
     assert policy.get_by_label("Allow all apps", exact=True).is_checked()
     policy.get_by_label("No third-party apps", exact=True).check()
     # Dismissed: nothing changes.
-    page.once("dialog", lambda dialog: dialog.dismiss())
+    asked = answer_next_dialog(page, accept=False)
     page.get_by_role("button", name="Save policy", exact=True).click()
+    assert asked and asked[0].startswith("Change which third-party apps")
     assert app_policy.policy_of(admin.company_id).third_party_apps == "all"
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Save policy", exact=True).click()
@@ -89,10 +83,7 @@ def test_request_approval_approve_then_the_next_authorization_completes(
     app_policy.set_third_party_apps(company, "approved", actor=admin)
     team_scope = scopes.team_scope(support.id)
     session = oauth_session(partner, callback, team_scope)
-    verifier = generate_token(48)
-    url, state = session.create_authorization_url(
-        f"{live_server.url}/oauth/authorize", code_verifier=verifier
-    )
+    url, state, verifier = authorization_url(session, live_server)
 
     # The teammate signs in and is asked to request approval: no code.
     page.goto(url)
@@ -109,8 +100,7 @@ def test_request_approval_approve_then_the_next_authorization_completes(
     admin_context = browser.new_context(base_url=live_server.url)
     try:
         admin_page = admin_context.new_page()
-        admin_page.goto("/login")
-        log_in_form(admin_page, admin.email)
+        log_in(admin_page, admin.email)
         open_apps_with_access(admin_page)
         row = admin_page.locator("#pending-requests").get_by_role("row").filter(has_text=APP_NAME)
         assert "Mo Mate" in row.inner_text()

@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
-import requests
 from sqlalchemy import select
 
 from oauth_server.extensions import db
 from oauth_server.models import PersonalToken
-from tests.browser.pages import log_in_form
+from tests.browser.conftest import me
+from tests.browser.pages import log_in
 from tests.browser.pages import open_api_settings
 from tests.factories import make_teammate
 from tests.settings.conftest import SCOPE_CASES
 from tests.settings.conftest import offer
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(page, email: str) -> None:
-    page.goto("/login")
-    log_in_form(page, email)
-    page.wait_for_url(re.compile(r"/$"))
-
-
-def me(live_server, value: str) -> requests.Response:
-    return requests.get(
-        f"{live_server.url}/api/v1/me", headers={"Authorization": f"Bearer {value}"}, timeout=10
-    )
 
 
 @pytest.mark.parametrize("case", list(SCOPE_CASES))

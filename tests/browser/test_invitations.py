@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 
 from oauth_server.extensions import db
+from tests.browser.pages import log_in
 from tests.browser.pages import log_in_form
 from tests.conftest import bearer
 from tests.factories import make_company
@@ -47,8 +48,7 @@ def set_password_and_sign_in(page: Any, link: str, email: str) -> None:
 def test_invite_receive_the_email_set_a_password_and_sign_in(
     app: Flask, context: Any, page: Any, admin: Any, smtp_server: SmtpServer
 ) -> None:
-    page.goto("/login")
-    log_in_form(page, admin.email)
+    log_in(page, admin.email)
     page.get_by_role("link", name="Company settings", exact=True).click()
     page.get_by_role("navigation", name="Company settings").get_by_role(
         "link", name="Teammates", exact=True

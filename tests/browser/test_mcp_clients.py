@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import queue
 import re
 import shutil
@@ -47,6 +46,7 @@ from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from tests.browser.pages import log_in_form
 from tests.browser.pages import open_api_settings
+from tests.processes import unavailable
 
 pytestmark = pytest.mark.browser
 
@@ -391,11 +391,6 @@ def test_python_sdk_discovers_consents_refreshes_and_is_revoked(
 
 def _node_ready() -> None:
     """Node and the script's packages (``npm ci`` when missing); fail under CI."""
-
-    def unavailable(reason: str) -> None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: these tests must run)", pytrace=False)
-        pytest.skip(reason)
 
     if shutil.which("node") is None or shutil.which("npm") is None:
         unavailable("Node.js 20 and npm are needed for the TypeScript SDK client")

@@ -7,21 +7,11 @@ redirect URI, so the browser really lands on the partner with the code.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
-from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 import pytest
-import requests
-from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
-from sqlalchemy import func
 from sqlalchemy import select
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request
-from werkzeug.wrappers import Response
 
 from oauth_server import scopes
 from oauth_server.extensions import db
@@ -30,79 +20,27 @@ from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.services import clients
 from oauth_server.services import companies
+from tests.browser.conftest import ISSUER
+from tests.browser.conftest import authorization_url
+from tests.browser.conftest import me
+from tests.browser.conftest import oauth_session
+from tests.browser.conftest import query
+from tests.browser.pages import log_in
 from tests.browser.pages import log_in_form
 from tests.browser.pages import open_api_settings
 from tests.factories import make_team
 from tests.factories import make_teammate
+from tests.isolation import count
 
 pytestmark = pytest.mark.browser
 
-ISSUER = "http://localhost"  # OAUTH_ISSUER of the test config
 APP_NAME = "Helpdesk Sync"
-
-
-class PartnerCallback:
-    """The partner's redirect URI: answers 200 to anything, remembers what reached /cb."""
-
-    def __init__(self) -> None:
-        self.hits: list[dict[str, str]] = []
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/cb"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    @Request.application
-    def _app(self, request: Request) -> Response:
-        if request.path == "/cb":
-            self.hits.append({k: v for k, v in request.args.items()})
-        body = "<!doctype html><title>Partner</title><p>Back at the partner.</p>"
-        return Response(body, mimetype="text/html")
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(5)
-
-
-@pytest.fixture(scope="module")
-def callback() -> Iterator[PartnerCallback]:
-    server = PartnerCallback()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
 def partner(callback):
     callback.hits.clear()
-    row, secret = clients.register_client(name=APP_NAME, redirect_uris=[callback.url])
-    return row, secret
-
-
-def oauth_session(partner, callback, scope: str) -> OAuth2Session:
-    row, secret = partner
-    return OAuth2Session(
-        row.client_id,
-        secret,
-        redirect_uri=callback.url,
-        scope=scope,
-        code_challenge_method="S256",
-    )
-
-
-def query(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-
-
-def me(live_server, access_token: str) -> requests.Response:
-    return requests.get(
-        f"{live_server.url}/api/v1/me",
-        headers={"Authorization": f"Bearer {access_token}"},
-        timeout=10,
-    )
-
-
-def count(model) -> int:
-    db.session.expire_all()
-    return db.session.scalar(select(func.count()).select_from(model))
+    return clients.register_client(name=APP_NAME, redirect_uris=[callback.url])
 
 
 def test_sign_in_consent_allow_then_revoke_under_apps_with_access(
@@ -113,10 +51,7 @@ def test_sign_in_consent_allow_then_revoke_under_apps_with_access(
     support = make_team(company, "Support", members=[mate])
     team_scope = scopes.team_scope(support.id)
     session = oauth_session(partner, callback, f"private {team_scope} shared")
-    verifier = generate_token(48)
-    url, state = session.create_authorization_url(
-        f"{live_server.url}/oauth/authorize", code_verifier=verifier
-    )
+    url, state, verifier = authorization_url(session, live_server)
 
     # Signed out: the authorize URL asks for a login first.
     page.goto(url)
@@ -162,8 +97,7 @@ def test_sign_in_consent_allow_then_revoke_under_apps_with_access(
     # An admin finds the grant under Apps with Access and revokes it.
     page.goto("/")
     page.get_by_role("button", name="Log out", exact=True).click()
-    page.goto("/login")
-    log_in_form(page, admin.email)
+    log_in(page, admin.email)
     open_api_settings(page)
     apps = page.locator("#apps-with-access")
     apps.get_by_role("heading", name="Apps with Access").wait_for()
@@ -206,10 +140,7 @@ def test_deny_sends_access_denied_back_with_state_and_iss(
     page, live_server, artifacts, callback, partner, company, admin
 ):
     session = oauth_session(partner, callback, "shared")
-    verifier = generate_token(48)
-    url, state = session.create_authorization_url(
-        f"{live_server.url}/oauth/authorize", code_verifier=verifier
-    )
+    url, state, verifier = authorization_url(session, live_server)
 
     page.goto(url)
     log_in_form(page, admin.email)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from oauth_server.services import app_policy
-from tests.browser.pages import log_in_form
+from tests.browser.pages import log_in
 from tests.browser.pages import open_security_log
 from tests.factories import make_personal_token
 
@@ -23,8 +23,7 @@ def test_the_security_log_filters_and_exports_csv(
     token, _ = make_personal_token(company, "shared", actor=admin, name="Zapier")
     app_policy.set_third_party_apps(company, "approved", actor=admin)
 
-    page.goto("/login")
-    log_in_form(page, admin.email)
+    log_in(page, admin.email)
     open_security_log(page)
     table = page.locator("#security-log")
     table.wait_for()

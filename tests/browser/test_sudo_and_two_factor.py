@@ -10,6 +10,7 @@ import pyotp
 import pytest
 import requests
 
+from tests.browser.pages import log_in
 from tests.browser.pages import log_in_form
 from tests.browser.pages import open_api_settings
 from tests.factories import PASSWORD
@@ -31,9 +32,7 @@ def test_a_tokens_value_past_the_window_takes_the_password_first(
     page, live_server, artifacts, company, admin, clock
 ):
     token, value = make_personal_token(company, actor=admin, name="Reporting")
-    page.goto("/login")
-    log_in_form(page, admin.email)
-    page.wait_for_url(re.compile(r"/$"))
+    log_in(page, admin.email)
     open_api_settings(page)
 
     clock.advance(WINDOW + 1)
@@ -60,9 +59,7 @@ def test_a_tokens_value_past_the_window_takes_the_password_first(
 
 
 def test_new_token_past_the_window_keeps_what_was_typed(page, company, admin, clock):
-    page.goto("/login")
-    log_in_form(page, admin.email)
-    page.wait_for_url(re.compile(r"/$"))
+    log_in(page, admin.email)
     open_api_settings(page)
     page.get_by_role("link", name="New Token", exact=True).click()
     page.get_by_label("Name", exact=True).fill("Nightly export")
@@ -79,9 +76,7 @@ def test_new_token_past_the_window_keeps_what_was_typed(page, company, admin, cl
 
 
 def test_set_up_two_factor_then_sign_in_with_a_code(page, artifacts, company, admin, clock):
-    page.goto("/login")
-    log_in_form(page, admin.email)
-    page.wait_for_url(re.compile(r"/$"))
+    log_in(page, admin.email)
     page.get_by_role("navigation").get_by_role("link", name="Preferences", exact=True).click()
     page.get_by_role("link", name="Set up two-factor", exact=True).click()
 

@@ -16,7 +16,8 @@ from oauth_server.models import AuditEvent
 from oauth_server.models import PersonalToken
 from oauth_server.models.base import utcnow
 from oauth_server.services import token_policy
-from tests.browser.pages import log_in_form
+from tests.browser.pages import answer_next_dialog
+from tests.browser.pages import log_in
 from tests.browser.pages import open_api_settings
 from tests.factories import make_personal_token
 from tests.isolation import rows
@@ -34,8 +35,7 @@ def test_admin_sets_the_policy_and_old_tokens_show_expired_by_policy(
         .values(created_at=utcnow() - timedelta(days=100))
     )
     db.session.commit()
-    page.goto("/login")
-    log_in_form(page, admin.email)
+    log_in(page, admin.email)
     open_api_settings(page)
     policy = page.locator("#token-policy")
     policy.get_by_role("heading", name="Policy").wait_for()
@@ -51,8 +51,9 @@ def test_admin_sets_the_policy_and_old_tokens_show_expired_by_policy(
     lifetime.select_option(label="90 days")
     unused.select_option(label="30 days")
     # Dismissed: nothing changes.
-    page.once("dialog", lambda dialog: dialog.dismiss())
+    asked = answer_next_dialog(page, accept=False)
     policy.get_by_role("button", name="Save token policy", exact=True).click()
+    assert asked and asked[0].startswith("Save the token policy?")
     assert token_policy.policy_of(admin.company_id) == token_policy.NO_POLICY
     page.once("dialog", lambda dialog: dialog.accept())
     policy.get_by_role("button", name="Save token policy", exact=True).click()
@@ -76,8 +77,7 @@ def test_new_token_offers_only_what_the_policy_allows(page: Any, admin: Any) -> 
     token_policy.set_policy(
         admin.company, max_lifetime_days=30, revoke_unused_days=None, actor=admin
     )
-    page.goto("/login")
-    log_in_form(page, admin.email)
+    log_in(page, admin.email)
     open_api_settings(page)
     page.get_by_role("link", name="New Token", exact=True).click()
     expiration = page.get_by_label("Expiration", exact=True)

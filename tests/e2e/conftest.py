@@ -27,12 +27,12 @@ import pytest
 
 from tests.browser.conftest import CHROMIUM
 from tests.browser.conftest import CHROMIUM_ARGS
-from tests.browser.conftest import _unavailable
 from tests.conftest import postgres_database_url
 from tests.processes import Process
 from tests.processes import clean_env
 from tests.processes import free_port
 from tests.processes import run
+from tests.processes import unavailable
 
 BIN = Path(sys.executable).parent
 TIMEOUT_MS = 15_000
@@ -200,11 +200,11 @@ def _no_stack_traces(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture(scope="package")  # as tests/browser's: only one sync Playwright at a time
 def browser() -> Iterator[Any]:
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        _unavailable(f"Chromium not found at {CHROMIUM}: `apt-get install chromium` to run these")
+        unavailable(f"Chromium not found at {CHROMIUM}: `apt-get install chromium` to run these")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("the playwright package is not installed: `pip install -e '.[dev]'`")
+        unavailable("the playwright package is not installed: `pip install -e '.[dev]'`")
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)

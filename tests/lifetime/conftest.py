@@ -6,15 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from oauth_server.extensions import db
 from oauth_server.models import AuditEvent
 from oauth_server.models import Company
 from oauth_server.models import Teammate
 from tests.factories import make_admin
 from tests.factories import make_company
 from tests.factories import make_teammate
+from tests.isolation import rows
 
 API_PAGE = "/settings/plugins-api/api"
 POLICY_ACTION = "/settings/plugins-api/api/policy"
@@ -42,14 +41,7 @@ def acme() -> Acme:
 
 
 def events(company_id: int, type: str) -> list[AuditEvent]:
-    db.session.expire_all()
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.company_id == company_id, AuditEvent.type == type)
-            .order_by(AuditEvent.id)
-        )
-    )
+    return rows(AuditEvent, AuditEvent.company_id == company_id, AuditEvent.type == type)
 
 
 def details(rows: list[AuditEvent]) -> list[Any]:

@@ -26,6 +26,7 @@ from tests.conftest import bearer
 from tests.conftest import csrf_from
 from tests.conftest import login
 from tests.conftest import post_form
+from tests.conftest import signed_in_as
 from tests.conftest import sql_sent
 from tests.factories import Partner
 from tests.factories import make_admin
@@ -59,19 +60,13 @@ def set_policy(workspace: Any, value: str) -> None:
     app_policy.set_third_party_apps(workspace.company, value, actor=workspace.admin)
 
 
-def signed_in(app: Flask, email: str) -> FlaskClient:
-    client = isolated_client(app)
-    login(client, email)
-    return client
-
-
 def authorize(client: FlaskClient, partner: Partner, scope: str = "shared") -> Any:
     _verifier, challenge = pkce()
     return client.get(authorize_url(partner, scope, challenge, prompt="consent"))
 
 
 def admin_posts(app: Flask, workspace: Any, action: str, data: dict[str, Any] | None = None) -> Any:
-    client = signed_in(app, workspace.admin.email)
+    client = signed_in_as(app, workspace.admin.email)
     answer = post_form(client, APPS_PAGE, action, data or {})
     assert answer.status_code == 302, answer.get_data(as_text=True)[:800]
     return answer
@@ -91,7 +86,7 @@ def test_no_third_party_apps_refuses_with_access_denied_naming_the_policy(
     app: Flask, workspace: Any, partner: Partner, scope: str
 ) -> None:
     set_policy(workspace, "none")
-    client = signed_in(app, workspace.teammate.email)
+    client = signed_in_as(app, workspace.teammate.email)
     params = error_redirect(authorize(client, partner), "access_denied")
     assert "No third-party apps" in params["error_description"]
     # The consent page's POST is refused too: no code, whatever the form says.
@@ -139,7 +134,7 @@ def test_approved_apps_only_request_approve_then_the_next_authorization_complete
     app: Flask, workspace: Any, partner: Partner, scope: str
 ) -> None:
     set_policy(workspace, "approved")
-    mate = signed_in(app, workspace.teammate.email)
+    mate = signed_in_as(app, workspace.teammate.email)
     page = authorize(mate, partner, scope)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -166,7 +161,7 @@ def test_approved_apps_only_request_approve_then_the_next_authorization_complete
     assert "Approval was requested already" in waiting.get_data(as_text=True)
     assert "Request approval</button>" not in waiting.get_data(as_text=True)
 
-    admin = signed_in(app, workspace.admin.email)
+    admin = signed_in_as(app, workspace.admin.email)
     listing = admin.get(APPS_PAGE).get_data(as_text=True)
     assert 'id="pending-requests"' in listing and "Partner App" in listing
     post_form(admin, APPS_PAGE, f"{APPS_PAGE}/requests/{approval.id}/approve", {})
@@ -192,7 +187,7 @@ def test_a_new_request_emails_every_active_admin_once(
     gone.active = False
     db.session.commit()
     set_policy(workspace, "approved")
-    mate = signed_in(app, workspace.teammate.email)
+    mate = signed_in_as(app, workspace.teammate.email)
     html = authorize(mate, partner, scope).get_data(as_text=True)
     form = {"csrf_token": csrf_from(html), "client_id": partner.client_id}
 
@@ -218,7 +213,7 @@ def test_a_declined_app_is_refused_and_cannot_be_requested_again(
     app: Flask, workspace: Any, partner: Partner, scope: str
 ) -> None:
     set_policy(workspace, "approved")
-    mate = signed_in(app, workspace.teammate.email)
+    mate = signed_in_as(app, workspace.teammate.email)
     approval = app_policy.request_approval(workspace.teammate, partner.client_id)
     app_policy.answer_request(workspace.company, approval.id, approve=False, actor=workspace.admin)
     page = authorize(mate, partner, scope)
@@ -246,7 +241,7 @@ def test_approval_is_per_company(app: Flask, workspace: Any, partner: Partner, s
     app_policy.set_third_party_apps(other, "approved", actor=other_admin)
     approval = app_policy.request_approval(outsider, partner.client_id)
     app_policy.answer_request(other, approval.id, approve=True, actor=other_admin)
-    refused = authorize(signed_in(app, workspace.teammate.email), partner, scope)
+    refused = authorize(signed_in_as(app, workspace.teammate.email), partner, scope)
     assert "Request approval</button>" in refused.get_data(as_text=True)
     assert get_code(isolated_client(app), partner, outsider.email, "shared")[0]
 
@@ -269,7 +264,7 @@ def test_request_approval_refuses_what_needs_none(
     says: str,
 ) -> None:
     set_policy(workspace, policy)
-    mate = signed_in(app, workspace.teammate.email)
+    mate = signed_in_as(app, workspace.teammate.email)
     html = mate.get("/preferences").get_data(as_text=True)
     answer = mate.post(
         "/oauth/authorize/approval",
@@ -327,7 +322,7 @@ def test_block_app_revokes_every_grant_of_the_app_in_the_company_in_bulk(
     assert {g.revoked_by_id for g in revoked} == {workspace.admin.id}
 
     params = error_redirect(
-        authorize(signed_in(app, workspace.teammate.email), partner, scope), "access_denied"
+        authorize(signed_in_as(app, workspace.teammate.email), partner, scope), "access_denied"
     )
     assert "blocked" in params["error_description"]
     # Unblocking lets it be authorized again; the revoked grants stay revoked.
@@ -346,7 +341,7 @@ def test_a_blocked_app_is_refused_whatever_the_policy(
     assert count(AppBlock) == 1
     set_policy(workspace, "approved")
     error_redirect(
-        authorize(signed_in(app, workspace.teammate.email), partner, scope), "access_denied"
+        authorize(signed_in_as(app, workspace.teammate.email), partner, scope), "access_denied"
     )
 
 
@@ -359,8 +354,7 @@ def test_revoke_all_third_party_access_ends_every_grant_and_keeps_personal_token
     first = issue(isolated_client(app), partner, workspace.teammate.email, scope)
     second = issue(isolated_client(app), register(name="Second"), workspace.admin.email, scope)
     _verifier, challenge = pkce()
-    pending = isolated_client(app)
-    login(pending, workspace.teammate.email)
+    pending = signed_in_as(app, workspace.teammate.email)
     get_code(pending, partner, None, scope)  # a code not redeemed yet
     elsewhere = make_company("Elsewhere")
     outsider = make_admin(elsewhere, email="out@elsewhere.test")
@@ -397,7 +391,7 @@ def test_a_metadata_document_app_outside_the_trusted_domains_gets_an_error_page(
     app: Flask, workspace: Any, docs: DocumentServer
 ) -> None:
     app_policy.set_trusted_domains(workspace.company, "example.com", actor=workspace.admin)
-    client = signed_in(app, workspace.teammate.email)
+    client = signed_in_as(app, workspace.teammate.email)
     _verifier, challenge = pkce()
     port = random.randint(20000, 60000)
     answer = client.get(document_authorize_url(docs.url, challenge, port))

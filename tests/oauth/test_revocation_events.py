@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event as sa_event
 from sqlalchemy import func
 from sqlalchemy import select
 from standardwebhooks import Webhook
@@ -39,6 +38,7 @@ from oauth_server.services import revocation
 from oauth_server.services import teammates
 from tests.conftest import login
 from tests.conftest import post_form
+from tests.conftest import sql_sent
 from tests.factories import Partner
 from tests.factories import make_teammate
 from tests.factories import register
@@ -345,19 +345,11 @@ def test_blocking_an_app_with_1000_grants_enqueues_1000_events_in_a_few_statemen
         for p in people
     )
     db.session.commit()
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    engine = db.engine
-    sa_event.listen(engine, "before_cursor_execute", count)
-    try:
+    with sql_sent() as sent:
         started = time.perf_counter()
         _, revoked = app_policy.block_app(company, partner.row.id, actor=workspace.admin)
         elapsed = time.perf_counter() - started
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", count)
+    statements = [statement for statement, _ in sent]
     assert revoked == 1000
     inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
     with capsys.disabled():

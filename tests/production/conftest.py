@@ -8,7 +8,6 @@ on a developer's machine, and fails it under ``CI=true``.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import sys
 import uuid
@@ -29,17 +28,10 @@ from tests.conftest import csrf_from
 from tests.processes import Process
 from tests.processes import clean_env
 from tests.processes import free_port
+from tests.processes import redis_server_url
 
 BIN = Path(sys.executable).parent
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
-IN_CI = os.environ.get("CI") == "true"
-
-
-def unavailable(reason: str) -> None:
-    """Skip on a developer's machine; under CI the service must be there."""
-    if IN_CI:
-        pytest.fail(f"{reason} (required under CI=true)")
-    pytest.skip(reason)
 
 
 def base_env(instance: Path, database_url: str, **settings: str) -> dict[str, str]:
@@ -148,18 +140,6 @@ def servers(count: int, env: dict[str, str], folder: Path) -> Iterator[list[Proc
 
 
 # --- services -------------------------------------------------------------------------------
-
-
-def redis_server_url() -> str:
-    """The Redis server tests may use (127.0.0.1:6379), or a skip (a failure under CI)."""
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
-    import redis
-
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError as error:
-        unavailable(f"Redis is not reachable at {url}: {error}")
-    return url
 
 
 @dataclass

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.processes import unavailable
 from tests.production.conftest import TRACEBACK
 from tests.production.conftest import Server
 from tests.production.conftest import base_env
@@ -33,7 +34,6 @@ from tests.production.conftest import me
 from tests.production.conftest import partner_tokens
 from tests.production.conftest import refresh
 from tests.production.conftest import seed
-from tests.production.conftest import unavailable
 
 OUTAGE_SECONDS = 1.5
 RECOVERY_TIMEOUT = 15.0

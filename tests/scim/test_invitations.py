@@ -15,6 +15,7 @@ from oauth_server.models import Teammate
 from oauth_server.services import teammates
 from tests.conftest import login
 from tests.conftest import post_form
+from tests.conftest import signed_in_as
 from tests.isolation import isolated_client
 from tests.mailbox import SmtpServer
 from tests.password_links import assert_no_secret
@@ -59,8 +60,7 @@ def test_a_scim_created_teammate_is_invited_and_signs_in(
 def test_the_company_setting_turns_it_off(
     app: Flask, scim: Scim, acme: Acme, smtp_server: SmtpServer
 ) -> None:
-    admin = isolated_client(app)
-    login(admin, "admin@acme.test")
+    admin = signed_in_as(app, "admin@acme.test")
     page = admin.get(PAGE).get_data(as_text=True)
     assert "Send invitations to teammates created by SCIM" in page
     assert post_form(admin, PAGE, f"{PAGE}/scim-invitations", {}).status_code == 302  # unticked
@@ -90,8 +90,7 @@ def test_cancelling_a_scim_invitation_keeps_the_teammate(
 ) -> None:
     scim.post("/Users", new_user("dora@acme.test"))
     dora = provisioned("dora@acme.test")
-    admin = isolated_client(app)
-    login(admin, "admin@acme.test")
+    admin = signed_in_as(app, "admin@acme.test")
     assert "Invitation pending" in admin.get(PAGE).get_data(as_text=True)
     cancelled = post_form(admin, PAGE, f"{PAGE}/{dora.id}/invitation/cancel", {})
     assert cancelled.status_code == 302

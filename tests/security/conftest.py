@@ -5,25 +5,20 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 
-from oauth_server import tokens
-from oauth_server.extensions import db
-from oauth_server.models import OAuthToken
 from oauth_server.services import clients
-from oauth_server.services import consent
-from oauth_server.services import oauth_tokens
 from tests.factories import REDIRECT_URI
+from tests.factories import Pair
+from tests.factories import make_pair
 
 SCANNING_URL = "/security/secret-scanning"
 REPORT_URL = "/security/report-leaked"
@@ -80,32 +75,10 @@ def report_body(*values: str, url: str = "https://github.com/o/r/blob/main/x.env
     return json.dumps(items).encode()
 
 
-@dataclass
-class Pair:
-    row: OAuthToken
-    access: str
-    refresh: str
-
-
 def app_and_pair(teammate: Any, name: str = "Leaky App") -> tuple[Any, Pair]:
     """A registered app, and the first token pair of a grant of ``teammate`` to it."""
     app_row, _ = clients.register_client(name=name, redirect_uris=[REDIRECT_URI])
-    value = tokens.generate(tokens.Kind.CODE)
-    consent.store_code(
-        value,
-        client=app_row,
-        teammate=teammate,
-        redirect_uri=REDIRECT_URI,
-        scope="shared",
-        code_challenge=create_s256_code_challenge(secrets.token_urlsafe(48)),
-        code_challenge_method="S256",
-    )
-    claimed = oauth_tokens.claim_code(value, app_row)
-    issued = oauth_tokens.generate_bearer("authorization_code", app_row, scope=claimed.scope)
-    pair_id = oauth_tokens.store_claimed(issued, client_pk=app_row.id, claimed=claimed)
-    db.session.commit()
-    row = db.session.get_one(OAuthToken, pair_id)
-    return app_row, Pair(row, issued["access_token"], issued["refresh_token"])
+    return app_row, make_pair(app_row, teammate)
 
 
 def mangled(value: str) -> str:

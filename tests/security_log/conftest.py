@@ -6,15 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask import Flask
 
 from oauth_server.models import AuditEvent
 from oauth_server.models import Teammate
-from tests.conftest import login
 from tests.factories import CompanyUnderTest
 from tests.factories import make_company_under_test
 from tests.isolation import IsolatedClient
-from tests.isolation import isolated_client
 from tests.isolation import rows
 
 PAGE = "/settings/security-log"
@@ -29,16 +26,6 @@ def acme() -> CompanyUnderTest:
         admin={"email": "admin@acme.test", "name": "Ada Admin"},
         other_admin={"email": "admin@other.test", "name": "Olga Other"},
     )
-
-
-@pytest.fixture
-def signed_in(app: Flask) -> Callable[[Teammate], IsolatedClient]:
-    def sign_in(teammate: Teammate) -> IsolatedClient:
-        client = isolated_client(app)
-        login(client, teammate.email)
-        return client
-
-    return sign_in
 
 
 @pytest.fixture

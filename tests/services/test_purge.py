@@ -25,8 +25,8 @@ from oauth_server.services import revocation
 from tests.conftest import sql_sent
 from tests.factories import CompanyUnderTest
 from tests.factories import make_personal_token
+from tests.factories import rotate_pair
 from tests.isolation import rows
-from tests.security.conftest import Pair
 from tests.security.conftest import app_and_pair
 
 DAY = timedelta(days=1)
@@ -39,15 +39,6 @@ def _set(model: Any, row_id: int, **values: Any) -> None:
 
 def _ids(model: Any) -> set[int]:
     return {row.id for row in rows(model)}
-
-
-def _rotate(app_row: Any, pair: Pair) -> Pair:
-    claimed = oauth_tokens.claim_refresh(pair.refresh, app_row)
-    issued = oauth_tokens.generate_bearer("refresh_token", app_row, scope=claimed.scope)
-    pair_id = oauth_tokens.store_claimed(issued, client_pk=app_row.id, claimed=claimed)
-    db.session.commit()
-    row = db.session.get_one(OAuthToken, pair_id)
-    return Pair(row, issued["access_token"], issued["refresh_token"])
 
 
 @pytest.fixture
@@ -109,8 +100,8 @@ def test_partner_rows_go_children_first_and_live_ones_stay(
     _set(AuthorizationCode, recent_code.id, expires_at=now - 2 * DAY)  # an expired code goes
     # A live grant, rotated twice: the first pair ended long ago, the others are live.
     live_app, first = app_and_pair(alice, "Live App")
-    second = _rotate(live_app, first)
-    third = _rotate(live_app, second)
+    second = rotate_pair(live_app, first)
+    third = rotate_pair(live_app, second)
     _set(
         OAuthToken,
         first.row.id,
@@ -202,7 +193,7 @@ def test_pairs_go_in_batches_with_their_successors_let_go(
     app_row, pair = app_and_pair(company_under_test.teammates[0])
     chain = [pair]
     for _ in range(4):
-        chain.append(_rotate(app_row, chain[-1]))
+        chain.append(rotate_pair(app_row, chain[-1]))
     for ended in chain[:-1]:
         _set(
             OAuthToken,

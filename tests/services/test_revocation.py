@@ -7,29 +7,29 @@ token, an access token, a refresh token, a grant, or deleting an app.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from oauth_server import tokens
 from oauth_server.extensions import db
 from oauth_server.models import AuthorizationCode
 from oauth_server.models import OAuthGrant
 from oauth_server.models import OAuthToken
 from oauth_server.models import PersonalToken
 from oauth_server.services import clients
-from oauth_server.services import consent
 from oauth_server.services import oauth_tokens
 from oauth_server.services import principals
 from oauth_server.services import revocation
 from oauth_server.services.oauth_tokens import PresentedToken
+from tests.factories import Pair
 from tests.factories import make_admin
+from tests.factories import make_code
 from tests.factories import make_company
+from tests.factories import make_pair
 from tests.factories import make_personal_token
 from tests.factories import make_teammate
+from tests.factories import rotate_pair
 
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
@@ -39,45 +39,10 @@ def _app(name: str) -> Any:
     return row
 
 
-def _code(app: Any, teammate: Any, scope: str = "shared") -> tuple[AuthorizationCode, str]:
-    value = tokens.generate(tokens.Kind.CODE)
-    row = consent.store_code(
-        value,
-        client=app,
-        teammate=teammate,
-        redirect_uri=REDIRECT_URI,
-        scope=scope,
-        code_challenge=create_s256_code_challenge(secrets.token_urlsafe(48)),
-        code_challenge_method="S256",
-    )
-    return row, value
-
-
-@dataclass
-class Pair:
-    row: OAuthToken
-    access: str
-    refresh: str
-
-
-def _store(app: Any, grant_type: str, claimed: Any) -> Pair:
-    """The pair the token endpoint issues for a claimed code or refresh token."""
-    issued = oauth_tokens.generate_bearer(grant_type, app, scope=claimed.scope)
-    pair_id = oauth_tokens.store_claimed(issued, client_pk=app.id, claimed=claimed)
-    db.session.commit()
-    row = db.session.get_one(OAuthToken, pair_id)
-    return Pair(row, issued["access_token"], issued["refresh_token"])
-
-
 def _grant(app: Any, teammate: Any, scope: str = "shared") -> tuple[OAuthGrant, Pair]:
     """A redeemed code: its grant and first token pair."""
-    _, value = _code(app, teammate, scope)
-    pair = _store(app, "authorization_code", oauth_tokens.claim_code(value, app))
+    pair = make_pair(app, teammate, scope)
     return pair.row.grant, pair
-
-
-def _rotate(app: Any, pair: Pair) -> Pair:
-    return _store(app, "refresh_token", oauth_tokens.claim_refresh(pair.refresh, app))
 
 
 @dataclass
@@ -109,7 +74,7 @@ def world() -> World:
     mate = make_teammate(company)
     app, other_app = _app("Partner"), _app("Other")
     grant, old_pair = _grant(app, admin)
-    pair = _rotate(app, old_pair)
+    pair = rotate_pair(app, old_pair)
     mates_grant, mates_pair = _grant(app, mate, "private")
     elsewhere_admin = make_admin(make_company("Elsewhere"))
     elsewhere_grant, elsewhere_pair = _grant(app, elsewhere_admin)
@@ -124,15 +89,15 @@ def world() -> World:
         grant=grant,
         old_pair=old_pair,
         pair=pair,
-        pending=_code(app, admin)[0],
+        pending=make_code(app, admin)[0],
         mates_grant=mates_grant,
         mates_pair=mates_pair,
-        mates_pending=_code(app, mate, "private")[0],
+        mates_pending=make_code(app, mate, "private")[0],
         elsewhere_grant=elsewhere_grant,
         elsewhere_pair=elsewhere_pair,
         other_apps_grant=other_apps_grant,
         other_apps_pair=other_apps_pair,
-        other_apps_pending=_code(other_app, admin)[0],
+        other_apps_pending=make_code(other_app, admin)[0],
     )
 
 

@@ -12,7 +12,6 @@ from oauth_server import scopes
 from oauth_server.models import Company
 from oauth_server.models import Teammate
 from oauth_server.services import companies
-from tests.conftest import login
 from tests.factories import Partner
 from tests.factories import make_admin
 from tests.factories import make_company
@@ -60,18 +59,6 @@ def offer(company: Company, case: str) -> tuple[str, str]:
 @pytest.fixture
 def client(app: Flask) -> IsolatedClient:
     return isolated_client(app)
-
-
-@pytest.fixture
-def signed_in(app: Flask) -> Callable[[Teammate], IsolatedClient]:
-    """A new client signed in as ``teammate``."""
-
-    def sign_in(teammate: Teammate) -> IsolatedClient:
-        client = isolated_client(app)
-        login(client, teammate.email)
-        return client
-
-    return sign_in
 
 
 @pytest.fixture

@@ -84,6 +84,25 @@ def test_the_page_shows_the_policy_the_requests_and_revoke_all(
     )
 
 
+def _forms(approval: AppApproval) -> list[tuple[str, dict[str, str]]]:
+    """Every form of the page: its action and what it sends, the CSRF token aside."""
+    return [
+        (POLICY, {"third_party_apps": "none"}),
+        (DOMAINS, {"trusted_domains": "example.com"}),
+        (answer_url(approval.id, "approve"), {}),
+        (block_url(approval.client_pk), {}),
+        (block_url(approval.client_pk) + "/unblock", {}),
+        (REVOKE_ALL, {}),
+    ]
+
+
+def _nothing_changed(company: Company) -> None:
+    """The policy is still "approved", the request pending, no app blocked."""
+    assert app_policy.policy_of(company.id).third_party_apps == "approved"
+    assert rows(AppApproval)[0].status == "pending"
+    assert count(AppBlock) == 0
+
+
 def test_a_teammate_who_is_not_an_admin_gets_403_everywhere(
     signed_in: Callable[[Teammate], IsolatedClient],
     company: Company,
@@ -94,35 +113,18 @@ def test_a_teammate_who_is_not_an_admin_gets_403_everywhere(
     client = signed_in(mate)
     assert client.get(APPS_PAGE).status_code == 403
     csrf = csrf_from(client.get("/preferences").get_data(as_text=True))
-    for url, data in (
-        (POLICY, {"third_party_apps": "none"}),
-        (DOMAINS, {"trusted_domains": "example.com"}),
-        (answer_url(approval.id, "approve"), {}),
-        (block_url(approval.client_pk), {}),
-        (block_url(approval.client_pk) + "/unblock", {}),
-        (REVOKE_ALL, {}),
-    ):
+    for url, data in _forms(approval):
         assert client.post(url, data={**data, "csrf_token": csrf}).status_code == 403, url
-    assert app_policy.policy_of(company.id).third_party_apps == "approved"
-    assert rows(AppApproval)[0].status == "pending"
-    assert count(AppBlock) == 0
+    _nothing_changed(company)
 
 
 def test_every_form_needs_its_csrf_token(
     admin_client: IsolatedClient, company: Company, admin: Teammate, mate: Teammate
 ) -> None:
     approval = _pending(company, mate, admin)
-    for url, data in (
-        (POLICY, {"third_party_apps": "none"}),
-        (DOMAINS, {"trusted_domains": "example.com"}),
-        (answer_url(approval.id, "approve"), {}),
-        (block_url(approval.client_pk), {}),
-        (REVOKE_ALL, {}),
-    ):
+    for url, data in _forms(approval):
         assert admin_client.post(url, data=data).status_code == 400, url
-    assert app_policy.policy_of(company.id).third_party_apps == "approved"
-    assert rows(AppApproval)[0].status == "pending"
-    assert count(AppBlock) == 0
+    _nothing_changed(company)
 
 
 @pytest.mark.parametrize("value", ["all", "approved", "none"])

@@ -6,7 +6,6 @@ import html as htmllib
 import re
 
 import pytest
-from sqlalchemy import func
 from sqlalchemy import select
 
 from oauth_server import scopes
@@ -32,6 +31,7 @@ from tests.flows import get_code
 from tests.flows import me_status
 from tests.flows import oauth_error
 from tests.flows import refresh
+from tests.isolation import count
 from tests.isolation import fresh
 from tests.isolation import isolated_client
 from tests.settings.conftest import API_PAGE
@@ -77,11 +77,6 @@ def the_grant() -> OAuthGrant:
 
 def revoke(client, grant_id):
     return post_form(client, grant_page(grant_id), grant_revoke_url(grant_id), {})
-
-
-def count(model) -> int:
-    db.session.expire_all()
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 # --- The list ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from oauth_server.models import Teammate
 from oauth_server.services import teammates
 from tests.conftest import login
 from tests.conftest import post_form
+from tests.conftest import signed_in_as
 from tests.factories import CompanyUnderTest
 from tests.factories import make_company_under_test
 from tests.isolation import isolated_client
@@ -36,9 +37,7 @@ def acme(app: Flask, job_queue: dict[str, Any]) -> CompanyUnderTest:
 
 @pytest.fixture
 def admin_client(app: Flask, acme: CompanyUnderTest) -> Any:
-    client = isolated_client(app)
-    login(client, "admin@acme.test")
-    return client
+    return signed_in_as(app, "admin@acme.test")
 
 
 def invite(client: Any, **fields: Any) -> Any:
@@ -167,8 +166,7 @@ def test_teammates_of_another_company_or_without_invitation_are_not_found(
 
 
 def test_only_admins_invite(app: Flask, acme: CompanyUnderTest) -> None:
-    client = isolated_client(app)
-    login(client, "alice@acme.test")
+    client = signed_in_as(app, "alice@acme.test")
     answer = client.post(f"{PAGE}/invite", data={"email": "carol@acme.test"})
     assert answer.status_code in (400, 403)
     assert carol() is None
