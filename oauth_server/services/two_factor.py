@@ -36,6 +36,7 @@ from oauth_server.models import SecurityPolicy
 from oauth_server.models import Teammate
 from oauth_server.models import TwoFactor
 from oauth_server.models.base import utcnow
+from oauth_server.services import policies
 from oauth_server.services.vault import vault
 
 log = logging.getLogger("oauth_server.audit")
@@ -258,26 +259,12 @@ def required_for_admins(company_id: int) -> bool:
 
 def set_required_for_admins(company: Company, required: bool, *, actor: Teammate) -> None:
     """Company settings > Teammates > "Require two-factor for admins"."""
-    row = db.session.get(SecurityPolicy, company.id)
-    if row is None:
-        row = SecurityPolicy(company_id=company.id)
-        db.session.add(row)
-    row.require_two_factor_for_admins = required
-    row.updated_at = utcnow()
-    row.updated_by_id = actor.id
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise ValidationFailed("Another admin saved this at the same time: try again.") from None
-    log.info(
-        "policy changed",
-        extra={
-            "company_id": company.id,
-            "actor_id": actor.id,
-            "policy": "require_two_factor_for_admins",
-            "value": str(required).lower(),
-        },
+    policies.save(
+        SecurityPolicy,
+        company,
+        {"require_two_factor_for_admins": required},
+        actor=actor,
+        defaults={"require_two_factor_for_admins": False},
     )
 
 

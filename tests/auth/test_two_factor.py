@@ -11,6 +11,7 @@ import pyotp
 import pytest
 
 from oauth_server.extensions import db
+from oauth_server.models import AuditEvent
 from oauth_server.models import BrowserSession
 from oauth_server.models import RecoveryCode
 from oauth_server.models import TwoFactor
@@ -370,6 +371,10 @@ def test_the_company_setting_is_on_the_teammates_page(app, company):
     assert two_factor.required_for_admins(company.id)
     # Turned on, the admin who did it is sent to set it up too.
     assert client.get("/settings/teammates").headers["Location"] == SETUP
+    # A policy like the others: the security log says who changed it, from what to what.
+    [changed] = rows(AuditEvent, AuditEvent.type == "policy.changed")
+    assert (changed.actor_teammate_id, changed.door) == (admin.id, "policy")
+    assert changed.details == {"policy": "require_two_factor_for_admins", "old": False, "new": True}
 
 
 def test_a_teammate_cannot_change_the_company_setting(app, company):
