@@ -24,6 +24,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     factory.proxies(app)
     factory.sessions(app)
     factory.extensions(app)
+    factory.jobs(app)
     factory.security_headers(app)
     factory.cors(app)
     factory.blueprints(app)

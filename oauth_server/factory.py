@@ -164,12 +164,17 @@ def extensions(app: Flask) -> None:
     login_manager.session_protection = "basic"
     vault.init_app(app)
     text.refuse_nul_at_flush()
-    # They register their jobs: the worker runs what this app runs.
-    from oauth_server import lifecycle  # noqa: F401
     from oauth_server import mail
-    from oauth_server.services import events  # noqa: F401
 
     mail.init_app(app)
+
+
+def jobs(app: Flask) -> None:
+    """The modules that define job kinds and scheduled jobs, imported so that they register
+    them: ``oauth-server worker`` builds this same app, so it runs whatever the app queues."""
+    from oauth_server import lifecycle  # noqa: F401
+    from oauth_server import mail  # noqa: F401
+    from oauth_server.services import events  # noqa: F401
 
 
 def security_headers(app: Flask) -> None:
