@@ -33,6 +33,8 @@ BIN = Path(sys.executable).parent
 READY_TIMEOUT = 30.0
 WORKERS = 2
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+APP = "oauth_server:create_app()"
+BARE_APP = "bench.bare:app"  # the bare floor (bench/bare.py)
 
 
 @contextlib.contextmanager
@@ -83,7 +85,7 @@ def postgres_database(server_url: str) -> Iterator[str]:
 
 @dataclass
 class Server:
-    """The app under gunicorn (2 workers) on a free loopback port."""
+    """The app (or ``bench/bare.py``'s) under gunicorn (2 workers) on a free loopback port."""
 
     database_url: str
     folder: Path
@@ -91,6 +93,8 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     settings: dict[str, str] = field(default_factory=dict)
     threads: int | None = None  # None: what the gunicorn settings say
+    app: str = APP  # the WSGI app gunicorn serves, in its notation
+    ready_path: str = "/healthz"
 
     def __post_init__(self) -> None:
         from cryptography.fernet import Fernet
@@ -153,7 +157,7 @@ class Server:
             str(WORKERS),
             "--bind",
             f"127.0.0.1:{self.port}",
-            "oauth_server:create_app()",
+            self.app,
         ]
 
     def start(self) -> None:
@@ -172,14 +176,14 @@ class Server:
                 raise RuntimeError(f"gunicorn exited ({self.proc.returncode}):\n{self.log_tail()}")
             if len(self.workers()) == WORKERS:
                 try:
-                    with urllib.request.urlopen(self.url + "/healthz", timeout=1) as answer:
+                    with urllib.request.urlopen(self.url + self.ready_path, timeout=1) as answer:
                         if answer.status == 200:
                             return
                 except OSError:
                     pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"gunicorn did not answer /healthz in time:\n{self.log_tail()}")
+        raise RuntimeError(f"gunicorn did not answer {self.ready_path} in time:\n{self.log_tail()}")
 
     def drain(self) -> None:
         """Wait until the requests a run left queued are served: one request at a time
@@ -188,7 +192,7 @@ class Server:
         while time.monotonic() < deadline:
             started = time.monotonic()
             try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=READY_TIMEOUT):
+                with urllib.request.urlopen(self.url + self.ready_path, timeout=READY_TIMEOUT):
                     pass
             except OSError:
                 return

@@ -11,8 +11,11 @@ own, this script:
    consent page with its CSRF token, ``/oauth/token``) and creates 60 conversations
    through the API;
 3. drives each route with wrk (2 threads, 16 connections): a warm-up, then 5 runs of 2 s,
-   each between two 1 s runs of the floor, ``/healthz``; a route's ratio to the floor is
-   the median of its runs' ratios to the floor runs around them. Routes: ``/api/v1/me``
+   each between two 1 s runs of each floor; a route's ratio to a floor is the median of
+   its runs' ratios to that floor's runs around them. There are two floors: the app's own
+   ``/healthz``, which pays for its request hooks, log line and limiter, and the bare floor,
+   a Flask app of one route answering a short text (bench/bare.py) served by a second
+   gunicorn with the same command and settings, started beside the server. Routes: ``/api/v1/me``
    with a personal and a partner token, ``/api/v1/conversations?limit=50``, the
    authorization-code exchange and the refresh at ``/oauth/token``, and ``POST
    /oauth/revoke``. Codes, refresh tokens and tokens to revoke work once: they are
@@ -24,7 +27,8 @@ own, this script:
 5. reads the resident memory of each worker, profiles the floor and every route of (2)
    to (5) with py-spy, and counts the SQL statements of one request of each route;
 
-then prints one table, PASS/FAIL for every target of issue 6, and the profiles.
+then prints one table, PASS/FAIL for every target (issue 6 against `/healthz`, issue 19
+against the bare floor), and the profiles.
 
     .venv/bin/python bench/run.py [--only sqlite|postgres] [--no-profile] [--help]
 """
@@ -72,7 +76,7 @@ LIST_SMALL = 100
 LIST_LARGE = 100_000
 USER_AGENT = "bench/1.0"
 
-# Targets of issue 6, as ratios to the floor (and on SQLite, PostgreSQL).
+# Targets of issue 6, as ratios to the /healthz floor (and on SQLite, PostgreSQL).
 TARGETS = {
     "me_personal": {"sqlite": 0.5, "postgres": 0.4},
     "me_partner": {"sqlite": 0.5, "postgres": 0.4},
@@ -80,6 +84,14 @@ TARGETS = {
     "exchange": {"sqlite": 0.15, "postgres": 0.12},
     "refresh": {"sqlite": 0.15, "postgres": 0.12},
     "revoke": {"sqlite": 0.2, "postgres": 0.2},
+}
+# Targets of issue 19, as ratios to the bare floor.
+BARE_TARGETS = {
+    "me_personal": {"sqlite": 0.6, "postgres": 0.45},
+    "me_partner": {"sqlite": 0.6, "postgres": 0.45},
+    "exchange": {"sqlite": 0.2, "postgres": 0.14},
+    "refresh": {"sqlite": 0.2, "postgres": 0.14},
+    "revoke": {"sqlite": 0.3, "postgres": 0.2},
 }
 # Every limit the server reads (oauth_server/config.py), for --limits.
 LIMIT_SETTINGS = tuple(
@@ -93,6 +105,7 @@ RSS_MAX_MB = 120.0
 P99_OVER_P50_MAX = 3.0
 
 LABELS = {
+    "bare": "(0) GET / of a bare Flask app, the bare floor",
     "floor": "(1) GET /healthz, the floor",
     "me_personal": "(2) GET /api/v1/me, personal token",
     "me_partner": "(2) GET /api/v1/me, partner token",
@@ -121,9 +134,18 @@ def median_run(runs: list[Result]) -> tuple[float, float]:
     )
 
 
+def framed_ratios(runs: list[Result], floors: list[Result]) -> list[float]:
+    """Each run's rate over the mean rate of the floor runs just before and after it."""
+    out = []
+    for i, run in enumerate(runs):
+        floor = (floors[i].rps + floors[i + 1].rps) / 2
+        out.append(run.rps / floor if floor else 0.0)
+    return out
+
+
 @dataclass
 class Measured:
-    """A route's runs, each between two runs of the floor.
+    """A route's runs, each between two runs of each floor.
 
     Its ratio is the median of the ratios of its runs, each to the mean of the floor runs
     just before and after it: on a machine doing other work the floor moves, and a run
@@ -133,6 +155,7 @@ class Measured:
     key: str
     runs: list[Result]
     floors: list[Result]  # one more than runs: floors[i] and floors[i + 1] frame runs[i]
+    bares: list[Result]  # the bare floor's runs, framing the runs as ``floors`` do
 
     @property
     def result(self) -> Result:
@@ -140,15 +163,19 @@ class Measured:
 
     @property
     def ratios(self) -> list[float]:
-        out = []
-        for i, run in enumerate(self.runs):
-            floor = (self.floors[i].rps + self.floors[i + 1].rps) / 2
-            out.append(run.rps / floor if floor else 0.0)
-        return out
+        return framed_ratios(self.runs, self.floors)
 
     @property
     def ratio(self) -> float:
         return statistics.median(self.ratios)
+
+    @property
+    def bare_ratios(self) -> list[float]:
+        return framed_ratios(self.runs, self.bares)
+
+    @property
+    def bare_ratio(self) -> float:
+        return statistics.median(self.bare_ratios)
 
     @property
     def p50_ms(self) -> float:
@@ -169,12 +196,18 @@ class Measured:
         route = self.result.cpu_ms
         return loadgen.combine(self.floors).cpu_ms / route if route else 0.0
 
+    @property
+    def bare_cpu_ratio(self) -> float:
+        route = self.result.cpu_ms
+        return loadgen.combine(self.bares).cpu_ms / route if route else 0.0
+
 
 @dataclass
 class Backend:
     name: str
     rows: dict[str, Measured] = field(default_factory=dict)
     floors: dict[str, list[Result]] = field(default_factory=dict)  # by database size
+    bare_floors: dict[str, list[Result]] = field(default_factory=dict)  # by database size
     seed_seconds: dict[str, float] = field(default_factory=dict)
     rss_mb: list[float] = field(default_factory=list)
     profiles: list[profiling.Profile] = field(default_factory=list)
@@ -186,6 +219,7 @@ class Backend:
 
 
 FLOOR = Target("GET", "/healthz", {"User-Agent": USER_AGENT})
+BARE = Target("GET", "/", {"User-Agent": USER_AGENT})
 
 # A run counts when each worker did at least this share of the workers' CPU (Bench.load).
 BALANCED_SHARE = 0.25
@@ -198,18 +232,31 @@ def _balanced(spent: list[float]) -> bool:
 
 
 class Bench:
-    def __init__(self, backend: Backend, server: harness.Server, args: argparse.Namespace):
+    def __init__(
+        self,
+        backend: Backend,
+        server: harness.Server,
+        bare: harness.Server,
+        args: argparse.Namespace,
+    ):
         self.backend = backend
         self.server = server
+        self.bare = bare
         self.args = args
         self.folder = server.folder
         self.size = "1k"  # the database's personal tokens: "1k", then "1M"
         self.last_floor: Result | None = None
+        self.last_bare: Result | None = None
 
     # --- measuring ------------------------------------------------------------------------
 
     def load(
-        self, target: Target | Callable[[], Target], seconds: int, *, balance: bool = True
+        self,
+        target: Target | Callable[[], Target],
+        seconds: int,
+        *,
+        balance: bool = True,
+        server: harness.Server | None = None,
     ) -> Result:
         """One run of ``seconds``, again (with a fresh ``target()``) while it was one-sided.
 
@@ -220,28 +267,41 @@ class Bench:
         ``reuse_port``), which the kernel fills by address; a run is still kept only
         when every worker did at least ``BALANCED_SHARE`` of the work, or after
         ``BALANCE_ATTEMPTS``; the report counts the runs made again. Warm-ups
-        (``balance=False``) are kept as they come.
+        (``balance=False``) are kept as they come. ``server``: the bare floor's, else ours.
         """
+        server = server or self.server
         for attempt in range(1, BALANCE_ATTEMPTS + 1):
-            before = self.server.worker_cpu_each()
-            result = loadgen.run(self.server.url, target() if callable(target) else target, seconds)
-            spent = [b - a for a, b in zip(before, self.server.worker_cpu_each(), strict=False)]
+            before = server.worker_cpu_each()
+            result = loadgen.run(server.url, target() if callable(target) else target, seconds)
+            spent = [b - a for a, b in zip(before, server.worker_cpu_each(), strict=False)]
             result.worker_cpu_s = sum(spent)
             if not balance or _balanced(spent) or attempt == BALANCE_ATTEMPTS:
                 break
             self.backend.repeated += 1
             log(f"one worker took {max(spent) / sum(spent):.0%} of a run's work: once more")
-            self.server.drain()
+            server.drain()
         return result
 
     def floor(self) -> Result:
+        """A run of each floor, ``/healthz`` then the bare app's; the first one warmed up."""
         self.server.drain()
         if self.last_floor is None:
             self.load(FLOOR, self.args.warmup, balance=False)
+            self.load(BARE, self.args.warmup, balance=False, server=self.bare)
         result = self.load(FLOOR, self.args.floor_seconds)
         self.backend.floors.setdefault(self.size, []).append(result)
         self.last_floor = result
+        bare = self.load(BARE, self.args.floor_seconds, server=self.bare)
+        self.backend.bare_floors.setdefault(self.size, []).append(bare)
+        self.last_bare = bare
         return result
+
+    def framing(self) -> tuple[list[Result], list[Result]]:
+        """The floors' last runs, to frame a route's first run (measured if there are none)."""
+        if self.last_floor is None or self.last_bare is None:
+            self.floor()
+        assert self.last_floor is not None and self.last_bare is not None
+        return [self.last_floor], [self.last_bare]
 
     def measure(self, key: str, target: Target | Any) -> Measured:
         """A warm-up, then ``--rounds`` runs of the route, each followed by one of the floor.
@@ -250,13 +310,18 @@ class Bench:
         single-use values, a fresh batch each round).
         """
         make = target if callable(target) else (lambda _round: target)
-        floors = [self.last_floor or self.floor()]
+        floors, bares = self.framing()
         self.load(make(-1), self.args.warmup, balance=False)
         runs = []
         for round_ in range(self.args.rounds):
             runs.append(self.load(functools.partial(make, round_), self.args.seconds))
             floors.append(self.floor())
-        return self._record(Measured(key, runs, floors))
+            bares.append(self.bare_last())
+        return self._record(Measured(key, runs, floors, bares))
+
+    def bare_last(self) -> Result:
+        assert self.last_bare is not None
+        return self.last_bare
 
     def _record(self, row: Measured) -> Measured:
         self.backend.rows[row.key] = row
@@ -268,7 +333,9 @@ class Bench:
             + f"; all together {result.p99_ms:.1f}), ratios "
             + " ".join(f"{r:.3f}" for r in row.ratios)
             + f" (floor {row.floor_rps:.0f} req/s), worker CPU {result.cpu_ms:.2f} ms/request"
-            + f" (ratio {row.cpu_ratio:.3f}), errors {result.errors}"
+            + f" (ratio {row.cpu_ratio:.3f}), ratios to the bare floor "
+            + " ".join(f"{r:.3f}" for r in row.bare_ratios)
+            + f" (bare CPU ratio {row.bare_cpu_ratio:.3f}), errors {result.errors}"
             + (" (ran out of pre-issued values)" if result.exhausted else "")
             + (f" (first: {result.sample[:120]})" if result.sample else "")
         )
@@ -315,11 +382,13 @@ class Bench:
         warm_up = self.load(batch(-1), self.args.warmup, balance=False)
         rate.update(rps=warm_up.rps, exhausted=warm_up.exhausted)
         floors = [self.floor()]
+        bares = [self.bare_last()]
         runs = []
         for round_ in range(self.args.rounds):
             runs.append(run(round_))
             floors.append(self.floor())
-        return self._record(Measured(key, runs, floors))
+            bares.append(self.bare_last())
+        return self._record(Measured(key, runs, floors, bares))
 
     # --- the run --------------------------------------------------------------------------
 
@@ -515,7 +584,7 @@ class Bench:
             page = session.get(url + "/settings/plugins-api/api", allow_redirects=False, timeout=30)
             assert page.status_code == 200 and "filler" in page.text, page.status_code
             cookies[key] = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
-        self.size, self.last_floor = "1M", None
+        self.size, self.last_floor, self.last_bare = "1M", None, None
         self.measure("me_personal_1m", me_personal)
         pages = {
             key: Target(
@@ -569,7 +638,7 @@ class Bench:
             keep.mkdir(parents=True, exist_ok=True)
             (keep / f"{self.backend.name}-{key}.txt").write_text(raw.read_text())
         self.backend.profiles.append(profile)
-        self.last_floor = None  # the next row measures a floor of its own
+        self.last_floor = self.last_bare = None  # the next row measures floors of its own
         log(f"{self.backend.name} profiled {LABELS[key]} ({result.rps:.0f} req/s under py-spy)")
 
 
@@ -598,10 +667,20 @@ def bench_backend(name: str, args: argparse.Namespace) -> Backend:
                 if args.redis_url:
                     server.settings["REDIS_URL"] = args.redis_url
                     server.settings["RATELIMIT_KEY_PREFIX"] = f"bench-{os.getpid()}-{name}"
-            log(f"{name}: server on {server.url}, instance {folder}")
+            # The bare floor: the same gunicorn command and settings, bench/bare.py's app.
+            bare = harness.Server(
+                database_url,
+                folder / "bare",
+                threads=args.threads,
+                app=harness.BARE_APP,
+                ready_path=BARE.path,
+            )
+            log(f"{name}: server on {server.url}, instance {folder}; bare floor on {bare.url}")
             try:
-                Bench(backend, server, args).run()
+                bare.start()
+                Bench(backend, server, bare, args).run()
             finally:
+                bare.stop()
                 server.stop()
                 backend.traceback_in_log = "Traceback" in server.log_text()
                 if backend.traceback_in_log:
@@ -625,11 +704,14 @@ def _forget_counters(redis_url: str, prefix: str) -> None:
 
 
 def _checks(backend: Backend, row: Measured) -> list[str]:
-    """Why a row fails: ratio, errors, p99 over 3x p50, values ran out."""
+    """Why a row fails: a ratio (to either floor), errors, p99 over 3x p50, values ran out."""
     problems = []
     target = TARGETS.get(row.key, {}).get(backend.name)
     if target is not None and row.ratio < target:
         problems.append(f"ratio < {target}")
+    bare_target = BARE_TARGETS.get(row.key, {}).get(backend.name)
+    if bare_target is not None and row.bare_ratio < bare_target:
+        problems.append(f"bare ratio < {bare_target}")
     if row.result.errors:
         problems.append("errors")
     if row.p99_ms > P99_OVER_P50_MAX * row.p50_ms:
@@ -644,47 +726,65 @@ def _size_of(key: str) -> str:
     return "1M" if key.endswith("_1m") or key.startswith("list") else "1k"
 
 
-def _floor_line(backend: Backend, size: str, floors: list[Result]) -> str:
-    """All the floor runs of one database size together, and the range of their rates."""
+def _floor_line(
+    backend: Backend, size: str, key: str, floors: list[Result], bares: list[Result]
+) -> str:
+    """All the runs of one floor at one database size together, the range of their rates,
+    and their ratios to each floor (the bare floor's runs framing each of them)."""
     rates = sorted(f.rps for f in floors)
     r = loadgen.combine(floors)
     p50, p99 = median_run(floors)
-    label = "(1) GET /healthz, the floor" + (", 1M tokens" if size == "1M" else "")
+    label = LABELS[key] + (", 1M tokens" if size == "1M" else "")
+    if key == "floor":
+        to_floor, to_bare = (
+            "1",
+            f"{statistics.median(f.rps / b.rps for f, b in zip(floors, bares, strict=True)):.3f}",
+        )
+        cpu = f"{r.cpu_ms:.2f} (1, {loadgen.combine(bares).cpu_ms / r.cpu_ms:.3f})"
+    else:
+        to_floor, to_bare, cpu = "", "1", f"{r.cpu_ms:.2f} (, 1)"
     return (
         f"| {backend.name} | {label} ({len(floors)} runs: {rates[0]:.0f} to {rates[-1]:.0f} "
-        f"req/s) | {r.rps:.0f} | {p50:.1f} | {p99:.1f} ({r.p99_ms:.1f}) | 1 | | {r.errors} | "
-        f"{'FAIL: errors' if r.errors else 'reference'} | {r.cpu_ms:.2f} (1) |"
+        f"req/s) | {r.rps:.0f} | {p50:.1f} | {p99:.1f} ({r.p99_ms:.1f}) | {to_floor} | | "
+        f"{to_bare} | | {r.errors} | {'FAIL: errors' if r.errors else 'reference'} | {cpu} |"
     )
 
 
 def report(backends: list[Backend]) -> tuple[str, bool]:
     lines = [
-        "| db | route | req/s | p50 ms | p99 ms (all runs) | ratio to floor | target | errors "
-        "| result | worker CPU ms/req (ratio) |",
-        "|---|---|---:|---:|---:|---:|---|---:|---|---:|",
+        "| db | route | req/s | p50 ms | p99 ms (all runs) | ratio to /healthz | target "
+        "| ratio to bare Flask | target | errors | result "
+        "| worker CPU ms/req (ratio to /healthz, to bare) |",
+        "|---|---|---:|---:|---:|---:|---|---:|---|---:|---|---:|",
     ]
     verdicts: list[tuple[str, bool]] = []
     for backend in backends:
         if backend.skipped:
-            lines.append(f"| {backend.name} | skipped: {backend.skipped} | | | | | | | | |")
+            lines.append(f"| {backend.name} | skipped: {backend.skipped} | | | | | | | | | | |")
             continue
         rows = backend.rows
         for size, floors in backend.floors.items():
-            lines.append(_floor_line(backend, size, floors))
-            verdicts.append((f"{backend.name} floor {size}", not any(f.errors for f in floors)))
+            bares = backend.bare_floors.get(size, [])
+            lines.append(_floor_line(backend, size, "bare", bares, bares))
+            lines.append(_floor_line(backend, size, "floor", floors, bares))
+            verdicts.append(
+                (f"{backend.name} floors {size}", not any(f.errors for f in floors + bares))
+            )
             for key, row in rows.items():
                 if _size_of(key) != size:
                     continue
                 r = row.result
                 target = TARGETS.get(key, {}).get(backend.name)
+                bare_target = BARE_TARGETS.get(key, {}).get(backend.name)
                 problems = _checks(backend, row)
                 verdicts.append((f"{backend.name} {LABELS[key]}", not problems))
                 lines.append(
                     f"| {backend.name} | {LABELS[key]} | {r.rps:.0f} | {row.p50_ms:.1f} | "
                     f"{row.p99_ms:.1f} ({r.p99_ms:.1f}) | {row.ratio:.3f} | "
-                    f"{f'>= {target}' if target else ''} | "
+                    f"{f'>= {target}' if target else ''} | {row.bare_ratio:.3f} | "
+                    f"{f'>= {bare_target}' if bare_target else ''} | "
                     f"{r.errors} | {'PASS' if not problems else 'FAIL: ' + ', '.join(problems)} | "
-                    f"{r.cpu_ms:.2f} ({row.cpu_ratio:.3f}) |"
+                    f"{r.cpu_ms:.2f} ({row.cpu_ratio:.3f}, {row.bare_cpu_ratio:.3f}) |"
                 )
         if "me_personal_1m" in rows and "me_personal" in rows:
             # Each against the floor measured beside it: the machine may be doing other work.
@@ -694,7 +794,7 @@ def report(backends: list[Backend]) -> tuple[str, bool]:
             verdicts.append((f"{backend.name} (2) 1M vs 1k tokens", ok))
             lines.append(
                 f"| {backend.name} | (2) personal token: cost with 1,000,000 tokens / with "
-                f"1,000 | | | | {cost:.2f}x | <= {SCALE_TOKENS_MAX}x | | "
+                f"1,000 | | | | {cost:.2f}x | <= {SCALE_TOKENS_MAX}x | | | | "
                 f"{'PASS' if ok else 'FAIL'} | {large.result.cpu_ms / small.result.cpu_ms:.2f}x |"
             )
         if "list_large" in rows and "list_small" in rows:
@@ -704,7 +804,7 @@ def report(backends: list[Backend]) -> tuple[str, bool]:
             verdicts.append((f"{backend.name} token list 100k vs 100", ok))
             lines.append(
                 f"| {backend.name} | token list page: cost with 100,000 tokens / with 100 "
-                f"| | | | {cost:.2f}x | <= {SCALE_LIST_MAX}x | | {'PASS' if ok else 'FAIL'} | "
+                f"| | | | {cost:.2f}x | <= {SCALE_LIST_MAX}x | | | | {'PASS' if ok else 'FAIL'} | "
                 f"{large.result.cpu_ms / small.result.cpu_ms:.2f}x |"
             )
         if backend.rss_mb:
@@ -713,12 +813,12 @@ def report(backends: list[Backend]) -> tuple[str, bool]:
             rss = " / ".join(f"{mb:.0f}" for mb in backend.rss_mb)
             lines.append(
                 f"| {backend.name} | resident memory per worker after the run, MB | | | | "
-                f"{rss} | < {RSS_MAX_MB:.0f} | | {'PASS' if ok else 'FAIL'} | |"
+                f"{rss} | < {RSS_MAX_MB:.0f} | | | | {'PASS' if ok else 'FAIL'} | |"
             )
         if backend.traceback_in_log:
             verdicts.append((f"{backend.name} no traceback in the server log", False))
             lines.append(
-                f"| {backend.name} | the server log has a traceback | | | | | | | FAIL | |"
+                f"| {backend.name} | the server log has a traceback | | | | | | | | | FAIL | |"
             )
     passed = sum(ok for _, ok in verdicts)
     lines.append("")
@@ -795,7 +895,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; gunicorn {harness.WORKERS} workers; "
         f"wrk {loadgen.THREADS} threads, {loadgen.CONNECTIONS} connections, "
         f"per route a {args.warmup} s warm-up and {args.rounds} runs of {args.seconds} s, "
-        f"each between two {args.floor_seconds} s runs of the floor; "
+        f"each between two {args.floor_seconds} s runs of each floor (/healthz, and the "
+        "bare Flask app under the same gunicorn command); "
         + ("rate limiting on (limits never reached)" if args.limits else "rate limiting off")
         + (f"; {args.threads} threads per worker" if args.threads else "")
         + "; runs made again (one worker did under a quarter of the work, or a batch of "
@@ -833,11 +934,17 @@ def main(argv: list[str] | None = None) -> int:
                                 "ratio": round(m.ratio, 4),
                                 "ratios": [round(r, 4) for r in m.ratios],
                                 "floor_rps": round(m.floor_rps, 1),
+                                "bare_ratio": round(m.bare_ratio, 4),
+                                "bare_ratios": [round(r, 4) for r in m.bare_ratios],
                             }
                             for k, m in b.rows.items()
                         },
                         "floors": {
                             size: [f.as_dict() for f in runs] for size, runs in b.floors.items()
+                        },
+                        "bare_floors": {
+                            size: [f.as_dict() for f in runs]
+                            for size, runs in b.bare_floors.items()
                         },
                         "rss_mb": b.rss_mb,
                         "runs_made_again": b.repeated,
