@@ -82,17 +82,37 @@ _RECORD_ATTRIBUTES = frozenset(
 )
 
 
+# Short strings that ``redact`` left as they were. The values of a request line repeat
+# (the message, methods, routes, endpoints, client_ids): known clean, they skip the five
+# patterns. Only clean strings are kept, never one that held a secret; the set is emptied
+# when full, so a stream of distinct strings costs a lookup each, not memory.
+_CLEAN: set[str] = set()
+_CLEAN_MAX_LENGTH = 256
+_CLEAN_MAX_SIZE = 4096
+# The request ids we make (uuid4().hex): nothing the patterns match fits in them.
+_OWN_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+
+
 def redact(text: str) -> str:
     """``text`` without token strings, credentials and values of secret keys."""
+    if text in _CLEAN:
+        return text
+    redacted = text
     for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+        redacted = pattern.sub(replacement, redacted)
+    if redacted == text and len(text) <= _CLEAN_MAX_LENGTH:
+        if len(_CLEAN) >= _CLEAN_MAX_SIZE:
+            _CLEAN.clear()
+        _CLEAN.add(text)
+    return redacted
 
 
 def _redact_value(key: str, value: Any) -> Any:
     if key.lower() in SECRET_KEYS and value is not None:
         return REDACTED
     if isinstance(value, str):
+        if key == "request_id" and _OWN_REQUEST_ID.fullmatch(value):
+            return value
         return redact(value)
     if isinstance(value, dict):
         return {k: _redact_value(str(k), v) for k, v in value.items()}
@@ -226,9 +246,10 @@ def _loaded(row: Any, attribute: str) -> Any:
     """An attribute already in memory, never a query (a commit expires what a row held)."""
     if row is None:
         return None
-    state = inspect(row, raiseerr=False)
-    if state is None:  # not a mapped row: the API's snapshots (services/principals.py)
+    if not hasattr(row, "_sa_instance_state"):
+        # Not a mapped row: the API's snapshots (services/principals.py).
         return getattr(row, attribute, None)
+    state = inspect(row)
     if attribute in state.dict:
         return state.dict[attribute]
     if attribute == "id" and state.identity:
