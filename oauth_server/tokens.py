@@ -49,8 +49,15 @@ def _checksum(text: str) -> str:
     return _base62(zlib.crc32(text.encode("ascii")), CHECKSUM_LENGTH)
 
 
+_BODIES = len(ALPHABET) ** BODY_LENGTH
+_KINDS = tuple(Kind)
+_ALPHABET_SET = frozenset(ALPHABET)
+
+
 def generate(kind: Kind) -> str:
-    body = "".join(secrets.choice(ALPHABET) for _ in range(BODY_LENGTH))
+    # One uniform draw among the 62**32 bodies (about 190 bits), written in base 62: the
+    # same distribution as 32 draws of a character, for one read of the system's CSPRNG.
+    body = _base62(secrets.randbelow(_BODIES), BODY_LENGTH)
     head = kind.value + body
     return head + _checksum(head)
 
@@ -59,13 +66,13 @@ def kind_of(value: str) -> Kind | None:
     """The kind of a well-formed token string with a valid checksum, else None."""
     if not isinstance(value, str) or len(value) > MAX_TOKEN_LENGTH:
         return None
-    for kind in Kind:
+    for kind in _KINDS:
         if value.startswith(kind.value):
             break
     else:
         return None
     body = value[len(kind.value) :]
-    if len(body) != BODY_LENGTH + CHECKSUM_LENGTH or any(c not in ALPHABET for c in body):
+    if len(body) != BODY_LENGTH + CHECKSUM_LENGTH or not _ALPHABET_SET.issuperset(body):
         return None
     head, check = value[:-CHECKSUM_LENGTH], value[-CHECKSUM_LENGTH:]
     return kind if hmac.compare_digest(_checksum(head), check) else None
