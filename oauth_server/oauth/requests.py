@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 from urllib.parse import unquote
 
 from flask import request
+from werkzeug.datastructures import ImmutableMultiDict
 
 PARAM_MAX = 4096
 PARAMS_MAX = 30
@@ -41,7 +42,8 @@ def query_problem() -> str | None:
 def form_problem() -> str | None:
     """What is wrong with a token/revoke/introspect request body, if anything (RFC 6749 §3.2).
 
-    Checked strictly here, before Authlib reads ``request.form``.
+    Checked strictly here, before Authlib reads ``request.form``. A body found right is
+    ``request.form`` from then on, as parsed here: Werkzeug does not parse it again.
     """
     if request.mimetype != "application/x-www-form-urlencoded":
         return "Send parameters as application/x-www-form-urlencoded."
@@ -64,6 +66,9 @@ def form_problem() -> str | None:
         if key in seen and key not in REPEATABLE:
             return f"Parameter {key[:40]!r} appears more than once."  # RFC 6749 §3.1
         seen.add(key)
+    # Strict UTF-8, no control characters and at most one value per name but ``resource``:
+    # what Werkzeug's lenient parser would make of it too (a cached property, set once).
+    request.form = ImmutableMultiDict(pairs)
     return None
 
 
