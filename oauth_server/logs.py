@@ -63,7 +63,7 @@ _KEYS = "|".join(sorted((re.escape(k) for k in SECRET_KEYS), key=len, reverse=Tr
 _PATTERNS = (
     # Every token string we hand out starts with its kind's prefix (tokens.Kind).
     (
-        re.compile("(" + "|".join(re.escape(k.value) for k in tokens.Kind) + ")[0-9A-Za-z]+"),
+        re.compile("(" + tokens.PREFIX_PATTERN + ")[0-9A-Za-z]+"),
         r"\1" + REDACTED,
     ),
     # Credentials of an Authorization header: "Basic <base64>", "Bearer <token>" (12

@@ -71,7 +71,7 @@ _SECRET_KEY = re.compile(r"(?i)password|passwd|secret|token|api_?key|credential"
 # What must never be in an e-mail: our token strings (tokens.Kind: a prefix, then the
 # base62 body), and stored password hashes (argon2, werkzeug's pbkdf2 and scrypt).
 _SECRET_TEXT = re.compile(
-    "(?:" + "|".join(re.escape(kind.value) for kind in tokens.Kind) + ")[0-9A-Za-z]{4,}"
+    tokens.PREFIX_PATTERN + "[0-9A-Za-z]{4,}"
     r"|\$argon2(?:id|i|d)\$|\b(?:pbkdf2:sha\d+|scrypt):\d+"
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import zlib
 from enum import StrEnum
@@ -35,6 +36,11 @@ class Kind(StrEnum):
     # The single-use code of a "Set your password" link (an invitation, a reset): the one
     # kind an e-mail may carry, inside our own link only (mail.py).
     PASSWORD_LINK = "wsp_pwl_"
+
+
+#: Any of the prefixes, as a regular expression (a non-capturing group): what the log, the
+#: e-mail guard and leak reports look for before the base62 body.
+PREFIX_PATTERN = "(?:" + "|".join(re.escape(kind.value) for kind in Kind) + ")"
 
 
 def _base62(number: int, width: int) -> str:

@@ -56,9 +56,7 @@ REVOCABLE = (tokens.Kind.PERSONAL, tokens.Kind.ACCESS, tokens.Kind.REFRESH)
 
 # One of our token strings inside a URL or a source name (a report may quote the token
 # there): cut out before the text is stored or mailed.
-_OURS = re.compile(
-    "(?:" + "|".join(re.escape(kind.value) for kind in tokens.Kind) + ")[0-9A-Za-z]*"
-)
+_OURS = re.compile(tokens.PREFIX_PATTERN + "[0-9A-Za-z]*")
 
 
 @dataclass(frozen=True)
