@@ -282,7 +282,7 @@ class Bench:
             server.drain()
         return result
 
-    def floor(self) -> Result:
+    def floor(self) -> tuple[Result, Result]:
         """A run of each floor, ``/healthz`` then the bare app's; the first one warmed up."""
         self.server.drain()
         if self.last_floor is None:
@@ -294,14 +294,25 @@ class Bench:
         bare = self.load(BARE, self.args.floor_seconds, server=self.bare)
         self.backend.bare_floors.setdefault(self.size, []).append(bare)
         self.last_bare = bare
-        return result
+        return result, bare
 
-    def framing(self) -> tuple[list[Result], list[Result]]:
+    def last_floors(self) -> tuple[Result, Result]:
         """The floors' last runs, to frame a route's first run (measured if there are none)."""
         if self.last_floor is None or self.last_bare is None:
-            self.floor()
-        assert self.last_floor is not None and self.last_bare is not None
-        return [self.last_floor], [self.last_bare]
+            return self.floor()
+        return self.last_floor, self.last_bare
+
+    def framed(
+        self, key: str, first: tuple[Result, Result], run: Callable[[int], Result]
+    ) -> Measured:
+        """``--rounds`` runs of a route (``run(round)``), each followed by the floors'."""
+        floors, bares, runs = [first[0]], [first[1]], []
+        for round_ in range(self.args.rounds):
+            runs.append(run(round_))
+            floor, bare = self.floor()
+            floors.append(floor)
+            bares.append(bare)
+        return self._record(Measured(key, runs, floors, bares))
 
     def measure(self, key: str, target: Target | Any) -> Measured:
         """A warm-up, then ``--rounds`` runs of the route, each followed by one of the floor.
@@ -310,18 +321,11 @@ class Bench:
         single-use values, a fresh batch each round).
         """
         make = target if callable(target) else (lambda _round: target)
-        floors, bares = self.framing()
+        first = self.last_floors()
         self.load(make(-1), self.args.warmup, balance=False)
-        runs = []
-        for round_ in range(self.args.rounds):
-            runs.append(self.load(functools.partial(make, round_), self.args.seconds))
-            floors.append(self.floor())
-            bares.append(self.bare_last())
-        return self._record(Measured(key, runs, floors, bares))
-
-    def bare_last(self) -> Result:
-        assert self.last_bare is not None
-        return self.last_bare
+        return self.framed(
+            key, first, lambda round_: self.load(functools.partial(make, round_), self.args.seconds)
+        )
 
     def _record(self, row: Measured) -> Measured:
         self.backend.rows[row.key] = row
@@ -348,7 +352,7 @@ class Bench:
         ``make_target(path)`` is the target reading bodies from ``path``. The warm-up's
         batch is sized from the floor (an upper bound), the others from the warm-up's rate.
         """
-        floor = self.last_floor or self.floor()
+        floor = self.last_floors()[0]
         # Generous: the floor moves a lot on a shared machine, and a run that runs out
         # measures nothing. Issuing is a bulk insert.
         cap = int(floor.rps * self.args.seconds * 2.5) + 1000
@@ -381,14 +385,7 @@ class Bench:
 
         warm_up = self.load(batch(-1), self.args.warmup, balance=False)
         rate.update(rps=warm_up.rps, exhausted=warm_up.exhausted)
-        floors = [self.floor()]
-        bares = [self.bare_last()]
-        runs = []
-        for round_ in range(self.args.rounds):
-            runs.append(run(round_))
-            floors.append(self.floor())
-            bares.append(self.bare_last())
-        return self._record(Measured(key, runs, floors, bares))
+        return self.framed(key, self.floor(), run)
 
     # --- the run --------------------------------------------------------------------------
 
