@@ -33,20 +33,22 @@ def _record(job: Job) -> None:
     RUNS.append({"id": job.id, **job.args})
 
 
-@jobs.handler("test.flaky")
-def _flaky(job: Job) -> None:
+def _failing(job: Job, error: Exception) -> None:
+    """Record the attempt; raise ``error`` while ``FAILURES["left"]`` lasts."""
     RUNS.append({"id": job.id, "attempt": job.attempts})
     if FAILURES["left"]:
         FAILURES["left"] -= 1
-        raise ConnectionError("smtp.example.test said no")
+        raise error
+
+
+@jobs.handler("test.flaky")
+def _flaky(job: Job) -> None:
+    _failing(job, ConnectionError("smtp.example.test said no"))
 
 
 @jobs.handler("test.missing_key")
 def _missing_key(job: Job) -> None:
-    RUNS.append({"id": job.id, "attempt": job.attempts})
-    if FAILURES["left"]:
-        FAILURES["left"] -= 1
-        raise KeyError("a bug of the handler's, or data not there yet")
+    _failing(job, KeyError("a bug of the handler's, or data not there yet"))
 
 
 @pytest.fixture(autouse=True)
