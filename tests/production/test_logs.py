@@ -300,3 +300,17 @@ def test_the_redactor_blanks_secret_fields_and_tracebacks() -> None:
     }
     assert line["token_id"] == 7
     assert token not in line["exception"] and "ValueError" in line["exception"]
+
+
+def test_the_redactor_redacts_a_secret_every_time_it_is_logged() -> None:
+    """Clean strings are remembered (a fast path); a string holding a secret never is."""
+    token = tokens.generate(tokens.Kind.ACCESS)
+    clean = "GET /api/v1/me"
+    for _ in range(3):
+        assert logs.redact(f"token {token}") == "token wsp_oat_" + logs.REDACTED
+        assert logs.redact(clean) == clean
+    # A client's own request id is redacted like any value; ours (32 hex digits) is kept.
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "request", None, None)
+    record.request_id = token
+    logs.Redactor().filter(record)
+    assert token not in record.request_id
