@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -129,6 +130,17 @@ def run(base_url: str, target: Target, seconds: int) -> Result:
         exhausted=data["exhausted"] > 0,
         sample=data["sample"],
         quantiles=[(p, us / 1000) for p, us in data["quantiles"]],
+    )
+
+
+def median_run(runs: list[Result]) -> tuple[float, float]:
+    """p50 and p99 of the median run, as a route's ratio is the median run's: a stall of
+    the machine in one run (seen on the floor too) does not decide, a tail in most runs
+    does. ``combine(runs).p99_ms``, over all the runs' requests together, is
+    reported beside it."""
+    return (
+        statistics.median(run.p50_ms for run in runs),
+        statistics.median(run.p99_ms for run in runs),
     )
 
 

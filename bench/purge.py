@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import secrets
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -154,8 +153,7 @@ def _figures(runs: list[Result]) -> dict[str, Any]:
     the shared machine in one run does not decide, a tail in most runs does); the p99 of
     all their requests pooled is given beside it."""
     pooled = loadgen.combine(runs)
-    p50 = statistics.median(r.p50_ms for r in runs)
-    p99 = statistics.median(r.p99_ms for r in runs)
+    p50, p99 = loadgen.median_run(runs)
     return {
         "runs": len(runs),
         "requests": pooled.requests,

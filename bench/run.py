@@ -123,17 +123,6 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def median_run(runs: list[Result]) -> tuple[float, float]:
-    """p50 and p99 of the median run, as a route's ratio is the median run's: a stall of
-    the machine in one run (seen on the floor too) does not decide, a tail in most runs
-    does. ``loadgen.combine(runs).p99_ms``, over all the runs' requests together, is
-    reported beside it."""
-    return (
-        statistics.median(run.p50_ms for run in runs),
-        statistics.median(run.p99_ms for run in runs),
-    )
-
-
 def framed_ratios(runs: list[Result], floors: list[Result]) -> list[float]:
     """Each run's rate over the mean rate of the floor runs just before and after it."""
     out = []
@@ -179,11 +168,11 @@ class Measured:
 
     @property
     def p50_ms(self) -> float:
-        return median_run(self.runs)[0]
+        return loadgen.median_run(self.runs)[0]
 
     @property
     def p99_ms(self) -> float:
-        return median_run(self.runs)[1]
+        return loadgen.median_run(self.runs)[1]
 
     @property
     def floor_rps(self) -> float:
@@ -730,7 +719,7 @@ def _floor_line(
     and their ratios to each floor (the bare floor's runs framing each of them)."""
     rates = sorted(f.rps for f in floors)
     r = loadgen.combine(floors)
-    p50, p99 = median_run(floors)
+    p50, p99 = loadgen.median_run(floors)
     label = LABELS[key] + (", 1M tokens" if size == "1M" else "")
     if key == "floor":
         to_floor, to_bare = (
