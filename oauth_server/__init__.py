@@ -10,14 +10,14 @@ from flask import Flask
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Application factory: config, extensions, blueprints, CLI."""
-    app = Flask(__name__, instance_path=os.environ.get("OAUTH_SERVER_INSTANCE") or None)
+    from oauth_server import factory
+
+    app = factory.App(__name__, instance_path=os.environ.get("OAUTH_SERVER_INSTANCE") or None)
     os.makedirs(app.instance_path, exist_ok=True)
 
     from oauth_server import config as config_module
 
     app.config.update(config_module.load(app.instance_path, config))
-
-    from oauth_server import factory
 
     factory.request_logs(app)  # first: its clock and request id see every other hook
     factory.retry_after(app)

@@ -81,6 +81,7 @@ accesslog = "-" if _access else None
 # token); no %(r)s, %(q)s or %({...}i)s request headers (Authorization, Cookie).
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms %({x-request-id}o)s'
 logconfig_dict = logs.dict_config(loglevel, access_log=_access)
+logs.lean_records()
 
 
 class QuietAccessLogger(Logger):

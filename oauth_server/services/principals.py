@@ -2,9 +2,10 @@
 
 ``authenticate_bearer`` turns a bearer string into a ``Principal`` with one indexed
 query: token, company and teammate (and the app, for a partner token) in one row. The
-statements are plain SQLAlchemy Core, built once at import, and their rows become small
-frozen snapshots rather than ORM objects: nothing of the ORM session's identity map or
-lazy loading runs on the bearer path, and nothing in it can be written back by mistake.
+statements are plain SQLAlchemy Core, built once at import and sent through
+``prepared.Prepared``, and their rows become small frozen snapshots rather than ORM
+objects: nothing of the ORM session's identity map or lazy loading runs on the bearer
+path, and nothing in it can be written back by mistake.
 Only a token with ``team:<id>`` scopes pays a second query, for the team ids.
 
 What a principal may see is ``visibility``'s concern.
@@ -19,7 +20,6 @@ from functools import cached_property
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy import bindparam
 from sqlalchemy import select
 
@@ -39,6 +39,7 @@ from oauth_server.models.base import utcnow
 from oauth_server.models.company import CompanyRules
 from oauth_server.models.team import team_memberships
 from oauth_server.models.teammate import TeammateRules
+from oauth_server.prepared import Prepared
 from oauth_server.services import consent
 from oauth_server.services import usage
 
@@ -218,7 +219,7 @@ _TEAMMATE = (
 
 # The token by its lookup hash (a unique index), with its company, its company's maximum
 # token lifetime (the policy row, by its primary key, if there is one) and creator.
-PERSONAL_LOOKUP = (
+PERSONAL_LOOKUP = Prepared(
     select(
         _tokens.c.id,
         _tokens.c.scope,
@@ -234,12 +235,13 @@ PERSONAL_LOOKUP = (
     .join(_companies, _companies.c.id == _tokens.c.company_id)
     .outerjoin(_policies, _policies.c.company_id == _tokens.c.company_id)
     .outerjoin(_teammates, _teammates.c.id == _tokens.c.created_by_id)
-    .where(_tokens.c.lookup_hash == bindparam("digest"))
+    .where(_tokens.c.lookup_hash == bindparam("digest")),
+    "PersonalLookup",
 )
 
 # The access token by its lookup hash (a unique index), with its grant, the grant's
 # company and teammate, and the app.
-PARTNER_LOOKUP = (
+PARTNER_LOOKUP = Prepared(
     select(
         _pairs.c.id,
         _pairs.c.scope,
@@ -261,19 +263,17 @@ PARTNER_LOOKUP = (
     .join(_companies, _companies.c.id == _grants.c.company_id)
     .join(_clients, _clients.c.id == _pairs.c.client_pk)
     .join(_teammates, _teammates.c.id == _grants.c.teammate_id)
-    .where(_pairs.c.access_hash == bindparam("digest"))
+    .where(_pairs.c.access_hash == bindparam("digest")),
+    "PartnerLookup",
 )
 
 
-def _lookup(statement: Any, value: str) -> Row[Any] | None:
+def _lookup(statement: Prepared, value: str) -> Any:
     # On the session's connection (and transaction, if any), past the ORM's execute path.
-    row: Row[Any] | None = (
-        db.session.connection().execute(statement, {"digest": tokens.lookup_hash(value)}).first()
-    )
-    return row
+    return statement.first(db.session.connection(), digest=tokens.lookup_hash(value))
 
 
-def _company(row: Row[Any]) -> CompanyRef:
+def _company(row: Any) -> CompanyRef:
     return CompanyRef(row.company_id, row.company_name, row.plan, row.teams_feature)
 
 

@@ -314,3 +314,35 @@ def test_the_redactor_redacts_a_secret_every_time_it_is_logged() -> None:
     record.request_id = token
     logs.Redactor().filter(record)
     assert token not in record.request_id
+
+
+@pytest.mark.parametrize(
+    "created",
+    [0.0, 1_764_900_000.0, 1_764_900_000.0004, 1_764_900_000.9994, 1_764_900_000.9999996, 1.5e9],
+)
+def test_a_lines_time_is_the_records_time_in_utc_to_the_millisecond(created: float) -> None:
+    from datetime import UTC
+    from datetime import datetime
+
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert logs.timestamp(created) == expected
+    assert logs.timestamp(created) == expected  # the second from the cache, the same
+
+
+def test_request_ids_made_in_forked_workers_differ() -> None:
+    import os
+
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a gunicorn worker, forked from the master
+        os.write(writer, logs._new_request_id().encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(pid, 0)
+    child = os.read(reader, 64).decode()
+    os.close(reader)
+    ours = {logs._new_request_id() for _ in range(1000)}
+    assert len(ours) == 1000
+    assert child not in ours
+    assert child[:16] != next(iter(ours))[:16]  # each process draws a prefix of its own
+    assert all(re.fullmatch(r"[0-9a-f]{32}", rid) for rid in ours | {child})
