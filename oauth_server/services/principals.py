@@ -269,8 +269,15 @@ PARTNER_LOOKUP = Prepared(
 
 
 def _lookup(statement: Prepared, value: str) -> Any:
-    # On the session's connection (and transaction, if any), past the ORM's execute path.
-    return statement.first(db.session.connection(), digest=tokens.lookup_hash(value))
+    """The token's row, on the connection of the request's transaction if it has begun
+    one (a PostgreSQL API read that asked for autocommit has), else on a connection of
+    its own, given back at once: most API reads need the database for this row alone,
+    and a session (with its transaction and identity map) costs more than the query."""
+    digest = tokens.lookup_hash(value)
+    if db.session.registry.has() and db.session().in_transaction():
+        return statement.first(db.session.connection(), digest=digest)
+    with db.engine.connect() as connection:
+        return statement.first(connection, digest=digest)
 
 
 def _company(row: Any) -> CompanyRef:
