@@ -27,6 +27,7 @@ from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server.errors import ScopeRequired
 from oauth_server.extensions import db
+from oauth_server.extensions import engine_for_reads
 from oauth_server.models import Company
 from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
@@ -270,13 +271,14 @@ PARTNER_LOOKUP = Prepared(
 
 def _lookup(statement: Prepared, value: str) -> Any:
     """The token's row, on the connection of the request's transaction if it has begun
-    one (a PostgreSQL API read that asked for autocommit has), else on a connection of
-    its own, given back at once: most API reads need the database for this row alone,
-    and a session (with its transaction and identity map) costs more than the query."""
+    one, else on a connection of its own (in autocommit mode for a request that reads
+    without a transaction), given back at once: most API reads need the database for
+    this row alone, and a session (its transaction, its identity map) costs more than
+    the query."""
     digest = tokens.lookup_hash(value)
     if db.session.registry.has() and db.session().in_transaction():
         return statement.first(db.session.connection(), digest=digest)
-    with db.engine.connect() as connection:
+    with engine_for_reads().connect() as connection:
         return statement.first(connection, digest=digest)
 
 
