@@ -20,6 +20,7 @@ from oauth_server.errors import NotAllowed
 from oauth_server.errors import NotFound
 from oauth_server.errors import ValidationFailed
 from oauth_server.extensions import db
+from oauth_server.extensions import execute_core
 from oauth_server.models import Company
 from oauth_server.models import OAuthClient
 from oauth_server.models import Teammate
@@ -246,7 +247,7 @@ def find_active(client_id: str | None) -> ActiveClient | None:
     """
     if not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id):
         return None
-    row = db.session.execute(_ACTIVE_BY_CLIENT_ID, {"client_id": client_id}).first()
+    row = execute_core(_ACTIVE_BY_CLIENT_ID, {"client_id": client_id}).first()
     return ActiveClient(*row) if row else None
 
 

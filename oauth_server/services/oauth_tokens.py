@@ -45,6 +45,7 @@ from sqlalchemy.dialects import sqlite
 
 from oauth_server import tokens
 from oauth_server.extensions import db
+from oauth_server.extensions import execute_core
 from oauth_server.models import AuthorizationCode
 from oauth_server.models import OAuthClient
 from oauth_server.models import OAuthGrant
@@ -284,7 +285,7 @@ def claim_code(code: str, client: AnyClient) -> ClaimedCode | None:
         return None
     code_hash = tokens.lookup_hash(code)
     now = utcnow()
-    claimed = db.session.execute(
+    claimed = execute_core(
         _CLAIM_CODE,
         {"presented": code_hash, "client": client.id, "now": now, "claimed_at": now},
     ).first()
@@ -346,7 +347,7 @@ def claim_refresh(value: str, client: AnyClient) -> ClaimedRefresh | GraceReplay
         return None  # never a personal token, an access token or a code
     refresh_hash = tokens.lookup_hash(value)
     now = utcnow()
-    claimed = db.session.execute(
+    claimed = execute_core(
         _CLAIM_REFRESH,
         {
             "presented": refresh_hash,
@@ -388,7 +389,7 @@ def _grace_replay(spent: OAuthToken, client: AnyClient, now: datetime) -> GraceR
         return None
     if now > spent.refresh_used_at + timedelta(seconds=grace) or not spent.grant.is_live():
         return None
-    successor = db.session.execute(_SUCCESSOR, {"spent": spent.id, "now": now}).first()
+    successor = execute_core(_SUCCESSOR, {"spent": spent.id, "now": now}).first()
     if successor is None or successor.sealed_response is None:
         return None  # an older refresh token, or one spent before the app had a grace period
     response = unseal(successor.sealed_response)
@@ -480,7 +481,7 @@ def _join_live_grant(claimed: ClaimedCode, client_pk: int) -> tuple[int, str, da
     """Add the code's scopes to the teammate's live grant for this app, if there is one;
     its id, its scope now (the union) and its creation. A grant past its absolute lifetime
     is not joined: it is revoked (``Via.LIFETIME``), and the caller starts a new one."""
-    row = db.session.execute(
+    row = execute_core(
         _LIVE_GRANT,
         {
             "company_id": claimed.company_id,
@@ -497,7 +498,7 @@ def _join_live_grant(claimed: ClaimedCode, client_pk: int) -> tuple[int, str, da
         return None
     union = union_scope(granted, claimed.scope)
     if union != granted:
-        db.session.execute(_WIDEN_GRANT, {"grant_id": grant_id, "union": union})
+        execute_core(_WIDEN_GRANT, {"grant_id": grant_id, "union": union})
         added = [s for s in union.split() if s not in granted.split()]
         _record_grant(security_log.EventType.GRANT_WIDENED, claimed, client_pk, grant_id, added)
     return grant_id, union, created_at
@@ -532,7 +533,7 @@ def _first_grant(claimed: ClaimedCode, client_pk: int, now: datetime) -> int | N
         scope=claimed.scope,
         now=now,
     )
-    grant_id: int | None = db.session.execute(statement, values).scalar_one_or_none()
+    grant_id: int | None = execute_core(statement, values).scalar_one_or_none()
     return grant_id
 
 
@@ -556,7 +557,7 @@ def _grant_for_code(
         joined = (grant_id, claimed.scope, now) if grant_id is not None else None
         joined = joined or _join_live_grant(claimed, client_pk)
         if joined is not None:
-            db.session.execute(_LINK_CODE, {"code_id": claimed.id, "new_grant_id": joined[0]})
+            execute_core(_LINK_CODE, {"code_id": claimed.id, "new_grant_id": joined[0]})
             return joined
     raise RuntimeError("the teammate's grant for the app was refused and not found twice")
 
@@ -591,7 +592,7 @@ def store_claimed(
     if "refresh_token" in token:
         seconds = int((refresh_expires_at - now).total_seconds())
         token["refresh_token_expires_in"] = max(seconds, 0)
-    pair_id: int = db.session.execute(
+    pair_id: int = execute_core(
         _INSERT_PAIR,
         _pair_values(
             token,
@@ -621,5 +622,5 @@ def find_presented(value: str, hint: str | None = None) -> PresentedToken | None
         statement, part = _BY_REFRESH_HASH, "refresh_token"
     else:
         return None
-    row = db.session.execute(statement, {"digest": tokens.lookup_hash(value)}).first()
+    row = execute_core(statement, {"digest": tokens.lookup_hash(value)}).first()
     return PresentedToken.from_row(row, part) if row else None

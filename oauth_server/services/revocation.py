@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server.extensions import db
+from oauth_server.extensions import execute_core
 from oauth_server.models import AuthorizationCode
 from oauth_server.models import Company
 from oauth_server.models import OAuthClient
@@ -177,7 +178,7 @@ def _execute(
     params |= {"stamp_" + c: v for c, v in stamps.items()}
     if within:
         params["in_" + within[0]] = within[1]
-    return cast(CursorResult[Any], db.session.execute(statement, params))
+    return cast(CursorResult[Any], execute_core(statement, params))
 
 
 def _revoked_by(now: Any, actor: Teammate | None, via: Via) -> dict[str, Any]:
