@@ -108,8 +108,23 @@ def redact(text: str) -> str:
     return redacted
 
 
+def _secret_key(key: str) -> bool:
+    secret = _SECRET_KEY.get(key)
+    if secret is None:
+        secret = key.lower() in SECRET_KEYS
+        if len(_SECRET_KEY) < _CLEAN_MAX_SIZE:
+            _SECRET_KEY[key] = secret
+    return secret
+
+
+# Whether a field name is a secret key, by name as given (a line's fields repeat).
+_SECRET_KEY: dict[str, bool] = {}
+
+
 def _redact_value(key: str, value: Any) -> Any:
-    if key.lower() in SECRET_KEYS and value is not None:
+    if value is None:
+        return None
+    if _secret_key(key):
         return REDACTED
     if isinstance(value, str):
         if key == "request_id" and _OWN_REQUEST_ID.fullmatch(value):
@@ -131,8 +146,9 @@ class Redactor(logging.Filter):
         except Exception:  # a bad format string: keep what there is, not the error
             message = f"{record.msg} {record.args}"
         record.msg, record.args = redact(message), None
+        fields = record.__dict__
         for key in extras(record):
-            setattr(record, key, _redact_value(key, record.__dict__[key]))
+            fields[key] = _redact_value(key, fields[key])
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -306,18 +322,18 @@ def _loaded(row: Any, attribute: str) -> Any:
     return None
 
 
-def _who() -> dict[str, Any]:
+def _who(here: Any) -> dict[str, Any]:
     """Company, app and token of the caller, from what authentication left on ``g``."""
     fields: dict[str, Any] = {"company_id": None, "client_id": None, "token_id": None}
-    principal = g.get("principal") or g.get("scim_principal")
+    principal = here.get("principal") or here.get("scim_principal")
     if principal is not None:
         fields["company_id"] = _loaded(principal.company, "id")
         fields["client_id"] = _loaded(principal.app, "client_id")
         fields["token_id"] = principal.token_id
     else:
         # Flask-Login's cache: only a teammate this request loaded anyway.
-        fields["company_id"] = _loaded(g.get("_login_user"), "company_id")
-    fields.update(g.get("log_fields", {}))
+        fields["company_id"] = _loaded(here.get("_login_user"), "company_id")
+    fields.update(here.get("log_fields", {}))
     return fields
 
 
@@ -330,28 +346,35 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _start() -> None:
-        g.request_started = time.perf_counter()
-        g.request_id = _request_id()
+        here = g._get_current_object()
+        here.request_started = time.perf_counter()
+        here.request_id = _request_id()
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        request_id = g.get("request_id") or _request_id()
+        here = g._get_current_object()
+        request_id = here.get("request_id") or _request_id()
         response.headers[REQUEST_ID_HEADER] = request_id
         if request_log.isEnabledFor(logging.INFO):
-            started = g.get("request_started")
-            request_log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": request.method,
-                    # The rule, never the raw path or the query string.
-                    "route": request.url_rule.rule if request.url_rule else None,
-                    "endpoint": request.endpoint,
-                    "status": response.status_code,
-                    "duration_ms": (
-                        round((time.perf_counter() - started) * 1000, 2) if started else None
-                    ),
-                    **_who(),
-                },
+            current = request._get_current_object()  # type: ignore[attr-defined]
+            started = here.get("request_started")
+            rule = current.url_rule
+            fields = {
+                "request_id": request_id,
+                "method": current.method,
+                # The rule, never the raw path or the query string.
+                "route": rule.rule if rule else None,
+                "endpoint": current.endpoint,
+                "status": response.status_code,
+                "duration_ms": (
+                    round((time.perf_counter() - started) * 1000, 2) if started else None
+                ),
+                **_who(here),
+            }
+            # The logger's own steps, without the call site lookups of ``Logger.info``.
+            request_log.handle(
+                request_log.makeRecord(
+                    request_log.name, logging.INFO, __file__, 0, "request", (), None, extra=fields
+                )
             )
         return response
