@@ -123,27 +123,45 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def framed_ratios(runs: list[Result], floors: list[Result]) -> list[float]:
-    """Each run's rate over the mean rate of the floor runs just before and after it."""
-    out = []
-    for i, run in enumerate(runs):
-        floor = (floors[i].rps + floors[i + 1].rps) / 2
-        out.append(run.rps / floor if floor else 0.0)
-    return out
-
-
 @dataclass
-class Measured:
-    """A route's runs, each between two runs of each floor.
+class ToFloor:
+    """A route's runs against one floor's runs around them.
 
     Its ratio is the median of the ratios of its runs, each to the mean of the floor runs
     just before and after it: on a machine doing other work the floor moves, and a run
     compared with the seconds around it moves less.
     """
 
-    key: str
     runs: list[Result]
     floors: list[Result]  # one more than runs: floors[i] and floors[i + 1] frame runs[i]
+
+    @property
+    def ratios(self) -> list[float]:
+        out = []
+        for i, run in enumerate(self.runs):
+            floor = (self.floors[i].rps + self.floors[i + 1].rps) / 2
+            out.append(run.rps / floor if floor else 0.0)
+        return out
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios)
+
+    @property
+    def cpu_ratio(self) -> float:
+        """Floor's worker CPU per request over the route's: the ratio the route would have
+        if the workers' CPU alone set the rate. Other load on the machine moves it little."""
+        route = loadgen.combine(self.runs).cpu_ms
+        return loadgen.combine(self.floors).cpu_ms / route if route else 0.0
+
+
+@dataclass
+class Measured:
+    """A route's runs, each between two runs of each floor: ``/healthz`` and bare Flask."""
+
+    key: str
+    runs: list[Result]
+    floors: list[Result]  # /healthz: one more than runs, framing them
     bares: list[Result]  # the bare floor's runs, framing the runs as ``floors`` do
 
     @property
@@ -151,20 +169,12 @@ class Measured:
         return loadgen.combine(self.runs)
 
     @property
-    def ratios(self) -> list[float]:
-        return framed_ratios(self.runs, self.floors)
+    def healthz(self) -> ToFloor:
+        return ToFloor(self.runs, self.floors)
 
     @property
-    def ratio(self) -> float:
-        return statistics.median(self.ratios)
-
-    @property
-    def bare_ratios(self) -> list[float]:
-        return framed_ratios(self.runs, self.bares)
-
-    @property
-    def bare_ratio(self) -> float:
-        return statistics.median(self.bare_ratios)
+    def bare(self) -> ToFloor:
+        return ToFloor(self.runs, self.bares)
 
     @property
     def p50_ms(self) -> float:
@@ -177,18 +187,6 @@ class Measured:
     @property
     def floor_rps(self) -> float:
         return statistics.mean(f.rps for f in self.floors)
-
-    @property
-    def cpu_ratio(self) -> float:
-        """Floor's worker CPU per request over the route's: the ratio the route would have
-        if the workers' CPU alone set the rate. Other load on the machine moves it little."""
-        route = self.result.cpu_ms
-        return loadgen.combine(self.floors).cpu_ms / route if route else 0.0
-
-    @property
-    def bare_cpu_ratio(self) -> float:
-        route = self.result.cpu_ms
-        return loadgen.combine(self.bares).cpu_ms / route if route else 0.0
 
 
 @dataclass
@@ -324,11 +322,11 @@ class Bench:
             f"{row.p50_ms:.1f} ms, p99 {row.p99_ms:.1f} ms (runs "
             + " ".join(f"{r.p99_ms:.1f}" for r in row.runs)
             + f"; all together {result.p99_ms:.1f}), ratios "
-            + " ".join(f"{r:.3f}" for r in row.ratios)
+            + " ".join(f"{r:.3f}" for r in row.healthz.ratios)
             + f" (floor {row.floor_rps:.0f} req/s), worker CPU {result.cpu_ms:.2f} ms/request"
-            + f" (ratio {row.cpu_ratio:.3f}), ratios to the bare floor "
-            + " ".join(f"{r:.3f}" for r in row.bare_ratios)
-            + f" (bare CPU ratio {row.bare_cpu_ratio:.3f}), errors {result.errors}"
+            + f" (ratio {row.healthz.cpu_ratio:.3f}), ratios to the bare floor "
+            + " ".join(f"{r:.3f}" for r in row.bare.ratios)
+            + f" (bare CPU ratio {row.bare.cpu_ratio:.3f}), errors {result.errors}"
             + (" (ran out of pre-issued values)" if result.exhausted else "")
             + (f" (first: {result.sample[:120]})" if result.sample else "")
         )
@@ -693,10 +691,10 @@ def _checks(backend: Backend, row: Measured) -> list[str]:
     """Why a row fails: a ratio (to either floor), errors, p99 over 3x p50, values ran out."""
     problems = []
     target = TARGETS.get(row.key, {}).get(backend.name)
-    if target is not None and row.ratio < target:
+    if target is not None and row.healthz.ratio < target:
         problems.append(f"ratio < {target}")
     bare_target = BARE_TARGETS.get(row.key, {}).get(backend.name)
-    if bare_target is not None and row.bare_ratio < bare_target:
+    if bare_target is not None and row.bare.ratio < bare_target:
         problems.append(f"bare ratio < {bare_target}")
     if row.result.errors:
         problems.append("errors")
@@ -766,16 +764,16 @@ def report(backends: list[Backend]) -> tuple[str, bool]:
                 verdicts.append((f"{backend.name} {LABELS[key]}", not problems))
                 lines.append(
                     f"| {backend.name} | {LABELS[key]} | {r.rps:.0f} | {row.p50_ms:.1f} | "
-                    f"{row.p99_ms:.1f} ({r.p99_ms:.1f}) | {row.ratio:.3f} | "
-                    f"{f'>= {target}' if target else ''} | {row.bare_ratio:.3f} | "
+                    f"{row.p99_ms:.1f} ({r.p99_ms:.1f}) | {row.healthz.ratio:.3f} | "
+                    f"{f'>= {target}' if target else ''} | {row.bare.ratio:.3f} | "
                     f"{f'>= {bare_target}' if bare_target else ''} | "
                     f"{r.errors} | {'PASS' if not problems else 'FAIL: ' + ', '.join(problems)} | "
-                    f"{r.cpu_ms:.2f} ({row.cpu_ratio:.3f}, {row.bare_cpu_ratio:.3f}) |"
+                    f"{r.cpu_ms:.2f} ({row.healthz.cpu_ratio:.3f}, {row.bare.cpu_ratio:.3f}) |"
                 )
         if "me_personal_1m" in rows and "me_personal" in rows:
             # Each against the floor measured beside it: the machine may be doing other work.
             small, large = rows["me_personal"], rows["me_personal_1m"]
-            cost = small.ratio / large.ratio
+            cost = small.healthz.ratio / large.healthz.ratio
             ok = cost <= SCALE_TOKENS_MAX
             verdicts.append((f"{backend.name} (2) 1M vs 1k tokens", ok))
             lines.append(
@@ -785,7 +783,7 @@ def report(backends: list[Backend]) -> tuple[str, bool]:
             )
         if "list_large" in rows and "list_small" in rows:
             small, large = rows["list_small"], rows["list_large"]
-            cost = small.ratio / large.ratio
+            cost = small.healthz.ratio / large.healthz.ratio
             ok = cost <= SCALE_LIST_MAX
             verdicts.append((f"{backend.name} token list 100k vs 100", ok))
             lines.append(
@@ -917,11 +915,11 @@ def main(argv: list[str] | None = None) -> int:
                                 "p50_ms_median_run": m.p50_ms,
                                 "p99_ms_median_run": m.p99_ms,
                                 "p99_ms_runs": [r.p99_ms for r in m.runs],
-                                "ratio": round(m.ratio, 4),
-                                "ratios": [round(r, 4) for r in m.ratios],
+                                "ratio": round(m.healthz.ratio, 4),
+                                "ratios": [round(r, 4) for r in m.healthz.ratios],
                                 "floor_rps": round(m.floor_rps, 1),
-                                "bare_ratio": round(m.bare_ratio, 4),
-                                "bare_ratios": [round(r, 4) for r in m.bare_ratios],
+                                "bare_ratio": round(m.bare.ratio, 4),
+                                "bare_ratios": [round(r, 4) for r in m.bare.ratios],
                             }
                             for k, m in b.rows.items()
                         },

@@ -10,6 +10,7 @@ The stdlib only: a JSON formatter is a few lines, and it keeps the dependency li
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -108,17 +109,10 @@ def redact(text: str) -> str:
     return redacted
 
 
+@functools.lru_cache(maxsize=_CLEAN_MAX_SIZE)
 def _secret_key(key: str) -> bool:
-    secret = _SECRET_KEY.get(key)
-    if secret is None:
-        secret = key.lower() in SECRET_KEYS
-        if len(_SECRET_KEY) < _CLEAN_MAX_SIZE:
-            _SECRET_KEY[key] = secret
-    return secret
-
-
-# Whether a field name is a secret key, by name as given (a line's fields repeat).
-_SECRET_KEY: dict[str, bool] = {}
+    """Whether a field name is a secret key, remembered by name: a line's fields repeat."""
+    return key.lower() in SECRET_KEYS
 
 
 def _redact_value(key: str, value: Any) -> Any:
@@ -197,9 +191,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key, value in record.__dict__.items():
-            if key not in _RECORD_ATTRIBUTES:
-                data.setdefault(key, value)
+        for key in extras(record):
+            data.setdefault(key, record.__dict__[key])
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:

@@ -26,6 +26,7 @@ from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Connection
@@ -48,7 +49,8 @@ class Prepared:
         columns = list(statement.selected_columns)
         self._types = [column.type for column in columns]
         self.row: Any = namedtuple(name, [column.key for column in columns])  # type: ignore[misc]
-        self._compiled: dict[Dialect, _Compiled] = {}
+        # By dialect, weakly: each app (each test's) has an engine and a dialect of its own.
+        self._compiled: WeakKeyDictionary[Dialect, _Compiled] = WeakKeyDictionary()
 
     def _for(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled.get(dialect)
