@@ -43,11 +43,17 @@ class Kind(StrEnum):
 PREFIX_PATTERN = "(?:" + "|".join(re.escape(kind.value) for kind in Kind) + ")"
 
 
+# Every two-digit string, by its value: a division by 62**2 writes two digits at once.
+_PAIRS = tuple(high + low for high in ALPHABET for low in ALPHABET)
+_PAIR_BASE = len(_PAIRS)
+
+
 def _base62(number: int, width: int) -> str:
+    """``number`` in ``width`` base-62 digits (an even width), most significant first."""
     digits = []
-    for _ in range(width):
-        number, rest = divmod(number, 62)
-        digits.append(ALPHABET[rest])
+    for _ in range(width // 2):
+        number, rest = divmod(number, _PAIR_BASE)
+        digits.append(_PAIRS[rest])
     return "".join(reversed(digits))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import zlib
 
 from oauth_server import tokens
 
@@ -37,3 +38,16 @@ def test_a_changed_character_or_a_foreign_one_fails_the_check() -> None:
     assert tokens.kind_of(value[:-1] + "!") is None
     assert tokens.kind_of(value + "0") is None
     assert tokens.kind_of("wsp_xyz_" + value[8:]) is None
+
+
+def test_the_checksum_is_the_crc32_in_base62_as_every_issued_token_has_it() -> None:
+    """Tokens issued before stay valid: the checksum is CRC32 written in base 62, six
+    digits, most significant first."""
+    value = tokens.generate(tokens.Kind.REFRESH)
+    head, check = value[:-6], value[-6:]
+    number, digits = zlib.crc32(head.encode("ascii")), ""
+    for _ in range(6):
+        number, rest = divmod(number, 62)
+        digits = tokens.ALPHABET[rest] + digits
+    assert check == digits
+    assert tokens.kind_of("wsp_pat_" + "0" * 32 + "3vuZkU") is tokens.Kind.PERSONAL
