@@ -19,6 +19,7 @@ from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
+from flask.sessions import NullSession
 from flask_login import current_user
 from flask_login import login_user
 from werkzeug.wrappers import Response
@@ -117,6 +118,8 @@ def _admins_enrol_first() -> Response | None:
     if request.endpoint is None or request.method == "OPTIONS":
         return None
     if request.blueprint in NO_BROWSER or request.endpoint in OPEN_TO_ENROLLING:
+        return None
+    if isinstance(session, NullSession):  # no browser session here: nobody is signed in
         return None
     if not current_user.is_authenticated or not current_user.is_admin:
         return None
