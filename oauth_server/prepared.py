@@ -57,8 +57,16 @@ class _Compiled:
     positional: bool
     constants: Mapping[str, Any]  # values the statement itself carries (literals)
     binding: tuple[tuple[str, Processor], ...]  # parameters a type converts
-    row: Any  # the named tuple of the returned columns
-    processors: tuple[Processor | None, ...]
+    row: Any  # the named tuple of the returned columns (none: a statement without rows)
+    converting: tuple[tuple[int, Processor], ...]  # returned columns a type converts
+
+    def convert(self, values: Any) -> Any:
+        if not self.converting:
+            return self.row._make(values)
+        converted = list(values)
+        for index, process in self.converting:
+            converted[index] = process(converted[index])
+        return self.row._make(converted)
 
     def args(self, params: Mapping[str, Any]) -> Any:
         values = {**self.constants, **params} if self.constants else dict(params)
@@ -100,8 +108,10 @@ def _compile(statement: Executable, dialect: Dialect, keys: frozenset[str]) -> _
         constants=constants,
         binding=tuple(binding),
         row=namedtuple("Row", [str(column.key) for column in columns], rename=True),
-        processors=tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        converting=tuple(
+            (index, process)
+            for index, column in enumerate(columns)
+            if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
         ),
     )
 
@@ -175,7 +185,9 @@ def _execute(connection: Connection, compiled: _Compiled, params: Mapping[str, A
         if dispatch.before_cursor_execute:
             dispatch.before_cursor_execute(connection, cursor, compiled.sql, args, None, False)
         cursor.execute(compiled.sql, args)
-        fetched = cursor.fetchall() if cursor.description else []
+        # Only a statement with columns to return has rows (a driver's description
+        # of them costs as much as the row).
+        fetched = cursor.fetchall() if compiled.row._fields else []
         rowcount = cursor.rowcount
         if dispatch.after_cursor_execute:
             dispatch.after_cursor_execute(connection, cursor, compiled.sql, args, None, False)
@@ -195,15 +207,7 @@ def _execute(connection: Connection, compiled: _Compiled, params: Mapping[str, A
     finally:
         with contextlib.suppress(dialect.loaded_dbapi.Error):
             cursor.close()
-    make, processors = compiled.row._make, compiled.processors
-    rows = [
-        make(
-            value if process is None else process(value)
-            for process, value in zip(processors, values, strict=True)
-        )
-        for values in fetched
-    ]
-    return Rows(rows, rowcount)
+    return Rows([compiled.convert(values) for values in fetched], rowcount)
 
 
 class Prepared:
