@@ -26,7 +26,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     factory.extensions(app)
     factory.jobs(app)
     factory.security_headers(app)
-    factory.cors(app)
     factory.blueprints(app)
     factory.error_pages(app)
     return app

@@ -111,36 +111,6 @@ def sessions(app: Flask) -> None:
     app.session_interface = BrowserSessions()
 
 
-# What a browser app (a public client: no secret, no cookies) calls from its own origin:
-# discovery, the code exchange and refresh, revocation. Never the authorization and
-# consent pages, whose answers a teammate's cookies make; nor introspection, which is for
-# confidential resource servers.
-CORS_ROUTES = (
-    r"/\.well-known/oauth-authorization-server",
-    r"/\.well-known/oauth-protected-resource/.*",
-    r"/oauth/token",
-    r"/oauth/revoke",
-)
-
-
-def cors(app: Flask) -> None:
-    """Cross-origin requests to ``CORS_ROUTES`` from any origin, without credentials: a
-    single-page app can redeem its code, and no cookie ever rides along."""
-    from flask_cors import CORS
-
-    CORS(
-        app,
-        resources={f"^{path}$": {} for path in CORS_ROUTES},
-        origins="*",
-        send_wildcard=True,
-        supports_credentials=False,
-        methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Content-Type", "Authorization"],
-        expose_headers=["WWW-Authenticate"],
-        max_age=600,
-    )
-
-
 def extensions(app: Flask) -> None:
     from pathlib import Path
 

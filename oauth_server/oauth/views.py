@@ -38,6 +38,7 @@ from oauth_server.extensions import limiter
 from oauth_server.extensions import read_without_transaction
 from oauth_server.models.app_policy import Approval
 from oauth_server.models.clients import AnyClient
+from oauth_server.oauth import cross_origin
 from oauth_server.oauth import requests
 from oauth_server.oauth.server import ALL_AUTH_METHODS
 from oauth_server.oauth.server import CONFIDENTIAL_AUTH_METHODS
@@ -52,6 +53,12 @@ from oauth_server.urls import external_url
 
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 wellknown_bp = Blueprint("wellknown", __name__)
+cross_origin.open_to_browser_apps(bp, r"/oauth/token", r"/oauth/revoke")
+cross_origin.open_to_browser_apps(
+    wellknown_bp,
+    r"/\.well-known/oauth-authorization-server",
+    r"/\.well-known/oauth-protected-resource/.*",
+)
 
 JSON_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

@@ -106,3 +106,24 @@ def test_an_options_request_anywhere_is_never_a_server_error(app, client):
         path = re.sub(r"<[^>]+>", "1", path)  # converters: <id:team_id>, <path:...>
         response = client.options(path, headers={"Origin": ORIGIN})
         assert response.status_code < 500, (path, response.status_code)
+
+
+def test_error_answers_of_the_open_endpoints_carry_the_headers_too(client):
+    """A browser app reads the error of its exchange, or of a wrong method, as it reads a
+    success: the refusal carries the same cross-origin headers."""
+    refused = client.post(
+        "/oauth/token",
+        data={"grant_type": "authorization_code", "code": "nope", "client_id": "nobody"},
+        headers={"Origin": ORIGIN},
+    )
+    wrong_method = client.get("/oauth/revoke", headers={"Origin": ORIGIN})
+    unknown = client.get(
+        "/.well-known/oauth-protected-resource/nothing", headers={"Origin": ORIGIN}
+    )
+
+    assert refused.status_code in (400, 401) and refused.get_json()["error"]
+    assert wrong_method.status_code == 405
+    assert unknown.status_code == 404
+    for response in (refused, wrong_method, unknown):
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert "WWW-Authenticate" in response.headers["Access-Control-Expose-Headers"]
