@@ -543,19 +543,23 @@ def _grant_for_code(
     """The grant a redeemed code's pair belongs to, the pair's scope, and the grant's
     creation (the start of its absolute lifetime).
 
-    One grant per teammate and app: the code starts the teammate's grant for the app or,
-    when they hold one, joins it. Its scope becomes the union, which the new pair gets
+    One grant per teammate and app: the code joins the teammate's grant for the app when
+    they hold one or, when they do not, starts it. The join is tried first: a teammate
+    starts their grant for an app once, and every later authorization of the app (a new
+    sign-in, more scopes) joins it. Its scope becomes the union, which the new pair gets
     too: the teammate approved the new scopes just now and the others before, for the
-    same app. A grant revoked between the refused insert and the join (or by the join,
-    past its lifetime) is no longer in the way: the insert is tried once more.
+    same app. An insert refused for a grant made meanwhile (two exchanges at once) is
+    followed by a join of that grant; a grant revoked between the join and the insert no
+    longer stands in the way of the next insert.
     """
     for _attempt in range(2):
-        grant_id = _first_grant(claimed, client_pk, now)
-        if grant_id is not None:
-            created = security_log.EventType.GRANT_CREATED
-            _record_grant(created, claimed, client_pk, grant_id, claimed.scope.split())
-        joined = (grant_id, claimed.scope, now) if grant_id is not None else None
-        joined = joined or _join_live_grant(claimed, client_pk)
+        joined = _join_live_grant(claimed, client_pk)
+        if joined is None:
+            grant_id = _first_grant(claimed, client_pk, now)
+            if grant_id is not None:
+                created = security_log.EventType.GRANT_CREATED
+                _record_grant(created, claimed, client_pk, grant_id, claimed.scope.split())
+                joined = (grant_id, claimed.scope, now)
         if joined is not None:
             execute_core(_LINK_CODE, {"code_id": claimed.id, "new_grant_id": joined[0]})
             return joined

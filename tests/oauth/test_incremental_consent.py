@@ -233,31 +233,63 @@ def test_two_exchanges_at_once_make_one_grant(client, live_server, workspace, pa
         assert me_status(client, answer.json()["access_token"]) == 200
 
 
-def test_a_grant_revoked_during_the_join_leaves_room_for_a_new_one(
+def _join_looking_too_early(monkeypatch, then=None):
+    """The exchange's first look for the teammate's grant misses it, as when another
+    exchange's grant commits just after the look; ``then`` runs before the next look."""
+    from oauth_server.services import oauth_tokens
+
+    join = oauth_tokens._join_live_grant
+    calls: list[int] = []
+
+    def looked_too_early(claimed, client_pk):
+        calls.append(client_pk)
+        if len(calls) == 1:
+            return None
+        if then is not None and len(calls) == 2:
+            then()
+        return join(claimed, client_pk)
+
+    monkeypatch.setattr(oauth_tokens, "_join_live_grant", looked_too_early)
+    return calls
+
+
+def test_an_insert_refused_for_a_grant_made_meanwhile_joins_it(
     client, workspace, partner, monkeypatch
 ):
-    """The insert was refused for a grant that is revoked before the join reads it: the
-    exchange tries the insert again and starts a grant of its own."""
+    first = issue(client, partner, workspace.admin.email, "shared")
+    [old] = rows(OAuthGrant)
+    calls = _join_looking_too_early(monkeypatch)
+
+    code, verifier = get_code(client, partner, None, "private")
+    second = exchange(client, partner, code, verifier).get_json()
+
+    assert len(calls) == 2  # the insert was refused, and the grant joined after all
+    [grant] = live_grants()
+    assert grant.id == old.id and grant.scope == "shared private"
+    assert me_status(client, first["access_token"]) == 200
+    assert me_status(client, second["access_token"]) == 200
+
+
+def test_a_grant_revoked_during_the_exchange_leaves_room_for_a_new_one(
+    client, workspace, partner, monkeypatch
+):
+    """The insert was refused for a grant that is revoked before the exchange looks for it
+    again: the exchange tries the insert again and starts a grant of its own."""
     from oauth_server.extensions import db
-    from oauth_server.services import oauth_tokens
     from oauth_server.services import revocation
 
     first = issue(client, partner, workspace.admin.email, "shared")
     [old] = rows(OAuthGrant)
-    join = oauth_tokens._join_live_grant
-    calls: list[int] = []
 
-    def revoked_meanwhile(claimed, client_pk):
-        calls.append(client_pk)
-        if len(calls) == 1:
-            grant = db.session.get_one(OAuthGrant, old.id)
-            revocation.revoke(grant, actor=None, via=revocation.Via.SETTINGS)
-        return join(claimed, client_pk)
+    def revoke_it() -> None:
+        grant = db.session.get_one(OAuthGrant, old.id)
+        revocation.revoke(grant, actor=None, via=revocation.Via.SETTINGS)
 
-    monkeypatch.setattr(oauth_tokens, "_join_live_grant", revoked_meanwhile)
+    calls = _join_looking_too_early(monkeypatch, then=revoke_it)
     code, verifier = get_code(client, partner, None, "private")
     second = exchange(client, partner, code, verifier).get_json()
 
+    assert len(calls) == 2
     [grant] = live_grants()
     assert grant.id != old.id and (grant.scope, second["scope"]) == ("private", "private")
     assert me_status(client, first["access_token"]) == 401

@@ -33,7 +33,7 @@ def shapes(sent: list[tuple[str, object]]) -> list[str]:
     return [_shape(statement) for statement, _ in sent]
 
 
-def test_a_code_exchange_is_a_claim_and_three_writes(app, client, workspace, partner):
+def test_a_first_code_exchange_is_a_claim_a_look_and_three_writes(app, client, workspace, partner):
     code, verifier = get_code(client, partner, workspace.admin.email)
     partner_client = isolated_client(app)  # the partner's server: no teammate session
 
@@ -44,9 +44,29 @@ def test_a_code_exchange_is_a_claim_and_three_writes(app, client, workspace, par
     assert shapes(seen) == [
         "SELECT oauth_clients",
         "UPDATE oauth_authorization_codes",  # the claim, RETURNING the code
+        "SELECT oauth_grants",  # the teammate's grant for the app: none yet
         "INSERT oauth_grants",
         "INSERT audit_events",  # the security log's grant.created, in the same transaction
         "UPDATE oauth_authorization_codes",  # the code points at its grant
+        "INSERT oauth_tokens",
+    ], seen
+
+
+def test_a_later_code_exchange_joins_the_grant_with_one_look(app, client, workspace, partner):
+    """Every authorization after the first (a new sign-in of the app) joins the grant."""
+    issue(client, partner, workspace.admin.email)
+    code, verifier = get_code(client, partner, None)  # signed in already
+    partner_client = isolated_client(app)
+
+    with sql_sent() as seen:
+        response = exchange(partner_client, partner, code, verifier)
+
+    assert response.status_code == 200, response.get_json()
+    assert shapes(seen) == [
+        "SELECT oauth_clients",
+        "UPDATE oauth_authorization_codes",
+        "SELECT oauth_grants",  # the grant to join, locked
+        "UPDATE oauth_authorization_codes",
         "INSERT oauth_tokens",
     ], seen
 
