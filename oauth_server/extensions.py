@@ -15,6 +15,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session
 from flask_wtf import CSRFProtect
+from sqlalchemy import CursorResult
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.expression import Executable
 
@@ -74,7 +75,9 @@ def read_without_transaction() -> None:
         request.environ[_WITHOUT_TRANSACTION] = True
 
 
-def execute_core(statement: Executable, params: Mapping[str, Any] | None = None) -> Any:
+def execute_core(
+    statement: Executable, params: Mapping[str, Any] | None = None
+) -> prepared.Rows | CursorResult[Any]:
     """A Core statement of tables (never of mapped classes), in the request's transaction.
 
     What ``db.session.execute`` gives, on the same connection, without the ORM's execute

@@ -38,7 +38,7 @@ from typing import Any
 from typing import cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Select
+from sqlalchemy import CursorResult
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
@@ -166,7 +166,9 @@ class Rows:
         return self.scalar_one_or_none()
 
 
-def run(connection: Connection, statement: Executable, params: Mapping[str, Any]) -> Any:
+def run(
+    connection: Connection, statement: Executable, params: Mapping[str, Any]
+) -> Rows | CursorResult[Any]:
     """``connection.execute(statement, params)``, answered as ``Rows`` when the statement
     can go straight to the driver, else as SQLAlchemy's own ``Result``."""
     compiled = _for(statement, connection.dialect, frozenset(params))
@@ -208,23 +210,3 @@ def _execute(connection: Connection, compiled: _Compiled, params: Mapping[str, A
         with contextlib.suppress(dialect.loaded_dbapi.Error):
             cursor.close()
     return Rows([compiled.convert(values) for values in fetched], rowcount)
-
-
-class Prepared:
-    """A Core ``select`` of one row by plain string parameters: ``first`` returns a named
-    tuple of its selected columns, or None."""
-
-    def __init__(self, statement: Select[Any], name: str) -> None:
-        self.statement = statement
-        self.name = name
-        self._compiled: WeakKeyDictionary[Dialect, _Compiled] = WeakKeyDictionary()
-
-    def first(self, connection: Connection, **params: str) -> Any:
-        dialect = connection.dialect
-        compiled = self._compiled.get(dialect)
-        if compiled is None:
-            compiled = _compile(self.statement, dialect, frozenset(params))
-            if compiled is None:
-                raise ValueError(f"{self.name} needs SQLAlchemy's execution")
-            self._compiled[dialect] = compiled
-        return _execute(connection, compiled, params).first()

@@ -50,7 +50,6 @@ OPEN_TO_ENROLLING = {
 }
 # Bearer tokens only: no browser session there. (The protocol endpoints of /oauth are
 # called by apps, without the browser's cookie, so they meet no signed-in teammate.)
-NO_BROWSER = {"api", "scim", "health", "wellknown"}
 
 
 def start_second_step(teammate: Teammate, next_target: str) -> Response:
@@ -117,9 +116,8 @@ def _admins_enrol_first() -> Response | None:
     than its setup (and signing out) until it is on."""
     if request.endpoint is None or request.method == "OPTIONS":
         return None
-    if request.blueprint in NO_BROWSER or request.endpoint in OPEN_TO_ENROLLING:
-        return None
-    if isinstance(session, NullSession):  # no browser session here: nobody is signed in
+    # Bearer, protocol and health requests have no browser session: nobody is signed in.
+    if isinstance(session, NullSession) or request.endpoint in OPEN_TO_ENROLLING:
         return None
     if not current_user.is_authenticated or not current_user.is_admin:
         return None

@@ -481,7 +481,7 @@ def _join_live_grant(claimed: ClaimedCode, client_pk: int) -> tuple[int, str, da
     """Add the code's scopes to the teammate's live grant for this app, if there is one;
     its id, its scope now (the union) and its creation. A grant past its absolute lifetime
     is not joined: it is revoked (``Via.LIFETIME``), and the caller starts a new one."""
-    row = execute_core(
+    row: Any = execute_core(
         _LIVE_GRANT,
         {
             "company_id": claimed.company_id,

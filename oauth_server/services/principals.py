@@ -3,7 +3,7 @@
 ``authenticate_bearer`` turns a bearer string into a ``Principal`` with one indexed
 query: token, company and teammate (and the app, for a partner token) in one row. The
 statements are plain SQLAlchemy Core, built once at import and sent through
-``prepared.Prepared``, and their rows become small frozen snapshots rather than ORM
+``prepared.run``, and their rows become small frozen snapshots rather than ORM
 objects: nothing of the ORM session's identity map or lazy loading runs on the bearer
 path, and nothing in it can be written back by mistake.
 Only a token with ``team:<id>`` scopes pays a second query, for the team ids.
@@ -20,9 +20,11 @@ from functools import cached_property
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy import bindparam
 from sqlalchemy import select
 
+from oauth_server import prepared
 from oauth_server import scopes
 from oauth_server import tokens
 from oauth_server.errors import ScopeRequired
@@ -40,7 +42,6 @@ from oauth_server.models.base import utcnow
 from oauth_server.models.company import CompanyRules
 from oauth_server.models.team import team_memberships
 from oauth_server.models.teammate import TeammateRules
-from oauth_server.prepared import Prepared
 from oauth_server.services import consent
 from oauth_server.services import usage
 
@@ -220,7 +221,7 @@ _TEAMMATE = (
 
 # The token by its lookup hash (a unique index), with its company, its company's maximum
 # token lifetime (the policy row, by its primary key, if there is one) and creator.
-PERSONAL_LOOKUP = Prepared(
+PERSONAL_LOOKUP = (
     select(
         _tokens.c.id,
         _tokens.c.scope,
@@ -236,13 +237,12 @@ PERSONAL_LOOKUP = Prepared(
     .join(_companies, _companies.c.id == _tokens.c.company_id)
     .outerjoin(_policies, _policies.c.company_id == _tokens.c.company_id)
     .outerjoin(_teammates, _teammates.c.id == _tokens.c.created_by_id)
-    .where(_tokens.c.lookup_hash == bindparam("digest")),
-    "PersonalLookup",
+    .where(_tokens.c.lookup_hash == bindparam("digest"))
 )
 
 # The access token by its lookup hash (a unique index), with its grant, the grant's
 # company and teammate, and the app.
-PARTNER_LOOKUP = Prepared(
+PARTNER_LOOKUP = (
     select(
         _pairs.c.id,
         _pairs.c.scope,
@@ -264,22 +264,21 @@ PARTNER_LOOKUP = Prepared(
     .join(_companies, _companies.c.id == _grants.c.company_id)
     .join(_clients, _clients.c.id == _pairs.c.client_pk)
     .join(_teammates, _teammates.c.id == _grants.c.teammate_id)
-    .where(_pairs.c.access_hash == bindparam("digest")),
-    "PartnerLookup",
+    .where(_pairs.c.access_hash == bindparam("digest"))
 )
 
 
-def _lookup(statement: Prepared, value: str) -> Any:
+def _lookup(statement: Select[Any], value: str) -> Any:
     """The token's row, on the connection of the request's transaction if it has begun
     one, else on a connection of its own (in autocommit mode for a request that reads
     without a transaction), given back at once: most API reads need the database for
     this row alone, and a session (its transaction, its identity map) costs more than
     the query."""
-    digest = tokens.lookup_hash(value)
+    params = {"digest": tokens.lookup_hash(value)}
     if db.session.registry.has() and db.session().in_transaction():
-        return statement.first(db.session.connection(), digest=digest)
+        return prepared.run(db.session.connection(), statement, params).first()
     with engine_for_reads().connect() as connection:
-        return statement.first(connection, digest=digest)
+        return prepared.run(connection, statement, params).first()
 
 
 def _company(row: Any) -> CompanyRef:

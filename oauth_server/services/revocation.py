@@ -53,6 +53,7 @@ from oauth_server.models import Team
 from oauth_server.models import Teammate
 from oauth_server.models.base import utcnow
 from oauth_server.models.grants import CodeRules
+from oauth_server.prepared import Rows
 from oauth_server.services import events
 from oauth_server.services import security_log
 from oauth_server.services import usage
@@ -159,7 +160,7 @@ def _execute(
     locked_in_order: bool = False,
     returning: tuple[str, ...] = (),
     idle: tuple[Any, Any] | None = None,
-) -> CursorResult[Any]:
+) -> Rows | CursorResult[Any]:
     """Run ``_statement``'s UPDATE, in SQL only: the caller's commit expires whatever the
     session holds, so there is nothing to synchronize."""
     match = match or {}
@@ -178,7 +179,7 @@ def _execute(
     params |= {"stamp_" + c: v for c, v in stamps.items()}
     if within:
         params["in_" + within[0]] = within[1]
-    return cast(CursorResult[Any], execute_core(statement, params))
+    return execute_core(statement, params)
 
 
 def _revoked_by(now: Any, actor: Teammate | None, via: Via) -> dict[str, Any]:

@@ -33,8 +33,8 @@ def test_a_row_reads_as_sqlalchemy_reads_it(app):
     _token, value = make_personal_token(company, "shared")
     digest = tokens.lookup_hash(value)
 
-    ours = PERSONAL_LOOKUP.first(db.session.connection(), digest=digest)
-    theirs = db.session.execute(PERSONAL_LOOKUP.statement, {"digest": digest}).one()
+    ours = prepared.run(db.session.connection(), PERSONAL_LOOKUP, {"digest": digest}).first()
+    theirs = db.session.execute(PERSONAL_LOOKUP, {"digest": digest}).one()
 
     assert tuple(ours) == tuple(theirs)
     assert ours._fields == tuple(theirs._fields)
@@ -44,7 +44,8 @@ def test_a_row_reads_as_sqlalchemy_reads_it(app):
 
 
 def test_an_unknown_token_finds_no_row(app):
-    assert PERSONAL_LOOKUP.first(db.session.connection(), digest="0" * 64) is None
+    found = prepared.run(db.session.connection(), PERSONAL_LOOKUP, {"digest": "0" * 64})
+    assert found.first() is None
 
 
 @contextmanager
@@ -64,10 +65,10 @@ def test_a_driver_error_is_the_error_sqlalchemy_would_raise(app):
     digest = tokens.lookup_hash(make_personal_token(make_company(), "shared")[1])
     with lookup_failing():
         with pytest.raises(DBAPIError) as ours:
-            PERSONAL_LOOKUP.first(db.session.connection(), digest=digest)
+            prepared.run(db.session.connection(), PERSONAL_LOOKUP, {"digest": digest})
         db.session.rollback()
         with pytest.raises(DBAPIError) as theirs:
-            db.session.execute(PERSONAL_LOOKUP.statement, {"digest": digest})
+            db.session.execute(PERSONAL_LOOKUP, {"digest": digest})
         db.session.rollback()
     assert type(ours.value) is type(theirs.value)
     assert type(ours.value.orig) is type(theirs.value.orig)
