@@ -152,9 +152,9 @@ def db() -> None:
 @in_app
 def db_upgrade() -> None:
     """Create or migrate the schema to the newest revision."""
-    from flask_migrate import upgrade
+    from oauth_server import schema
 
-    upgrade()
+    schema.upgrade()
     click.echo("Database is up to date.", err=True)
 
 

@@ -27,7 +27,6 @@ from oauth_server.extensions import csrf
 from oauth_server.extensions import db
 from oauth_server.extensions import limiter
 from oauth_server.extensions import login_manager
-from oauth_server.extensions import migrate
 from oauth_server.services import vault
 
 log = logging.getLogger(__name__)
@@ -112,8 +111,6 @@ def sessions(app: Flask) -> None:
 
 
 def extensions(app: Flask) -> None:
-    from pathlib import Path
-
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():
@@ -134,13 +131,9 @@ def extensions(app: Flask) -> None:
             log.warning("database connection lost at the end of a request")
             db.session.remove()
 
-    migrate.init_app(
-        app,
-        db,
-        directory=str(Path(__file__).parent / "migrations"),
-        render_as_batch=True,  # SQLite alters tables by copying them
-        compare_type=True,
-    )
+    from oauth_server import schema
+
+    schema.init_app(app)  # `flask db`; Flask-Migrate itself is imported when it runs
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -9,6 +9,7 @@ or wrong.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +22,6 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from cryptography.fernet import Fernet
 from flask import Flask
-from flask_migrate import downgrade
-from flask_migrate import upgrade
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import inspect
@@ -30,18 +29,21 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.schema import CreateTable
 
-import oauth_server
 import oauth_server.models  # noqa: F401  (every table in db.metadata)
 from oauth_server import create_app
 from oauth_server.extensions import db
 from oauth_server.models import Company
+from oauth_server.schema import MIGRATIONS
+from oauth_server.schema import downgrade
+from oauth_server.schema import upgrade
 from oauth_server.services import companies
 from oauth_server.services import teammates
 from tests.conftest import TEST_CONFIG
 from tests.conftest import postgres_database_url
+from tests.processes import clean_env
+from tests.processes import run
 
 postgres_database = contextmanager(postgres_database_url)
-MIGRATIONS = Path(oauth_server.__file__).parent / "migrations"
 
 # SQLite always; PostgreSQL too when the run has a server (CI runs the suite on both).
 BACKENDS = ["sqlite", *(["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])]
@@ -314,3 +316,41 @@ def test_0010_merges_duplicate_live_grants_and_keeps_every_token(empty_database:
     live = db.session.scalars(select(OAuthGrant).where(OAuthGrant.revoked_at.is_(None))).all()
     assert sorted(g.id for g in live) == sorted([ids["first"], *apart_ids])
     assert schema_differences() == []
+
+
+def _app_env(folder: Path) -> dict[str, str]:
+    return {
+        **clean_env(),
+        "DATABASE_URL": f"sqlite:///{folder / 'app.db'}",
+        "OAUTH_SERVER_INSTANCE": str(folder / "instance"),
+        "SECRET_KEY": "a test secret key of the migration commands",
+        "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    }
+
+
+def test_a_server_process_never_loads_the_migration_tools(tmp_path: Path) -> None:
+    """A gunicorn worker builds the app and serves; it never migrates. Alembic and what it
+    brings (Mako, Pygments) would cost every worker 8 MB of memory."""
+    loaded = run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from oauth_server import create_app; create_app(); "
+            "print(sorted({'alembic', 'flask_migrate', 'mako', 'pygments'} & set(sys.modules)))",
+        ],
+        _app_env(tmp_path),
+    )
+    assert loaded.strip() == "[]"
+
+
+def test_flask_db_gives_developers_flask_migrates_commands(tmp_path: Path) -> None:
+    """``flask db`` (what a developer writes a migration with) still runs Flask-Migrate's
+    group, its options and the app's migrations folder."""
+    env = _app_env(tmp_path)
+    flask = [str(Path(sys.executable).parent / "flask"), "--app", "oauth_server:create_app()"]
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert run([*flask, "db", "heads"], env).split() == [head, "(head)"]
+    assert "--directory" in run([*flask, "db", "--help"], env)
+    run([*flask, "db", "upgrade"], env)
+    assert run([*flask, "db", "current"], env).split() == [head, "(head)"]
+    assert "No new upgrade operations detected." in run([*flask, "db", "check"], env)

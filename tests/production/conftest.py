@@ -63,10 +63,9 @@ def seed(env: dict[str, str]) -> dict[str, Any]:
     In this process, with the server's keys: a process of its own would cost seconds of
     start-up, twice as much as the rest of a test.
     """
-    from flask_migrate import upgrade
-
     from oauth_server import create_app
     from oauth_server.extensions import db
+    from oauth_server.schema import upgrade
     from oauth_server.services import clients
     from tests.factories import make_admin
     from tests.factories import make_company
