@@ -251,7 +251,12 @@ def _engine_options(url: str) -> dict[str, Any]:
     # hide_parameters: SQL parameters (e-mail addresses, hashes) stay out of the messages
     # of database errors, and so out of the logs.
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}, "hide_parameters": True}
+        from oauth_server.sqlite_writers import QueuedWriters
+
+        return {
+            "connect_args": {"timeout": 30, "factory": QueuedWriters},
+            "hide_parameters": True,
+        }
     # No pool_pre_ping: a connection the database dropped (a restart) is still replaced at
     # checkout instead of failing the request that drew it, by connections.check_at_checkout,
     # which spends no round trip on a connection in use a moment before.

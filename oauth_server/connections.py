@@ -20,6 +20,7 @@ A server that goes down while a request runs still fails that request, as a 503
 from __future__ import annotations
 
 import select
+import sqlite3
 import time
 from typing import Any
 
@@ -34,7 +35,7 @@ _IDLE_SINCE = "idle_since"  # in the pool's record of a connection: when it was 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     """SQLite: enforce foreign keys; WAL lets readers run beside one writer."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
+    if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")

@@ -52,8 +52,8 @@ bind = [_env.get("GUNICORN_BIND") or "127.0.0.1:8000"]
 # Python's 5 ms switch interval). On PostgreSQL, 1 thread a worker served GET /api/v1/me
 # and the conversations list 15 to 20% faster than 4 threads, and /me's p99 was 1.5 to
 # 2.1 times its median, against 2.8 to 3.7 (bench/run.py's load, 2 CPUs).
-# On SQLite a second thread adds only waits: a blocked writer sleeps and retries (1, 2,
-# 5, ... 100 ms). GUNICORN_THREADS sets more, for requests that wait on slow services.
+# On SQLite a second thread adds only waits: one writer goes at a time
+# (sqlite_writers.py). GUNICORN_THREADS sets more, for requests that wait on slow services.
 workers = _int("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
 threads = _int("GUNICORN_THREADS", 1)
 worker_class = "gthread"
