@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
+from oauth_server.sqlite_writers import QueuedWriters
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DB_NAME = "oauth_server.db"
@@ -251,8 +253,6 @@ def _engine_options(url: str) -> dict[str, Any]:
     # hide_parameters: SQL parameters (e-mail addresses, hashes) stay out of the messages
     # of database errors, and so out of the logs.
     if url.startswith("sqlite"):
-        from oauth_server.sqlite_writers import QueuedWriters
-
         return {
             "connect_args": {"timeout": 30, "factory": QueuedWriters},
             "hide_parameters": True,

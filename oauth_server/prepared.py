@@ -1,7 +1,7 @@
 """Statements of the hottest paths, compiled once and sent straight to the database driver.
 
 Every API call authenticates its bearer token with one SELECT by a unique index, and the
-token endpoint's exchange is five or six short statements. Through ``Connection.execute``,
+token endpoint's exchange is five to seven short statements. Through ``Connection.execute``,
 SQLAlchemy spends on each of them several times what the driver does: an execution
 context, the compiled-cache lookup, a cursor result and its metadata, all for one row.
 Here the same Core statement is compiled by SQLAlchemy once per dialect (and, for an

@@ -20,37 +20,31 @@ from flask.cli import ScriptInfo
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _attached(app: Flask) -> None:
-    """Flask-Migrate on ``app``, once: what ``migrations/env.py`` reads."""
-    if "migrate" in app.extensions:
-        return
-    from flask_migrate import Migrate
+def _attached(app: Flask) -> Any:
+    """Flask-Migrate, attached to ``app`` once (what ``migrations/env.py`` reads)."""
+    import flask_migrate
 
     from oauth_server.extensions import db
 
-    Migrate(
-        app,
-        db,
-        directory=str(MIGRATIONS),
-        render_as_batch=True,  # SQLite alters tables by copying them
-        compare_type=True,
-    )
+    if "migrate" not in app.extensions:
+        flask_migrate.Migrate(
+            app,
+            db,
+            directory=str(MIGRATIONS),
+            render_as_batch=True,  # SQLite alters tables by copying them
+            compare_type=True,
+        )
+    return flask_migrate
 
 
 def upgrade(revision: str = "head") -> None:
     """Migrate the current app's database up to ``revision``."""
-    from flask_migrate import upgrade as flask_migrate_upgrade
-
-    _attached(current_app)
-    flask_migrate_upgrade(revision=revision)
+    _attached(current_app).upgrade(revision=revision)
 
 
 def downgrade(revision: str) -> None:
     """Migrate the current app's database down to ``revision`` ("base": no table left)."""
-    from flask_migrate import downgrade as flask_migrate_downgrade
-
-    _attached(current_app)
-    flask_migrate_downgrade(revision=revision)
+    _attached(current_app).downgrade(revision=revision)
 
 
 class FlaskDbCommands(click.Group):

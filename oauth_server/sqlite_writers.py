@@ -69,13 +69,12 @@ class QueuedWriters(sqlite3.Connection):
         while True:
             try:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._holding = True
+                return
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    return
+                    return  # on to SQLite's own wait, and its error
                 time.sleep(_POLL)
-                continue
-            self._holding = True
-            return
 
     def _after(self) -> None:
         if self._holding and not self.in_transaction:

@@ -49,11 +49,13 @@ _PAIR_BASE = len(_PAIRS)
 
 
 def _base62(number: int, width: int) -> str:
-    """``number`` in ``width`` base-62 digits (an even width), most significant first."""
+    """``number`` in ``width`` base-62 digits, most significant first."""
     digits = []
     for _ in range(width // 2):
         number, rest = divmod(number, _PAIR_BASE)
         digits.append(_PAIRS[rest])
+    if width % 2:
+        digits.append(ALPHABET[number % len(ALPHABET)])
     return "".join(reversed(digits))
 
 

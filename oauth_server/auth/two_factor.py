@@ -48,8 +48,6 @@ OPEN_TO_ENROLLING = {
     "auth.confirm_password",
     SETUP_ENDPOINT,
 }
-# Bearer tokens only: no browser session there. (The protocol endpoints of /oauth are
-# called by apps, without the browser's cookie, so they meet no signed-in teammate.)
 
 
 def start_second_step(teammate: Teammate, next_target: str) -> Response:
